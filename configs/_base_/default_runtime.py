@@ -1,0 +1,23 @@
+# Runtime shared by every mmood config.
+default_scope = 'mmpretrain'
+custom_imports = dict(imports=['mmood'], allow_failed_imports=False)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=1),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+# Encodes ID prompts / mines NegLabel negatives before testing (once, rank 0, cached, broadcast).
+custom_hooks = [dict(type='OODPrepareHook')]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),  # tools/ switch to gloo when no GPU is present
+)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0, deterministic=False)

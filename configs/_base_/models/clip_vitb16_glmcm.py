@@ -1,0 +1,5 @@
+# GL-MCM, zero-shot CLIP ViT-B/16, ImageNet-1k vs iNaturalist / SUN / Places / Textures.
+# S = S_MCM + lambda * S_L-MCM with lambda = 0.5 (the authors' recommendation for OOD; GL-2).
+_base_ = './clip_vitb16.py'
+
+model = dict(templates='mcm', head=dict(_delete_=True, type='MCMHead', tau=1.0, local_weight=0.5))

@@ -1,0 +1,5 @@
+# MCM (NeurIPS 2022), zero-shot CLIP ViT-B/16, ImageNet-1k vs iNaturalist / SUN / Places / Textures.
+# Prompt "a photo of a {}" (no period), softmax of raw cosines at T = 1.
+_base_ = './clip_vitb16.py'
+
+model = dict(templates='mcm', head=dict(_delete_=True, type='MCMHead', tau=1.0, local_weight=0.0))

@@ -1,0 +1,153 @@
+"""Compatibility shims for the pinned stack; imported first by :mod:`mmood`.
+
+Every workaround mmood needs lives here, and each one applies only when its condition holds:
+
+* :func:`ensure_torchvision_importable` -- a CUDA build of torchvision next to a CPU torch cannot load its
+  ``_C`` extension; torchvision then fails at import with ``operator torchvision::nms does not exist``. When
+  the extension is unusable we declare the ``nms``/``qnms`` schemas so the import (and with it open_clip, timm
+  and ``mmpretrain.datasets``) succeeds. The C++ ops themselves stay unavailable. No-op when the ops exist.
+* :func:`patch_checkpoint_loading` -- mmengine 0.10.x calls ``torch.load`` without ``weights_only``; torch >= 2.6
+  defaults to ``True`` and refuses mmengine's own checkpoints (message hub, numpy arrays). Local files are
+  re-registered with ``weights_only=False`` (checkpoints are the user's own files). No-op on torch < 2.6.
+* :func:`patch_cpu_distributed` -- mmengine calls ``torch.cuda.set_device`` unconditionally and passes
+  ``device_ids`` to DDP for CPU modules; both fail without CUDA. No-op when CUDA is available.
+* :func:`patch_numpy` -- ``np.in1d`` (used by mmpretrain's retrieval metrics) was removed in numpy 2.4.
+
+The shims are idempotent: importing mmood again, or in spawned workers, changes nothing.
+"""
+import glob
+import importlib.util
+import os.path as osp
+import sys
+
+import numpy as np
+import torch
+
+_TV_LIBRARY = None
+APPLIED = {}
+
+
+def _torchvision_op_exists(name: str) -> bool:
+    try:
+        getattr(torch.ops.torchvision, name)
+        return True
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def ensure_torchvision_importable() -> bool:
+    """Declare ``torchvision::nms``/``qnms`` when torchvision's ``_C`` extension cannot load.
+
+    Returns:
+        bool: True if the shim declared the ops (i.e. it was needed).
+    """
+    global _TV_LIBRARY
+    if _TV_LIBRARY is not None:
+        return True
+    if 'torchvision' in sys.modules:
+        return False
+    spec = importlib.util.find_spec('torchvision')
+    if spec is None or spec.origin is None:
+        return False
+    for lib in glob.glob(osp.join(osp.dirname(spec.origin), '_C*.so')):
+        try:
+            torch.ops.load_library(lib)
+        except (OSError, ImportError, RuntimeError):
+            pass
+    missing = [n for n in ('nms', 'qnms') if not _torchvision_op_exists(n)]
+    if not missing:
+        return False
+    _TV_LIBRARY = torch.library.Library('torchvision', 'FRAGMENT')
+    for name in missing:
+        _TV_LIBRARY.define(f'{name}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
+    return True
+
+
+def _torch_defaults_to_weights_only() -> bool:
+    version = tuple(int(p) for p in torch.__version__.split('+')[0].split('.')[:2])
+    return version >= (2, 6)
+
+
+def patch_checkpoint_loading() -> bool:
+    """Let mmengine load its own local checkpoints on torch >= 2.6.
+
+    Returns:
+        bool: True if the local-file loader was replaced.
+    """
+    if not _torch_defaults_to_weights_only():
+        return False
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    # mmengine logs the loader's name; it must start with ``load_from_``.
+    def load_from_local(filename, map_location):
+        filename = osp.expanduser(filename)
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'{filename} can not be found.')
+        return torch.load(filename, map_location=map_location, weights_only=False)
+
+    load_from_local._mmood_patched = True
+    current = CheckpointLoader._schemes.get('')
+    if not getattr(current, '_mmood_patched', False):
+        CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+    return True
+
+
+def patch_cpu_distributed() -> bool:
+    """Make mmengine's ``launcher='pytorch'`` work on CPU (gloo).
+
+    Returns:
+        bool: True if the patches are active (no CUDA).
+    """
+    if torch.cuda.is_available():
+        return False
+    if not getattr(torch.cuda.set_device, '_mmood_patched', False):
+        original_set_device = torch.cuda.set_device
+
+        def set_device(device):
+            if torch.cuda.is_available():
+                return original_set_device(device)
+            return None
+
+        set_device._mmood_patched = True
+        torch.cuda.set_device = set_device
+
+    from mmengine.model.wrappers import MMDistributedDataParallel
+    if not getattr(MMDistributedDataParallel.__init__, '_mmood_patched', False):
+        original_init = MMDistributedDataParallel.__init__
+
+        def __init__(self, module, detect_anomalous_params=False, **kwargs):
+            kwargs['device_ids'] = None
+            kwargs.pop('output_device', None)
+            original_init(self, module=module, detect_anomalous_params=detect_anomalous_params, **kwargs)
+
+        __init__._mmood_patched = True
+        MMDistributedDataParallel.__init__ = __init__
+    return True
+
+
+def patch_numpy() -> bool:
+    """Alias ``np.in1d`` to ``np.isin`` where numpy removed it (>= 2.4).
+
+    Returns:
+        bool: True if the alias was added.
+    """
+    if hasattr(np, 'in1d'):
+        return False
+
+    def in1d(ar1, ar2, assume_unique=False, invert=False, **kwargs):
+        return np.isin(np.ravel(ar1), ar2, assume_unique=assume_unique, invert=invert, **kwargs)
+
+    np.in1d = in1d
+    return True
+
+
+def apply_all() -> dict:
+    """Apply every shim once; returns which ones were active."""
+    APPLIED['torchvision'] = ensure_torchvision_importable()
+    APPLIED['checkpoint'] = patch_checkpoint_loading()
+    APPLIED['cpu_distributed'] = patch_cpu_distributed()
+    APPLIED['numpy_in1d'] = patch_numpy()
+    return dict(APPLIED)
+
+
+apply_all()

@@ -1,0 +1,4 @@
+"""Datasets: the ID+OOD evaluation dataset (image-caption and feature datasets join here)."""
+from .ood_eval import IMG_EXTENSIONS, OODEvalDataset, collect_set, scan_images
+
+__all__ = ['IMG_EXTENSIONS', 'OODEvalDataset', 'collect_set', 'scan_images']

@@ -1,0 +1,4 @@
+"""Runner-side pieces: hooks."""
+from .hooks import OODPrepareHook, OODResultsHook
+
+__all__ = ['OODPrepareHook', 'OODResultsHook']

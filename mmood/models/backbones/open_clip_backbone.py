@@ -1,0 +1,331 @@
+"""The one open_clip wrapper every mmood method goes through.
+
+It exposes, for any open_clip model name and pretrained tag (or local checkpoint file):
+
+* ``global``   -- L2-normalised projected image embedding ``h`` (what CLIP compares with text);
+* ``local``    -- L2-normalised projected patch embeddings ``h_ij`` (GL-MCM; ViT towers only), computed from
+  the last block's value path with attention replaced by the identity (GL-MCM, Miyai et al. 2023);
+* ``pre_proj`` -- the pooled image feature before the projection (after ``ln_post``), as PLP caches it; for
+  towers without a separate ``proj`` (ModifiedResNet, timm towers) this equals the un-normalised projected
+  feature, and :attr:`pre_proj_kind` says so;
+* text embeddings with prompt templates (single template or ensemble).
+
+No weights are downloaded when ``HF_HUB_OFFLINE=1``: a missing file raises :class:`MissingWeightsError`, whose
+message names the file to fetch and the option to set.
+"""
+import difflib
+import hashlib
+import json
+import logging
+import os
+import os.path as osp
+import tempfile
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
+
+FEATURE_KINDS = ('global', 'local', 'pre_proj')
+
+
+class MissingWeightsError(FileNotFoundError):
+    """Raised when the requested CLIP weights are neither on disk nor downloadable."""
+
+
+def _file_identity(path: str) -> str:
+    """Cheap identity of a weights file: path, size and mtime (never re-hash a multi-GB file)."""
+    st = os.stat(path)
+    raw = f'{osp.abspath(path)}|{st.st_size}|{int(st.st_mtime)}'
+    return 'file:' + hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def register_model_config(name: str, model_cfg: dict) -> None:
+    """Register an open_clip model config (e.g. a tiny test tower) under ``name``.
+
+    Args:
+        name: model name to register; later ``open_clip.create_model(name)`` builds it.
+        model_cfg: the open_clip config dict (``embed_dim``, ``vision_cfg``, ``text_cfg``...).
+    """
+    import open_clip
+    if name in open_clip.list_models():
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = osp.join(tmp, f'{name}.json')
+        with open(path, 'w') as f:
+            json.dump(model_cfg, f)
+        open_clip.add_model_config(path)
+
+
+def resolve_pretrained(model_name: str, pretrained: Optional[str]) -> Optional[str]:
+    """Return a local file for ``pretrained`` (a tag or a path), or raise a clear error.
+
+    Args:
+        model_name: open_clip model name.
+        pretrained: ``None``/``''`` (random init), an open_clip tag such as ``'openai'``, or a file path.
+
+    Returns:
+        The local checkpoint path, or None for random initialisation.
+
+    Raises:
+        MissingWeightsError: the file is not present and cannot be downloaded.
+        ValueError: the tag is unknown for this model.
+    """
+    import open_clip
+    if not pretrained:
+        return None
+    if osp.isfile(osp.expanduser(pretrained)):
+        return osp.expanduser(pretrained)
+    cfg = open_clip.get_pretrained_cfg(model_name, pretrained)
+    option = 'model.backbone.pretrained'
+    if not cfg:
+        if any(sep in pretrained for sep in ('/', '\\')) or pretrained.endswith(('.pt', '.bin', '.pth',
+                                                                                 '.safetensors')):
+            raise MissingWeightsError(
+                f'Checkpoint file "{pretrained}" for {model_name} does not exist. Put the file there or set '
+                f'`{option}` (e.g. --cfg-options {option}=/path/to/weights.bin).')
+        tags = open_clip.list_pretrained_tags_by_model(model_name)
+        raise ValueError(f'Unknown pretrained tag "{pretrained}" for open_clip model {model_name}; known tags: '
+                         f'{tags}. Or set `{option}` to a local checkpoint file.')
+    try:
+        return open_clip.download_pretrained(cfg)
+    except Exception as err:  # offline: huggingface_hub / urllib errors of many kinds
+        where = []
+        if cfg.get('hf_hub'):
+            repo = cfg['hf_hub'].rstrip('/')
+            where.append(f'https://huggingface.co/{repo} (file open_clip_pytorch_model.bin or '
+                         f'open_clip_model.safetensors)')
+        if cfg.get('url'):
+            where.append(cfg['url'])
+        raise MissingWeightsError(
+            f'Weights for open_clip {model_name} / "{pretrained}" are not available offline ({type(err).__name__}). '
+            f'Download {" or ".join(where) or "the checkpoint"} to e.g. checkpoints/{model_name}_{pretrained}.bin '
+            f'and set `{option}=checkpoints/{model_name}_{pretrained}.bin` (via --cfg-options or the config), '
+            f'or run once with network access so the Hugging Face cache holds it.') from err
+
+
+@MODELS.register_module()
+class OpenCLIPBackbone(BaseModule):
+    """A frozen (by default) open_clip model with the feature views mmood needs.
+
+    Args:
+        model_name: open_clip model name, e.g. ``'ViT-B-16'``.
+        pretrained: open_clip pretrained tag (``'openai'``, ``'laion2b_s34b_b88k'``...) or a local checkpoint
+            file; ``None`` for random weights (tests).
+        precision: ``'fp32'`` (default), ``'fp16'`` or ``'bf16'``. fp16 without CUDA falls back to fp32 with a
+            logged warning (CPU fp16 matmuls are slow or unsupported).
+        model_cfg: optional open_clip config dict registered under ``model_name`` before building (tiny towers,
+            custom architectures).
+        frozen: freeze all parameters and keep the model in eval mode.
+        init_cfg: mmengine init config (unused; weights come from open_clip).
+    """
+
+    def __init__(self,
+                 model_name: str,
+                 pretrained: Optional[str] = None,
+                 precision: str = 'fp32',
+                 model_cfg: Optional[dict] = None,
+                 frozen: bool = True,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        import open_clip
+        if model_cfg is not None:
+            register_model_config(model_name, model_cfg)
+        known = open_clip.list_models()
+        if model_name not in known:
+            close = difflib.get_close_matches(model_name, known, n=5)
+            raise ValueError(f'Unknown open_clip model name "{model_name}" (model.backbone.model_name). '
+                             f'Closest known names: {close}. Pass `model_cfg` to register a custom architecture.')
+        if precision not in ('fp32', 'fp16', 'bf16'):
+            raise ValueError(f'precision must be fp32, fp16 or bf16, got {precision!r}')
+        if precision == 'fp16' and not torch.cuda.is_available():
+            print_log('precision="fp16" needs a GPU; no CUDA device found, falling back to fp32.',
+                      logger='current', level=logging.WARNING)
+            precision = 'fp32'
+        self.model_name = model_name
+        self.pretrained = pretrained
+        self.precision = precision
+        self.frozen = frozen
+        ckpt = resolve_pretrained(model_name, pretrained)
+        if ckpt is None:
+            print_log(f'open_clip {model_name}: random weights (no `pretrained` given).', logger='current',
+                      level=logging.WARNING)
+        self.clip = open_clip.create_model(model_name, pretrained=ckpt, precision=precision, device='cpu')
+        self.weights_id = _file_identity(ckpt) if ckpt else 'random'
+        self.tokenizer = open_clip.get_tokenizer(model_name)
+        if frozen:
+            self.clip.requires_grad_(False)
+            self.clip.eval()
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def identity(self) -> dict:
+        """What determines the features: part of every cache key."""
+        import open_clip
+        return dict(model_name=self.model_name, pretrained=self.pretrained or None, weights=self.weights_id,
+                    open_clip=open_clip.__version__, precision=self.precision)
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self.clip.text_projection.shape[1]) if hasattr(self.clip, 'text_projection') and \
+            isinstance(self.clip.text_projection, torch.Tensor) else int(self.clip.visual.output_dim)
+
+    @property
+    def logit_scale(self) -> torch.Tensor:
+        return self.clip.logit_scale.exp()
+
+    @property
+    def pre_proj_kind(self) -> str:
+        """``'pre_proj'`` when the tower has a separate projection, else ``'post_proj'`` (documented per family)."""
+        return 'pre_proj' if getattr(self.clip.visual, 'proj', None) is not None else 'post_proj'
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.frozen:
+            self.clip.eval()
+        return self
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.clip.parameters()).dtype
+
+    # ------------------------------------------------------------------ image side
+    def _is_standard_vit(self) -> bool:
+        from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
+        visual = self.clip.visual
+        return isinstance(visual, VisionTransformer) and all(
+            isinstance(b, ResidualAttentionBlock) and isinstance(b.attn, torch.nn.MultiheadAttention)
+            for b in visual.transformer.resblocks)
+
+    def extract_image_features(self, images: torch.Tensor,
+                               kinds: Iterable[str] = ('global', )) -> Dict[str, torch.Tensor]:
+        """Image features in float32.
+
+        Args:
+            images: normalised images (B, 3, H, W).
+            kinds: subset of ``('global', 'local', 'pre_proj')``.
+
+        Returns:
+            dict with the requested kinds: ``global`` (B, D) unit norm, ``local`` (B, P, D) unit norm,
+            ``pre_proj`` (B, W) raw.
+        """
+        kinds = tuple(kinds)
+        unknown = set(kinds) - set(FEATURE_KINDS)
+        if unknown:
+            raise ValueError(f'Unknown feature kinds {sorted(unknown)}; choose from {FEATURE_KINDS}')
+        images = images.to(self.dtype)
+        if not self._is_standard_vit():
+            if 'local' in kinds:
+                raise NotImplementedError(
+                    f'Local (patch) features are implemented for open_clip ViT towers only; {self.model_name} '
+                    f'has {type(self.clip.visual).__name__}.')
+            pooled = self.clip.visual(images)
+            out = {'global': F.normalize(pooled.float(), dim=-1), 'pre_proj': pooled.float()}
+            return {k: out[k] for k in kinds}
+        visual = self.clip.visual
+        x = visual._embeds(images)
+        blocks = visual.transformer.resblocks
+        batch_first = getattr(visual.transformer, 'batch_first', True)
+        if not batch_first:
+            x = x.transpose(0, 1)
+        for block in blocks[:-1]:
+            x = block(x)
+        last = blocks[-1]
+        out = {}
+        if 'local' in kinds:
+            out['local'] = self._local_value_path(last, x, batch_first)
+        if 'global' in kinds or 'pre_proj' in kinds:
+            y = last(x)
+            if not batch_first:
+                y = y.transpose(0, 1)
+            pooled, _ = visual._pool(y)
+            if 'pre_proj' in kinds:
+                out['pre_proj'] = pooled.float()
+            if 'global' in kinds:
+                proj = pooled @ visual.proj if visual.proj is not None else pooled
+                out['global'] = F.normalize(proj.float(), dim=-1)
+        return out
+
+    def _local_value_path(self, block, x: torch.Tensor, batch_first: bool) -> torch.Tensor:
+        """GL-MCM local features: the last block with attention replaced by its value/output projections."""
+        visual = self.clip.visual
+        attn = block.attn
+        width = attn.embed_dim
+        y = block.ln_1(x)
+        v = F.linear(y, attn.in_proj_weight[2 * width:], None if attn.in_proj_bias is None
+                     else attn.in_proj_bias[2 * width:])
+        v = attn.out_proj(v)
+        z = x + block.ls_1(v)
+        z = z + block.ls_2(block.mlp(block.ln_2(z)))
+        if not batch_first:
+            z = z.transpose(0, 1)
+        z = visual.ln_post(z)[:, 1:]
+        if visual.proj is not None:
+            z = z @ visual.proj
+        return F.normalize(z.float(), dim=-1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalised global image embeddings (B, D)."""
+        return self.extract_image_features(images, ('global', ))['global']
+
+    # ------------------------------------------------------------------ text side
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        return self.tokenizer(list(texts))
+
+    def encode_text(self, texts: Sequence[str], batch_size: int = 256, progress: bool = False,
+                    desc: str = 'encoding text', normalize: bool = True) -> torch.Tensor:
+        """Encode strings in batches; float32 output on the model's device.
+
+        Args:
+            texts: prompts (already formatted).
+            batch_size: texts per forward.
+            progress: show a tqdm progress bar.
+            desc: progress bar label.
+            normalize: L2-normalise each embedding.
+        """
+        device = next(self.clip.parameters()).device
+        chunks = []
+        starts = range(0, len(texts), batch_size)
+        if progress:
+            from tqdm import tqdm
+            starts = tqdm(starts, desc=desc, unit='batch', total=(len(texts) + batch_size - 1) // batch_size)
+        grad = torch.enable_grad() if (not self.frozen and self.training) else torch.no_grad()
+        with grad:
+            for s in starts:
+                tokens = self.tokenize(texts[s:s + batch_size]).to(device)
+                emb = self.clip.encode_text(tokens).float()
+                chunks.append(F.normalize(emb, dim=-1) if normalize else emb)
+        if not chunks:
+            return torch.zeros(0, self.embed_dim, device=device)
+        return torch.cat(chunks)
+
+    def encode_image(self, images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        """Projected image embeddings; differentiable when the backbone is trainable (CLIP training)."""
+        emb = self.clip.encode_image(images.to(self.dtype)).float()
+        return F.normalize(emb, dim=-1) if normalize else emb
+
+    def build_text_classifier(self, class_names: Sequence[str], templates: Sequence[str],
+                              batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+        """Class prototypes: the normalised mean of the normalised template embeddings.
+
+        With one template this is just the normalised embedding of ``template.format(name)``.
+        Duplicate class names are kept (and give identical rows).
+
+        Returns:
+            Tensor (K, D), unit rows, float32.
+        """
+        templates = list(templates)
+        if not templates:
+            raise ValueError('At least one prompt template is needed')
+        prompts = [t.format(c) for c in class_names for t in templates]
+        emb = self.encode_text(prompts, batch_size=batch_size, progress=progress, desc='encoding class prompts')
+        emb = emb.view(len(class_names), len(templates), -1)
+        if len(templates) == 1:
+            return emb[:, 0]
+        return F.normalize(emb.mean(dim=1), dim=-1)
+
+
+def list_feature_kinds() -> List[str]:
+    return list(FEATURE_KINDS)

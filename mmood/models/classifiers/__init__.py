@@ -1,0 +1,4 @@
+"""mmengine models tying backbone, text and head together."""
+from .clip_ood import CLIP_MEAN, CLIP_STD, CLIPOODClassifier, clip_data_preprocessor
+
+__all__ = ['CLIP_MEAN', 'CLIP_STD', 'CLIPOODClassifier', 'clip_data_preprocessor']

@@ -1,0 +1,6 @@
+"""OOD score heads (higher = more ID)."""
+from .base import BaseOODHead
+from .mcm_head import MCMHead
+from .neglabel_head import NegLabelHead
+
+__all__ = ['BaseOODHead', 'MCMHead', 'NegLabelHead']

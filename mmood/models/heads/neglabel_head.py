@@ -1,0 +1,119 @@
+"""NegLabel head (Jiang et al., "Negative Label Guided OOD Detection with Pretrained Vision-Language Models",
+ICLR 2024, arXiv 2403.20078).
+
+With unit image embedding h, ID prototypes e_k and mined negative prompts ẽ_j (see :mod:`mmood.text.mining`)::
+
+    S(x) = Σ_k exp(cos(h,e_k)/τ) / ( Σ_k exp(cos(h,e_k)/τ) + Σ_j exp(cos(h,ẽ_j)/τ) )        τ = 0.01
+
+i.e. the softmax over [ID; negatives] summed over the ID part. Grouped (``ngroup > 1``): the negatives are split
+into ``ngroup`` groups by one seeded CPU permutation (reference_bugs NL-4) after dropping the ``M mod ngroup``
+tail (NL-3), S is computed per group and averaged. Higher = more ID.
+
+The negatives are mined once on rank 0 (or loaded from a ready file), cached, broadcast to every rank, and
+written to ``<work_dir>/neglabel_negatives.txt``.
+"""
+import logging
+import os.path as osp
+from typing import Dict, Optional, Sequence
+
+import torch
+from mmengine.logging import print_log
+from mmpretrain.registry import MODELS
+
+from ...scores.neglabel import group_permutation, neglabel_score
+from ...text.mining import mine_negative_labels, write_prompts
+from ...utils import compute_on_main
+from .base import BaseOODHead
+
+
+@MODELS.register_module()
+class NegLabelHead(BaseOODHead):
+    """Negative-label score with NegMining and grouping.
+
+    Args:
+        corpus_dir: word corpus (default: the generated WordNet 3.0 corpus in ``txtfiles/neglabel_corpus``).
+        noun_prompt: template of candidate nouns (``'the nice {}'``).
+        adj_prompt: template of candidate adjectives (``'This is a {} photo'``).
+        percentile: similarity quantile for mining (0.95).
+        neg_ratio: fraction of each part of speech kept (0.15); ignored when ``num_neg`` is given.
+        num_neg: explicit total number of negatives.
+        exclude_id_names: remove ID class names from the candidates (off = reference, NL-6).
+        exclude_files: corpus files to skip.
+        selected_file: load ready negative prompts (one per line) instead of mining.
+        tau: temperature on cosines (0.01 = the reference's t=1 on 100·cos).
+        ngroup: number of groups (100); 1 disables grouping.
+        shuffle: permute negatives before grouping (seeded CPU generator).
+        seed: permutation seed.
+        drop_tail_before_shuffle: drop the ``M mod ngroup`` tail before permuting (reference, NL-3).
+        group_fuse_num: use only the first n groups (n, not the reference's n-1: NL-2).
+    """
+
+    def __init__(self,
+                 corpus_dir: str = 'txtfiles/neglabel_corpus',
+                 noun_prompt: str = 'the nice {}',
+                 adj_prompt: str = 'This is a {} photo',
+                 percentile: float = 0.95,
+                 neg_ratio: Optional[float] = 0.15,
+                 num_neg: Optional[int] = None,
+                 exclude_id_names: bool = False,
+                 exclude_files: Optional[Sequence[str]] = None,
+                 selected_file: Optional[str] = None,
+                 tau: float = 0.01,
+                 ngroup: int = 100,
+                 shuffle: bool = True,
+                 seed: int = 0,
+                 drop_tail_before_shuffle: bool = True,
+                 group_fuse_num: Optional[int] = None,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if tau <= 0:
+            raise ValueError(f'tau must be positive, got {tau}')
+        self.mining_cfg = dict(corpus_dir=corpus_dir, noun_prompt=noun_prompt, adj_prompt=adj_prompt,
+                               percentile=percentile, neg_ratio=neg_ratio, num_neg=num_neg,
+                               exclude_id_names=exclude_id_names, exclude_files=exclude_files,
+                               selected_file=selected_file)
+        self.tau = float(tau)
+        self.ngroup = int(ngroup)
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_tail_before_shuffle = drop_tail_before_shuffle
+        self.group_fuse_num = group_fuse_num
+        self.register_buffer('neg_text', torch.zeros(0), persistent=False)
+        self.register_buffer('perm', torch.zeros(0, dtype=torch.long), persistent=False)
+        self.neg_prompts = []
+
+    def prepare(self, ctx: Dict) -> None:
+        backbone = ctx['backbone']
+
+        def mine():
+            out = mine_negative_labels(backbone, ctx['id_text'], ctx['class_names'], ctx['templates'],
+                                       cache=ctx.get('cache'), batch_size=ctx.get('batch_size', 1000),
+                                       **self.mining_cfg)
+            return dict(out, emb=out['emb'].cpu())
+
+        result = compute_on_main(mine)
+        self.neg_prompts = result['prompts']
+        num_neg = len(self.neg_prompts)
+        if self.ngroup > num_neg:
+            raise ValueError(f'ngroup={self.ngroup} is larger than the number of negative labels ({num_neg}); '
+                             f'lower `model.head.ngroup` or mine more negatives (neg_ratio / num_neg).')
+        device = ctx['id_text'].device
+        self.neg_text = result['emb'].to(device)
+        self.perm = group_permutation(num_neg, self.ngroup, shuffle=self.shuffle, seed=self.seed,
+                                      drop_tail_before_shuffle=self.drop_tail_before_shuffle).to(device)
+        source = 'cache' if result.get('cache_hit') else ('file' if self.mining_cfg['selected_file'] else 'mined')
+        print_log(f'NegLabel: {num_neg} negative labels ({result["num_noun"]} nouns + {result["num_adj"]} '
+                  f'adjectives; {source}), ngroup={self.ngroup}, tau={self.tau}', logger='current',
+                  level=logging.INFO)
+        work_dir = ctx.get('work_dir')
+        if work_dir:
+            from mmengine.dist import is_main_process
+            if is_main_process():
+                write_prompts(osp.join(work_dir, 'neglabel_negatives.txt'), self.neg_prompts)
+
+    def forward(self, feats: Dict[str, torch.Tensor], id_text: torch.Tensor) -> torch.Tensor:
+        if self.neg_text.numel() == 0:
+            raise RuntimeError('NegLabelHead.prepare() must run before scoring (the classifier does it).')
+        h = feats['global']
+        return neglabel_score(h @ id_text.T, h @ self.neg_text.T, tau=self.tau, ngroup=self.ngroup,
+                              perm=self.perm, group_fuse_num=self.group_fuse_num)

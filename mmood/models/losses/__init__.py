@@ -1,0 +1,1 @@
+"""Training losses (CLIP contrastive, outlier exposure, ...)."""

@@ -1,0 +1,29 @@
+"""Pure-tensor OOD scoring functions (no registries, no modules).
+
+Every score follows the mmood convention **higher = more in-distribution (ID)**; metrics flip signs internally
+when OOD is the positive class.
+
+Public functions:
+
+* :func:`mcm_score` -- MCM, ``max_k softmax_k(cos / tau)`` (Ming et al., NeurIPS 2022).
+* :func:`local_mcm_score`, :func:`glmcm_score` -- L-MCM and GL-MCM ``S_MCM + lambda * S_L-MCM``
+  (Miyai et al., arXiv:2304.04521).
+* :func:`neglabel_score`, :func:`group_permutation` -- NegLabel with negative-label grouping
+  (Jiang et al., ICLR 2024).
+* :func:`msp_score`, :func:`maxlogit_score`, :func:`energy_score`, :func:`l1_norm_score` -- classifier-logit
+  scores (MSP, MaxLogit, negative free energy, PLP's L1 norm).
+* :func:`knn_score` -- k-nearest-neighbour distance (Sun et al., ICML 2022) and PLP's ``exp(cos / T)`` form.
+* :func:`fit_gaussians`, :func:`mahalanobis_score` -- (relative) Mahalanobis (Lee et al., NeurIPS 2018;
+  Ren et al., 2021).
+"""
+from .glmcm import glmcm_score, local_mcm_score
+from .knn import knn_score
+from .logits import energy_score, l1_norm_score, maxlogit_score, msp_score
+from .mahalanobis import fit_gaussians, mahalanobis_score
+from .mcm import mcm_score
+from .neglabel import group_permutation, neglabel_score
+
+__all__ = [
+    'mcm_score', 'local_mcm_score', 'glmcm_score', 'neglabel_score', 'group_permutation', 'msp_score',
+    'maxlogit_score', 'energy_score', 'l1_norm_score', 'knn_score', 'fit_gaussians', 'mahalanobis_score'
+]

@@ -1,0 +1,13 @@
+"""Text side: class names, prompt templates, word corpora, cached text embeddings, NegLabel mining."""
+from .class_names import load_class_names, resolve_path
+from .corpus import load_corpus
+from .embeddings import build_text_classifier_cached, encode_prompts_cached
+from .mining import (mine_indices, mine_negative_labels, quantile_similarity, read_selected_file,
+                     select_lowest, split_counts, write_prompts)
+from .prompts import PROMPT_SETS, resolve_templates
+
+__all__ = [
+    'load_class_names', 'resolve_path', 'load_corpus', 'encode_prompts_cached', 'build_text_classifier_cached',
+    'mine_indices', 'mine_negative_labels', 'quantile_similarity', 'read_selected_file', 'select_lowest',
+    'split_counts', 'write_prompts', 'PROMPT_SETS', 'resolve_templates'
+]

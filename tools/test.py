@@ -1,0 +1,73 @@
+"""Test (evaluate) a model: ``python tools/test.py CONFIG [CHECKPOINT] [options]``.
+
+MMPretrain's CLI shape. The checkpoint is optional for zero-shot configs (``none`` also means no checkpoint).
+Besides the metrics, every run writes ``per_sample_results.csv`` (one row per image) to its log directory.
+"""
+import mmood  # noqa: F401  (first: compat shims before anything imports torchvision)
+
+import argparse
+import json
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.dist import is_main_process
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+from mmood.tools_common import apply_common_options
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='mmood: evaluate OOD detection')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', nargs='?', default=None,
+                        help='checkpoint file (optional for zero-shot configs; "none" = no checkpoint)')
+    parser.add_argument('--work-dir', help='directory for logs and results (default ./work_dirs/<config>)')
+    parser.add_argument('--out', help='also dump the raw predictions to this pickle file')
+    parser.add_argument('--cache-dir', help='shared cache for text embeddings / negatives / features '
+                        '(default: $MMOOD_CACHE or ~/.cache/mmood)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. model.head.ngroup=10')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def build_config(args) -> Config:
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.checkpoint and args.checkpoint.lower() != 'none':
+        cfg.load_from = args.checkpoint
+    apply_common_options(cfg, cache_dir=args.cache_dir)
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='OODResultsHook')]
+    if args.out:
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        cfg.test_evaluator = list(evaluators) + [dict(type='DumpResults', out_file_path=args.out)]
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = build_config(args)
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if is_main_process():
+        path = osp.join(runner.log_dir, 'metrics.json')
+        with open(path, 'w') as f:
+            json.dump(dict(config=args.config, metrics=metrics), f, indent=1)
+        print_log(f'Metrics: {path}', logger='current')
+    return metrics
+
+
+if __name__ == '__main__':
+    main()
