@@ -8,7 +8,11 @@ os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
 import mmood  # noqa: E402,F401  (compat shims before torchvision)
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from mmengine.registry import DefaultScope  # noqa: E402
 from PIL import Image  # noqa: E402
+
+# Outside a Runner, registries resolve names in mmpretrain's scope (as configs do with default_scope).
+DefaultScope.get_instance('mmood-tests', scope_name='mmpretrain')
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_NAME = 'mmood-tiny-vit'

@@ -37,7 +37,7 @@ class OODMetric(BaseMetric):
         prefix: optional key prefix.
         collect_dir: directory for CPU result collection across ranks.
     """
-    default_prefix = None
+    default_prefix = ''  # keys are already namespaced by set name
 
     def __init__(self, fpr_positive: str = 'id', fpr_rule: str = 'closest', collect_device: str = 'cpu',
                  prefix: Optional[str] = None, collect_dir: Optional[str] = None):

@@ -1,0 +1,58 @@
+"""Each compat shim: applied only when its condition holds, and it fixes what it claims to fix."""
+import numpy as np
+import pytest
+import torch
+
+from mmood import _compat
+
+
+def test_torchvision_and_open_clip_import():
+    import open_clip  # noqa: F401
+    import torchvision
+    from torchvision import transforms
+    assert transforms.Resize(8)(torch.zeros(3, 16, 16)).shape == (3, 8, 8)
+    # The shim declared the ops only if the extension could not load; either way the import worked.
+    assert hasattr(torch.ops.torchvision, 'nms')
+    assert _compat.APPLIED['torchvision'] == (_compat._TV_LIBRARY is not None)
+    assert torchvision.__version__
+
+
+def test_torchvision_shim_idempotent():
+    before = _compat._TV_LIBRARY
+    _compat.ensure_torchvision_importable()
+    assert _compat._TV_LIBRARY is before
+
+
+def test_checkpoint_loader_reads_mmengine_checkpoint(tmp_path):
+    from mmengine.logging.history_buffer import HistoryBuffer
+    from mmengine.runner.checkpoint import CheckpointLoader
+    ckpt = {'state_dict': {'w': torch.ones(2)}, 'message_hub': {'buf': HistoryBuffer([1.0, 2.0], [1, 1])},
+            'meta': {'arr': np.arange(3)}}
+    path = tmp_path / 'epoch_1.pth'
+    torch.save(ckpt, path)
+    if _compat._torch_defaults_to_weights_only():
+        with pytest.raises(Exception):  # the unpatched default refuses it
+            torch.load(path)
+    loaded = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    assert torch.equal(loaded['state_dict']['w'], torch.ones(2))
+    assert list(loaded['meta']['arr']) == [0, 1, 2]
+    with pytest.raises(FileNotFoundError, match='can not be found'):
+        CheckpointLoader.load_checkpoint(str(tmp_path / 'missing.pth'), map_location='cpu')
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only patches')
+def test_cpu_distributed_patches():
+    from mmengine.model.wrappers import MMDistributedDataParallel
+    assert torch.cuda.set_device(0) is None  # no-op instead of an AttributeError
+    assert getattr(MMDistributedDataParallel.__init__, '_mmood_patched', False)
+    assert _compat.patch_cpu_distributed() is True  # idempotent
+    assert _compat.APPLIED['cpu_distributed'] is True
+
+
+def test_numpy_in1d_alias(monkeypatch):
+    if hasattr(np, 'in1d'):
+        monkeypatch.delattr(np, 'in1d')
+    assert _compat.patch_numpy() is True
+    assert np.in1d([[1, 5], [3, 9]], [3, 5]).tolist() == [False, True, True, False]
+    assert np.in1d([1, 2], [2], invert=True).tolist() == [True, False]
+    assert _compat.patch_numpy() is False  # present now: nothing to do

@@ -1,0 +1,139 @@
+"""The ID+OOD evaluation dataset: layouts, metadata and every bad-input error."""
+import copy
+import os
+import os.path as osp
+
+import pytest
+from conftest import make_benchmark, tiny_pipeline, write_images
+from mmpretrain.registry import DATASETS
+
+import mmood  # noqa: F401
+
+
+def build(cfg):
+    return DATASETS.build(copy.deepcopy(cfg))
+
+
+def test_folders(benchmark_dir):
+    root, cfg = benchmark_dir
+    ds = build(cfg)
+    assert ds.metainfo['set_names'] == ('TinyID', 'Noise', 'Flat')
+    assert ds.metainfo['set_groups'] == ('id', 'far', 'near')
+    assert ds.metainfo['classes'] == ('zero', 'one', 'two')
+    assert ds.set_counts() == {'TinyID': 9, 'Noise': 4, 'Flat': 5}
+    infos = [ds.get_data_info(i) for i in range(len(ds))]
+    assert [i['gt_label'] for i in infos[:9]] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert all(i['gt_label'] == -1 and i['is_ood'] == 1 for i in infos[9:])
+    assert all('nested' in i['img_path'] for i in infos[9:13])  # recursive scan
+    sample = ds[0]
+    assert sample['inputs'].shape == (3, 32, 32)
+    ds_meta = sample['data_samples']
+    assert ds_meta.set_id == 0 and ds_meta.is_ood == 0 and int(ds_meta.gt_label) == 0
+
+
+def test_folder_order_file(benchmark_dir, tmp_path):
+    root, cfg = benchmark_dir
+    order = tmp_path / 'order.txt'
+    order.write_text('two\none\nzero\n')
+    cfg = copy.deepcopy(cfg)
+    cfg['id_set']['folder_order'] = str(order)
+    infos = [build(cfg).get_data_info(i) for i in range(9)]
+    assert [osp.basename(osp.dirname(i['img_path'])) for i in infos[::3]] == ['two', 'one', 'zero']
+    assert [i['gt_label'] for i in infos[::3]] == [0, 1, 2]
+
+
+def test_annotation_lists_with_prefix(benchmark_dir, tmp_path):
+    root, cfg = benchmark_dir
+    ann = tmp_path / 'id.txt'
+    ann.write_text('zero/img_0_000.png 0\ntwo/img_2_001.png 2\n')
+    ood = tmp_path / 'ood.txt'
+    ood.write_text('img_11_000.png 7\nimg_11_001.png -1\n')  # OpenOOD-style labels: ignored for OOD
+    cfg = dict(type='OODEvalDataset', class_names=['zero', 'one', 'two'], pipeline=tiny_pipeline(),
+               id_set=dict(ann_file=str(ann), data_prefix=osp.join(root, 'id')),
+               ood_sets=[dict(name='B', ann_file=str(ood), data_root=osp.join(root, 'ood_b'))])
+    ds = build(cfg)
+    assert [ds.get_data_info(i)['gt_label'] for i in range(4)] == [2 - 2, 2, -1, -1]
+    assert ds.get_data_info(1)['img_path'] == osp.join(root, 'id', 'two/img_2_001.png')
+    assert ds[3]['inputs'].shape == (3, 32, 32)
+
+
+def test_missing_data_root(benchmark_dir):
+    _, cfg = benchmark_dir
+    cfg = copy.deepcopy(cfg)
+    cfg['ood_sets'][0]['data_root'] = '/nonexistent/iNaturalist'
+    with pytest.raises(FileNotFoundError, match=r'set "Noise": data_root not found: /nonexistent/iNaturalist'):
+        build(cfg)
+
+
+def test_empty_ood_set(benchmark_dir, tmp_path):
+    _, cfg = benchmark_dir
+    cfg = copy.deepcopy(cfg)
+    empty = tmp_path / 'empty'
+    (empty / 'sub').mkdir(parents=True)
+    (empty / 'sub' / 'notes.txt').write_text('not an image')
+    cfg['ood_sets'][1]['data_root'] = str(empty)
+    with pytest.raises(FileNotFoundError, match=r'set "Flat": no images found'):
+        build(cfg)
+    cfg['ood_sets'] = []
+    with pytest.raises(ValueError, match='at least one OOD set'):
+        build(cfg)
+
+
+def test_class_name_count_mismatch(benchmark_dir, tmp_path):
+    _, cfg = benchmark_dir
+    cfg = copy.deepcopy(cfg)
+    cfg['class_names'] = ['zero', 'one']
+    with pytest.raises(FileNotFoundError, match=r'3 class folders .* but 2 class names \(option `class_names`\)'):
+        build(cfg)
+    names = tmp_path / 'names.txt'
+    names.write_text('a\nb\nc\nd\n')
+    ann = tmp_path / 'ann.txt'
+    ann.write_text('x.png 7\n')
+    cfg['class_names'] = str(names)
+    cfg['id_set'] = dict(ann_file=str(ann), data_root=str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r'labels \[7\] outside \[0, 4\).*class_names'):
+        build(cfg)
+    cfg['class_names'] = str(tmp_path / 'none.txt')
+    with pytest.raises(FileNotFoundError, match=r'Class-name file not found: .*none.txt'):
+        build(cfg)
+
+
+def test_unreadable_image(tmp_path):
+    cfg = make_benchmark(str(tmp_path))
+    bad = osp.join(str(tmp_path), 'ood_b', 'broken.jpg')
+    with open(bad, 'wb') as f:
+        f.write(b'this is not a jpeg')
+    ds = build(cfg)
+    idx = [i for i in range(len(ds)) if ds.get_data_info(i)['img_path'] == bad][0]
+    with pytest.raises(RuntimeError, match=r'Cannot load image .*broken.jpg \(set "Flat"\)'):
+        ds[idx]
+
+
+def test_duplicate_set_names_and_groups(benchmark_dir):
+    _, cfg = benchmark_dir
+    bad = copy.deepcopy(cfg)
+    bad['ood_sets'][1]['name'] = 'Noise'
+    with pytest.raises(ValueError, match='unique `name`'):
+        build(bad)
+    bad = copy.deepcopy(cfg)
+    bad['ood_sets'][0]['group'] = 'medium'
+    with pytest.raises(ValueError, match="group must be one of"):
+        build(bad)
+
+
+def test_verify_data_tool(benchmark_dir, tmp_path, capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('verify_data', osp.join(mmood.__path__[0], '..', 'tools',
+                                                                           'verify_data.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    root, cfg = benchmark_dir
+    assert tool.verify(cfg) is True
+    ann = tmp_path / 'list.txt'
+    ann.write_text('a.png\nb.png\n')
+    cfg = copy.deepcopy(cfg)
+    cfg['ood_sets'].append(dict(name='Listed', ann_file=str(ann), data_root=str(tmp_path), group='far'))
+    capsys.readouterr()
+    assert tool.verify(cfg) is False
+    out = capsys.readouterr().out
+    assert 'TinyID' in out and '9' in out and 'missing image' in out and 'a.png' in out and 'b.png' in out

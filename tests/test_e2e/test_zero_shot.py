@@ -1,0 +1,130 @@
+"""tools/test.py end to end on the tiny tower and generated folders; 1 vs 2 processes; vs a direct computation."""
+import csv
+import glob
+import json
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO, make_benchmark, make_corpus, tiny_backbone
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmpretrain.registry import DATASETS, MODELS
+
+from mmood.evaluation import OODMetric
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, cwd=REPO, env=None):
+    full_env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1',
+                    PATH=osp.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''), **(env or {}))
+    proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f'{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}'
+    return proc.stdout + proc.stderr
+
+
+def read_run(work_dir):
+    log_dir = sorted(glob.glob(osp.join(work_dir, '2*')))[-1]
+    with open(osp.join(log_dir, 'metrics.json')) as f:
+        metrics = json.load(f)['metrics']
+    with open(osp.join(log_dir, 'per_sample_results.csv')) as f:
+        rows = list(csv.DictReader(f))
+    return log_dir, metrics, rows
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('e2e'))
+    dataset = make_benchmark(osp.join(root, 'bench'), n_ood=(4, 4))  # 9 + 4 + 4 = 17 samples: odd
+    corpus = make_corpus(osp.join(root, 'corpus'))
+    torch.manual_seed(0)
+    weights = osp.join(root, 'tiny.pt')
+    torch.save(MODELS.build(tiny_backbone()).clip.state_dict(), weights)
+    configs = {}
+    for method, head in (('neglabel', dict(corpus_dir=corpus, ngroup=2, neg_ratio=0.3)),
+                         ('glmcm', dict())):
+        cfg = f'''_base_ = ['{REPO}/configs/{method}_vitb16.py']
+model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}),
+             class_names=['zero', 'one', 'two'], head=dict(**{head!r}))
+test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{dataset!r}))
+'''
+        path = osp.join(root, f'{method}_tiny.py')
+        with open(path, 'w') as f:
+            f.write(cfg)
+        configs[method] = path
+    return root, configs
+
+
+def direct_scores(config, cache_dir):
+    """The same model and data, outside the Runner."""
+    cfg = Config.fromfile(config)
+    model = MODELS.build(dict(cfg.model.to_dict(), cache_dir=cache_dir))
+    model.eval()
+    model.prepare()
+    ds = DATASETS.build(cfg.test_dataloader.dataset.to_dict())
+    scores, preds = [], []
+    for start in range(0, len(ds), 5):
+        batch = model.data_preprocessor(pseudo_collate([ds[i] for i in range(start, min(start + 5, len(ds)))]))
+        for s in model(batch['inputs'], batch['data_samples'], mode='predict'):
+            scores.append(float(s.ood_score))
+            preds.append(int(s.pred_label))
+    info = [ds.get_data_info(i) for i in range(len(ds))]
+    return (np.array(scores), np.array([i['set_id'] for i in info]), np.array([i['gt_label'] for i in info]),
+            np.array(preds), ds.metainfo)
+
+
+@pytest.mark.parametrize('method', ['neglabel', 'glmcm'])
+def test_tools_test_matches_direct(setup, method):
+    root, configs = setup
+    work, cache = osp.join(root, f'work_{method}'), osp.join(root, 'cache')
+    out = run([sys.executable, 'tools/test.py', configs[method], '--work-dir', work, '--cache-dir', cache])
+    log_dir, metrics, rows = read_run(work)
+    assert 'OOD metrics' in out and 'ID top-1 accuracy' in out
+    assert len(rows) == 17 and [int(r['index']) for r in rows] == list(range(17))
+    expected_keys = {f'{s}/{k}' for s in ('Noise', 'Flat', 'near', 'far', 'mean')
+                     for k in ('AUROC', 'FPR95_id_closest', 'AUPR_IN', 'AUPR_OUT')} | {'ID/accuracy'}
+    assert set(metrics) == expected_keys
+    assert all(0.0 <= v <= 100.0 for v in metrics.values())
+    scores, set_ids, labels, preds, meta = direct_scores(configs[method], cache)
+    np.testing.assert_allclose([float(r['ood_score']) for r in rows], scores, rtol=1e-5, atol=1e-7)
+    assert [int(r['prediction']) for r in rows] == preds.tolist()
+    assert [r['set'] for r in rows] == [meta['set_names'][i] for i in set_ids]
+    assert [int(r['is_ood']) for r in rows] == [int(i > 0) for i in set_ids]
+    direct = OODMetric.calculate(scores, set_ids, meta['set_names'], meta['set_groups'], labels, preds)
+    for k, v in direct.items():
+        assert metrics[k] == pytest.approx(v, abs=1e-6), k
+    if method == 'neglabel':
+        with open(osp.join(log_dir, 'neglabel_negatives.txt')) as f:
+            words = f.read().splitlines()
+        assert len(words) == int(41 * 0.3) + int(12 * 0.3)
+        assert words[0].startswith('the nice ') and words[-1].startswith('This is a ')
+
+
+def test_two_processes_equal_one(setup):
+    root, configs = setup
+    cache = osp.join(root, 'cache')
+    one = osp.join(root, 'work_1p')
+    run([sys.executable, 'tools/test.py', configs['neglabel'], '--work-dir', one, '--cache-dir', cache])
+    two = osp.join(root, 'work_2p')
+    out = run(['bash', 'tools/dist_test.sh', configs['neglabel'], '2', '--work-dir', two, '--cache-dir', cache],
+              env=dict(PORT=str(free_port())))
+    assert 'mined' not in out.split('NegLabel:')[1].split('\n')[0]  # negatives came from the shared cache
+    _, m1, r1 = read_run(one)
+    _, m2, r2 = read_run(two)
+    assert len(r2) == 17  # sampler padding dropped
+    assert [r['path'] for r in r1] == [r['path'] for r in r2]
+    np.testing.assert_allclose([float(r['ood_score']) for r in r1], [float(r['ood_score']) for r in r2],
+                               rtol=1e-6)
+    assert m1.keys() == m2.keys()
+    for k in m1:
+        assert m1[k] == pytest.approx(m2[k], abs=1e-9), k

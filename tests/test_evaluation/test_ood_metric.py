@@ -1,0 +1,85 @@
+"""OODMetric: BaseMetric contract, per-set values, near/far/mean aggregation, options in the keys."""
+import numpy as np
+import pytest
+import torch
+from mmpretrain.registry import METRICS
+from sklearn.metrics import roc_auc_score
+
+from mmood.evaluation import OODMetric, format_table, ood_metrics
+
+NAMES = ('ID', 'A', 'B', 'C')
+GROUPS = ('id', 'near', 'far', 'far')
+
+
+def fake_samples(scores, set_ids, labels, preds):
+    return [dict(ood_score=torch.tensor(s), set_id=i, gt_label=torch.tensor([l]), pred_label=torch.tensor([p]))
+            for s, i, l, p in zip(scores, set_ids, labels, preds)]
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    n_id, n = 30, (7, 11, 5)
+    scores = np.concatenate([rng.normal(1, 1, n_id)] + [rng.normal(m, 1, k) for m, k in zip((0.5, -1, 0), n)])
+    set_ids = np.repeat([0, 1, 2, 3], (n_id, ) + n)
+    labels = np.where(set_ids == 0, rng.integers(0, 4, set_ids.size), -1)
+    preds = np.where(rng.random(set_ids.size) < 0.7, labels, 3 - np.abs(labels))
+    return scores, set_ids, labels, preds
+
+
+def test_metric_through_registry(data):
+    scores, set_ids, labels, preds = data
+    metric = METRICS.build(dict(type='OODMetric'))
+    metric.dataset_meta = dict(set_names=NAMES, set_groups=GROUPS)
+    samples = fake_samples(scores, set_ids, labels, preds)
+    metric.process(None, samples[:20])
+    metric.process(None, samples[20:])
+    assert set(metric.results[0]) == {'score', 'label', 'pred', 'set_id'}  # keeps little
+    out = metric.evaluate(len(samples))
+    id_s = scores[set_ids == 0]
+    for sid, name in enumerate(NAMES[1:], 1):
+        ref = ood_metrics(id_s, scores[set_ids == sid])
+        assert out[f'{name}/AUROC'] == pytest.approx(100 * roc_auc_score(
+            np.r_[np.ones(len(id_s)), np.zeros((set_ids == sid).sum())], np.r_[id_s, scores[set_ids == sid]]))
+        assert out[f'{name}/FPR95_id_closest'] == pytest.approx(ref['FPR95'])
+        assert out[f'{name}/AUPR_IN'] == pytest.approx(ref['AUPR_IN'])
+        assert out[f'{name}/AUPR_OUT'] == pytest.approx(ref['AUPR_OUT'])
+    assert out['near/AUROC'] == pytest.approx(out['A/AUROC'])
+    assert out['far/AUROC'] == pytest.approx((out['B/AUROC'] + out['C/AUROC']) / 2)
+    assert out['mean/FPR95_id_closest'] == pytest.approx(
+        np.mean([out[f'{n}/FPR95_id_closest'] for n in NAMES[1:]]))
+    id_mask = set_ids == 0
+    assert out['ID/accuracy'] == pytest.approx(100 * np.mean(labels[id_mask] == preds[id_mask]))
+    assert metric.results == []  # cleared by evaluate
+
+
+def test_options_named_in_keys(data):
+    scores, set_ids, labels, preds = data
+    out = OODMetric.calculate(scores, set_ids, NAMES, GROUPS, fpr_positive='ood', fpr_rule='first_ge')
+    assert 'A/FPR95_ood_first_ge' in out and 'A/FPR95_id_closest' not in out and 'ID/accuracy' not in out
+    ref = ood_metrics(scores[set_ids == 0], scores[set_ids == 1], fpr_positive='ood', fpr_rule='first_ge')
+    assert out['A/FPR95_ood_first_ge'] == pytest.approx(ref['FPR95'])
+    with pytest.raises(ValueError):
+        OODMetric(fpr_rule='median')
+
+
+def test_means_from_unrounded_values():
+    # case A and B of the metric fixtures: mean of 86.666.. and 83.333.. is 85.0 exactly
+    scores = np.array([.9, .8, .7, .6, .5, .65, .4, .3])
+    out = OODMetric.calculate(np.r_[scores, [.4, .3, .2]], np.r_[[0] * 5, [1] * 3, [2] * 3],
+                              ('ID', 'a', 'b'), ('id', 'far', 'far'))
+    assert out['a/AUROC'] == pytest.approx(86.6666666667)
+    assert out['mean/AUROC'] == pytest.approx((out['a/AUROC'] + out['b/AUROC']) / 2)
+    assert 'near/AUROC' not in out and 'far/AUROC' in out
+
+
+def test_errors_and_table(data):
+    scores, set_ids, labels, preds = data
+    with pytest.raises(ValueError, match='OOD set "C" has no samples'):
+        OODMetric.calculate(scores[set_ids != 3], set_ids[set_ids != 3], NAMES, GROUPS)
+    with pytest.raises(ValueError, match='No ID samples'):
+        OODMetric.calculate(scores[set_ids != 0], set_ids[set_ids != 0], NAMES, GROUPS)
+    out = OODMetric.calculate(scores, set_ids, NAMES, GROUPS, labels, preds)
+    table = format_table(out, NAMES)
+    assert 'ID positive, closest rule' in table and f'{out["B/AUROC"]:7.2f}' in table
+    assert table.strip().endswith(f'{out["ID/accuracy"]:.2f}')

@@ -1,0 +1,151 @@
+"""NegLabel mining: the V3 vector, ratio/count rules, corpus reading, caching and determinism."""
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import tiny_backbone
+from mmpretrain.registry import MODELS
+
+from mmood.cache import CacheStore
+from mmood.text import (load_corpus, mine_indices, mine_negative_labels, quantile_similarity, read_selected_file,
+                        split_counts)
+
+
+def unit(a):
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def v2_embeddings():
+    pos = unit(np.cos(np.arange(32).reshape(4, 8) * 1.3 + 0.1))
+    neg = unit(np.sin(np.arange(96).reshape(12, 8) * 2.1 + 0.5))
+    return torch.from_numpy(pos), torch.from_numpy(neg)
+
+
+def test_v3_quantiles_and_selection():
+    pos, neg = v2_embeddings()
+    q = quantile_similarity(neg, pos, 0.95, chunk_size=5)
+    expected = [0.080281441038, 0.083935416628, 0.105924244899, 0.076941240922, 0.081145959285, 0.100010056829,
+                0.071867564243, 0.077225830586, 0.092122129091, 0.065296238368, 0.072259153167, 0.082210984352]
+    np.testing.assert_allclose(q.numpy(), expected, rtol=1e-9)
+    assert torch.argsort(q, stable=True).tolist() == [9, 6, 10, 3, 7, 0, 4, 11, 1, 8, 5, 2]
+    # one part of speech only: the other list is empty
+    empty = torch.zeros(0, 8, dtype=torch.float64)
+    sel, _ = mine_indices(neg, empty, pos, 0.95, neg_ratio=0.5)
+    assert sorted(sel.tolist()) == [0, 3, 6, 7, 9, 10] and sel.tolist() == [9, 6, 10, 3, 7, 0]
+    sel, _ = mine_indices(neg, empty, pos, 0.95, neg_ratio=0.15)
+    assert sel.tolist() == [9]  # floor(12 * 0.15) = 1
+
+
+def test_split_counts():
+    assert split_counts(57193, 12807, 0.15) == (8578, 1921)  # the reference's 10,499 negatives
+    assert split_counts(12, 0, 0.15) == (1, 0)
+    assert split_counts(30, 10, num_neg=8) == (6, 2)
+    with pytest.raises(ValueError, match='num_neg'):
+        split_counts(3, 1, num_neg=10)
+    with pytest.raises(ValueError, match='neg_ratio'):
+        split_counts(3, 1, neg_ratio=0)
+
+
+def test_quantile_ties_are_stable():
+    id_emb = torch.eye(3)
+    cand = torch.tensor([[0., 0., 1.], [0., 1., 0.], [0., 0., 1.]])
+    q = quantile_similarity(cand, id_emb, 1.0)
+    assert q.tolist() == [1.0, 1.0, 1.0]
+    sel, _ = mine_indices(cand, torch.zeros(0, 3), id_emb, 1.0, neg_ratio=0.67)
+    assert sel.tolist() == [0, 1]  # equal quantiles keep input order
+
+
+def test_load_corpus_sorted_dedup(corpus_dir):
+    nouns, adjs = load_corpus(corpus_dir)
+    # sorted file order: adj.all, noun.act, noun.artifact; verb.* ignored
+    assert adjs == [f'colour{i}' for i in range(12)]
+    assert nouns[:20] == [f'thing{i}' for i in range(20, 40)] and nouns[-1] == 'zero'
+    assert 'run' not in nouns + adjs
+    with pytest.raises(FileNotFoundError, match='corpus_dir'):
+        load_corpus(os.path.join(corpus_dir, 'nope'))
+
+
+def test_shipped_corpus_reads():
+    nouns, adjs = load_corpus('txtfiles/neglabel_corpus')
+    assert len(nouns) > 50000 and len(adjs) > 10000
+    assert len(set(nouns) | set(adjs)) == len(nouns) + len(adjs)
+
+
+class CountingBackbone(torch.nn.Module):
+    """Wraps the tiny backbone, counting encoded texts."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.encoded = 0
+
+    @property
+    def identity(self):
+        return self.inner.identity
+
+    def encode_text(self, texts, **kwargs):
+        self.encoded += len(texts)
+        return self.inner.encode_text(texts, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def backbone():
+    torch.manual_seed(0)
+    return MODELS.build(tiny_backbone())
+
+
+def test_mining_cached_and_deterministic(backbone, corpus_dir, tmp_path, capsys):
+    names = ['zero', 'one', 'two']
+    id_emb = backbone.build_text_classifier(names, ['the nice {}'])
+    counting = CountingBackbone(backbone)
+    cache = CacheStore(str(tmp_path / 'cache'))
+    kwargs = dict(corpus_dir=corpus_dir, neg_ratio=0.25, cache=cache, batch_size=16)
+    first = mine_negative_labels(counting, id_emb, names, ['the nice {}'], **kwargs)
+    assert counting.encoded == 41 + 12 and first['cache_hit'] is False
+    assert 'encoding corpus nouns' in capsys.readouterr().err  # progress bar
+    assert first['num_noun'] == math.floor(41 * 0.25) and first['num_adj'] == 3
+    # the result equals a direct computation
+    nouns, adjs = load_corpus(corpus_dir)
+    ne = backbone.encode_text([f'the nice {w}' for w in nouns])
+    ae = backbone.encode_text([f'This is a {w} photo' for w in adjs])
+    ni, ai = mine_indices(ne, ae, id_emb, 0.95, 0.25)
+    assert first['prompts'] == [f'the nice {nouns[i]}' for i in ni] + [f'This is a {adjs[i]} photo' for i in ai]
+    torch.testing.assert_close(first['emb'], torch.cat([ne[ni], ae[ai]]))
+    # second run: nothing encoded, same selection
+    second = mine_negative_labels(counting, id_emb, names, ['the nice {}'], **kwargs)
+    assert counting.encoded == 53 and second['cache_hit'] is True
+    assert second['prompts'] == first['prompts'] and torch.equal(second['emb'], first['emb'])
+    # other mining parameters: new selection, but word embeddings come from the cache
+    third = mine_negative_labels(counting, id_emb, names, ['the nice {}'], **dict(kwargs, neg_ratio=0.5))
+    assert counting.encoded == 53 and third['cache_hit'] is False and len(third['prompts']) == 20 + 6
+    # exclude_id_names drops "zero" (an ID name present in the corpus)
+    excl = mine_negative_labels(backbone, id_emb, names, ['the nice {}'], exclude_id_names=True,
+                                **dict(kwargs, neg_ratio=1.0))
+    assert 'the nice zero' not in excl['prompts'] and len(excl['prompts']) == 40 + 12
+    incl = mine_negative_labels(backbone, id_emb, names, ['the nice {}'], **dict(kwargs, neg_ratio=1.0))
+    assert 'the nice zero' in incl['prompts']
+
+
+def test_selected_file(backbone, tmp_path):
+    path = tmp_path / 'selected.txt'
+    path.write_text('the nice yellow clintonia\nThis is a red photo\n\n')
+    assert read_selected_file(str(path)) == ['the nice yellow clintonia', 'This is a red photo']
+    out = mine_negative_labels(backbone, torch.zeros(3, 32), ['a', 'b', 'c'], ['{}'], corpus_dir='unused',
+                               selected_file=str(path))
+    torch.testing.assert_close(out['emb'], backbone.encode_text(out['prompts']))
+    with pytest.raises(FileNotFoundError, match='selected_file'):
+        read_selected_file(str(tmp_path / 'missing.txt'))
+
+
+def test_prompt_sets():
+    from mmood.text import resolve_templates
+    assert resolve_templates('neglabel') == ['the nice {}']
+    assert len(resolve_templates('plp5')) == 5
+    assert resolve_templates('a {} b') == ['a {} b']
+    with pytest.raises(ValueError, match='Unknown prompt set'):
+        resolve_templates('nonsense')
+    with pytest.raises(ValueError, match='placeholder'):
+        resolve_templates(['no placeholder'])
