@@ -20,6 +20,8 @@ def parse_args(argv=None):
     parser.add_argument('config')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--max-problems', type=int, default=50, help='problems printed per set')
+    parser.add_argument('--check-weights', action='store_true',
+                        help='also check that the backbone weights are on disk (no download)')
     return parser.parse_args(argv)
 
 
@@ -46,6 +48,19 @@ def verify(dataset_cfg: dict, max_problems: int = 50, out=sys.stdout) -> bool:
     return ok
 
 
+def check_weights(backbone_cfg: dict, out=sys.stdout) -> bool:
+    """Report whether the backbone's weights are available locally (never downloads when offline)."""
+    from mmood.models.backbones import resolve_pretrained
+    name, pretrained = backbone_cfg.get('model_name'), backbone_cfg.get('pretrained')
+    try:
+        path = resolve_pretrained(name, pretrained)
+    except (FileNotFoundError, ValueError) as err:
+        print(f'weights: {err}', file=out)
+        return False
+    print(f'weights: {name} / {pretrained}: {path or "random initialisation"}', file=out)
+    return True
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -56,6 +71,8 @@ def main(argv=None) -> int:
         print(f'verify_data checks OODEvalDataset configs; this config uses {ds.get("type")}')
         return 0
     ok = verify(ds.to_dict() if hasattr(ds, 'to_dict') else dict(ds), args.max_problems)
+    if args.check_weights:
+        ok = check_weights(cfg.model.get('backbone', {})) and ok
     print('all data present' if ok else 'data missing: see above (README "Data" describes the layout)')
     return 0 if ok else 1
 
