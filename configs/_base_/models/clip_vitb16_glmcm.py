@@ -1,4 +1,4 @@
-# GL-MCM, zero-shot CLIP ViT-B/16, ImageNet-1k vs iNaturalist / SUN / Places / Textures.
+# Model part: GL-MCM head on zero-shot CLIP ViT-B/16 (ImageNet-1k class names).
 # S = S_MCM + lambda * S_L-MCM with lambda = 0.5 (the authors' recommendation for OOD; GL-2).
 _base_ = './clip_vitb16.py'
 

@@ -1,4 +1,4 @@
-# MCM (NeurIPS 2022), zero-shot CLIP ViT-B/16, ImageNet-1k vs iNaturalist / SUN / Places / Textures.
+# Model part: MCM (NeurIPS 2022) head on zero-shot CLIP ViT-B/16 (ImageNet-1k class names).
 # Prompt "a photo of a {}" (no period), softmax of raw cosines at T = 1.
 _base_ = './clip_vitb16.py'
 
