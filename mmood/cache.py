@@ -13,6 +13,9 @@ Layout::
 * **Reads are validated**: a missing or unparsable ``meta.json``, a missing array, or a size/shape/dtype that
   disagrees with the metadata makes :meth:`CacheStore.load` report the entry as corrupt, delete it and return
   ``None``; the caller recomputes. A corrupt entry is never used silently.
+* **Large entries** (image features) are streamed through :meth:`CacheStore.writer` (memory-mapped arrays in the
+  temporary directory); resumable work in progress lives in :meth:`CacheStore.partial_dir` until it is
+  assembled into an entry. :meth:`CacheStore.list_entries` describes what is stored (``tools/cache.py``).
 
 The library never chooses the cache root: configs and the CLI layer (``tools/``) pass it in
 (:func:`default_cache_dir` is what the tools use when the user gives none).
@@ -25,7 +28,7 @@ import os.path as osp
 import shutil
 import time
 import uuid
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 from mmengine.logging import print_log
@@ -69,6 +72,18 @@ def hash_strings(strings) -> str:
     return h.hexdigest()[:24]
 
 
+def dir_size(path: str) -> int:
+    """Bytes used by the files under ``path`` (recursively)."""
+    total = 0
+    for dirpath, _, filenames in os.walk(path):
+        for name in filenames:
+            try:
+                total += os.path.getsize(osp.join(dirpath, name))
+            except OSError:
+                pass
+    return total
+
+
 class CacheStore:
     """Content-keyed, atomically written, validated cache entries of numpy arrays plus JSON metadata.
 
@@ -101,28 +116,49 @@ class CacheStore:
         if not osp.isdir(path):
             return None
         try:
-            with open(osp.join(path, 'meta.json')) as f:
-                meta = json.load(f)
-            arrays = {}
-            for name, info in meta['arrays'].items():
-                file = osp.join(path, f'{name}.npy')
-                if os.path.getsize(file) != info['bytes']:
-                    raise ValueError(f'{file}: {os.path.getsize(file)} bytes, expected {info["bytes"]}')
-                arr = np.load(file, mmap_mode='r' if mmap else None, allow_pickle=False)
-                if list(arr.shape) != info['shape'] or str(arr.dtype) != info['dtype']:
-                    raise ValueError(f'{file}: shape/dtype {arr.shape}/{arr.dtype} disagree with meta.json')
-                arrays[name] = arr
+            return self._read(path, mmap)
         except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as err:
             print_log(f'Corrupt cache entry {path} ({err}); removing it, it will be rebuilt.', logger='current',
                       level=logging.WARNING)
             shutil.rmtree(path, ignore_errors=True)
             return None
+
+    @staticmethod
+    def _read(path: str, mmap: bool) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
+        """Read and validate an entry directory; raises on any disagreement with ``meta.json``."""
+        with open(osp.join(path, 'meta.json')) as f:
+            meta = json.load(f)
+        arrays = {}
+        for name, info in meta['arrays'].items():
+            file = osp.join(path, f'{name}.npy')
+            if os.path.getsize(file) != info['bytes']:
+                raise ValueError(f'{file}: {os.path.getsize(file)} bytes, expected {info["bytes"]}')
+            arr = np.load(file, mmap_mode='r' if mmap else None, allow_pickle=False)
+            if list(arr.shape) != info['shape'] or str(arr.dtype) != info['dtype']:
+                raise ValueError(f'{file}: shape/dtype {arr.shape}/{arr.dtype} disagree with meta.json')
+            arrays[name] = arr
         return arrays, meta
+
+    def check(self, namespace: str, key: str) -> Optional[str]:
+        """Validate an entry without changing anything: None if it is sound, else what is wrong."""
+        path = self.entry_dir(namespace, key)
+        if not osp.isdir(path):
+            return 'no such entry'
+        try:
+            self._read(path, mmap=True)
+        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as err:
+            return str(err)
+        return None
 
     def contains(self, namespace: str, key: str) -> bool:
         return osp.isfile(osp.join(self.entry_dir(namespace, key), 'meta.json'))
 
     # ------------------------------------------------------------------ write
+    def writer(self, namespace: str, key: str) -> 'EntryWriter':
+        """An :class:`EntryWriter` for one entry: arrays are streamed into a temporary directory and the entry
+        appears under its key only on :meth:`EntryWriter.commit` (use it for arrays too large for memory)."""
+        return EntryWriter(self, namespace, key)
+
     def save(self, namespace: str, key: str, arrays: Dict[str, np.ndarray], meta: Optional[dict] = None) -> str:
         """Write an entry atomically (temporary directory, then rename).
 
@@ -135,29 +171,64 @@ class CacheStore:
         Returns:
             The entry directory.
         """
-        final = self.entry_dir(namespace, key)
-        parent = osp.dirname(final)
-        os.makedirs(parent, exist_ok=True)
-        tmp = osp.join(parent, f'.tmp-{key}-{uuid.uuid4().hex[:8]}')
-        os.makedirs(tmp)
-        try:
-            info = {}
+        with self.writer(namespace, key) as writer:
             for name, arr in arrays.items():
-                arr = np.ascontiguousarray(arr)
-                file = osp.join(tmp, f'{name}.npy')
-                np.save(file, arr, allow_pickle=False)
-                info[name] = dict(shape=list(arr.shape), dtype=str(arr.dtype), bytes=os.path.getsize(file))
-            full_meta = dict(meta or {}, arrays=info, created=time.strftime('%Y-%m-%d %H:%M:%S'),
-                             cache_format=CACHE_FORMAT_VERSION)
-            with open(osp.join(tmp, 'meta.json'), 'w') as f:
-                json.dump(full_meta, f, indent=1)
-            if osp.isdir(final):
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        finally:
-            if osp.isdir(tmp):
-                shutil.rmtree(tmp, ignore_errors=True)
-        return final
+                writer.add_array(name, arr)
+            return writer.commit(meta)
+
+    # ------------------------------------------------------------------ housekeeping
+    def partial_dir(self, namespace: str, key: str) -> str:
+        """Directory for the resumable, unfinished work that will become entry ``key`` (e.g. extraction shards).
+
+        It lives beside the entries as ``<root>/<namespace>/.partial-<key>`` and is never read as an entry;
+        ``tools/cache.py clean --partial`` removes leftovers.
+        """
+        return osp.join(self.root, namespace, f'.partial-{key}')
+
+    def remove(self, namespace: str, key: str) -> bool:
+        """Delete an entry; returns whether it existed."""
+        path = self.entry_dir(namespace, key)
+        if not osp.isdir(path):
+            return False
+        shutil.rmtree(path, ignore_errors=True)
+        return True
+
+    def list_entries(self, namespace: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Describe the entries (and unfinished work) under the root without validating the arrays.
+
+        Args:
+            namespace: only this namespace (default: all).
+
+        Returns:
+            One dict per directory, sorted by namespace then creation time: ``namespace``, ``key``, ``path``,
+            ``bytes`` (on disk), ``status`` (``'ok'``; ``'partial'`` for resumable work or temporary
+            directories of interrupted writes; ``'corrupt'`` when ``meta.json`` is missing or unreadable),
+            ``meta`` (the parsed ``meta.json`` or None) and ``mtime``.
+        """
+        out = []
+        if not osp.isdir(self.root):
+            return out
+        spaces = [namespace] if namespace else sorted(os.listdir(self.root))
+        for space in spaces:
+            base = osp.join(self.root, space)
+            if not osp.isdir(base):
+                continue
+            for name in sorted(os.listdir(base)):
+                path = osp.join(base, name)
+                if not osp.isdir(path):
+                    continue
+                meta, status = None, 'ok'
+                if name.startswith('.partial-') or name.startswith('.tmp-'):
+                    status = 'partial'
+                else:
+                    try:
+                        with open(osp.join(path, 'meta.json')) as f:
+                            meta = json.load(f)
+                    except (OSError, ValueError):
+                        status = 'corrupt'
+                out.append(dict(namespace=space, key=name, path=path, bytes=dir_size(path), status=status,
+                                meta=meta, mtime=osp.getmtime(path)))
+        return sorted(out, key=lambda e: (e['namespace'], e['mtime']))
 
     def get_or_compute(self, namespace: str, parts: Dict[str, Any],
                        compute: Callable[[], Tuple[Dict[str, np.ndarray], dict]],
@@ -177,3 +248,81 @@ class CacheStore:
         if loaded is None:
             raise RuntimeError(f'Cache entry {self.entry_dir(namespace, key)} could not be read back after writing')
         return loaded[0], loaded[1], False
+
+
+class EntryWriter:
+    """Assemble one cache entry in a temporary directory, then publish it atomically.
+
+    Arrays are added whole (:meth:`add_array`) or created as writable memory maps and filled piecewise
+    (:meth:`create_array`), so entries larger than memory can be written. :meth:`commit` records every array's
+    shape, dtype and size in ``meta.json`` and renames the directory into place (replacing an older entry under
+    the same key). Leaving the ``with`` block without committing discards the temporary directory.
+
+    Args:
+        store: the :class:`CacheStore`.
+        namespace: entry namespace.
+        key: content key.
+    """
+
+    def __init__(self, store: 'CacheStore', namespace: str, key: str):
+        self.final = store.entry_dir(namespace, key)
+        self.key = key
+        parent = osp.dirname(self.final)
+        os.makedirs(parent, exist_ok=True)
+        self.tmp = osp.join(parent, f'.tmp-{key}-{uuid.uuid4().hex[:8]}')
+        os.makedirs(self.tmp)
+        self._names = []
+        self._maps = {}
+        self.committed = False
+
+    def _file(self, name: str) -> str:
+        if not name or '/' in name or name.startswith('.') or name == 'meta':
+            raise ValueError(f'Invalid array name {name!r}')
+        if name in self._names:
+            raise ValueError(f'Array {name!r} added twice')
+        self._names.append(name)
+        return osp.join(self.tmp, f'{name}.npy')
+
+    def add_array(self, name: str, arr: np.ndarray) -> None:
+        """Save a whole array as ``<name>.npy``."""
+        np.save(self._file(name), np.ascontiguousarray(arr), allow_pickle=False)
+
+    def create_array(self, name: str, shape: Tuple[int, ...], dtype) -> np.ndarray:
+        """Create ``<name>.npy`` as a writable memory map of the given shape and dtype; fill it before commit."""
+        arr = np.lib.format.open_memmap(self._file(name), mode='w+', dtype=np.dtype(dtype), shape=tuple(shape))
+        self._maps[name] = arr
+        return arr
+
+    def commit(self, meta: Optional[dict] = None) -> str:
+        """Write ``meta.json`` (last) and move the entry under its key; returns the entry directory."""
+        for arr in self._maps.values():
+            arr.flush()
+        self._maps.clear()
+        info = {}
+        for name in self._names:
+            file = osp.join(self.tmp, f'{name}.npy')
+            arr = np.load(file, mmap_mode='r', allow_pickle=False)
+            info[name] = dict(shape=list(arr.shape), dtype=str(arr.dtype), bytes=os.path.getsize(file))
+            del arr
+        full_meta = dict(meta or {}, arrays=info, created=time.strftime('%Y-%m-%d %H:%M:%S'),
+                         cache_format=CACHE_FORMAT_VERSION)
+        with open(osp.join(self.tmp, 'meta.json'), 'w') as f:
+            json.dump(full_meta, f, indent=1)
+        if osp.isdir(self.final):
+            shutil.rmtree(self.final)
+        os.replace(self.tmp, self.final)
+        self.committed = True
+        return self.final
+
+    def abort(self) -> None:
+        """Discard the temporary directory."""
+        self._maps.clear()
+        if osp.isdir(self.tmp):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> 'EntryWriter':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self.committed:
+            self.abort()

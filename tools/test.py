@@ -15,6 +15,7 @@ from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from mmood.cache import default_cache_dir
 from mmood.tools_common import apply_common_options
 
 
@@ -29,6 +30,9 @@ def parse_args(argv=None):
                         '(default: $MMOOD_CACHE or ~/.cache/mmood)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. model.head.ngroup=10')
+    parser.add_argument('--save-features', action='store_true',
+                        help='also write the image features this run computes to the feature cache, so '
+                        'tools/score.py can re-score any post-hoc method without images')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
@@ -49,7 +53,12 @@ def build_config(args) -> Config:
     if args.checkpoint and args.checkpoint.lower() != 'none':
         cfg.load_from = args.checkpoint
     apply_common_options(cfg, cache_dir=args.cache_dir)
-    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='OODResultsHook')]
+    method_name = osp.splitext(osp.basename(args.config))[0]
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='OODResultsHook', method_name=method_name)]
+    if args.save_features:
+        cache_dir = args.cache_dir or cfg.model.get('cache_dir') or default_cache_dir()
+        cfg.custom_hooks.append(dict(type='SaveFeaturesHook', cache_dir=cache_dir, checkpoint=cfg.get('load_from'),
+                                     made_by=f'tools/test.py --save-features {args.config}'))
     if args.out:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         cfg.test_evaluator = list(evaluators) + [dict(type='DumpResults', out_file_path=args.out)]

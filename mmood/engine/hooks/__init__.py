@@ -49,15 +49,23 @@ class OODResultsHook(Hook):
     Added by ``tools/test.py`` (not by the metric), so any run can be re-evaluated without re-running the model.
     Rows are gathered across ranks (sampler padding dropped) and written by rank 0 in dataset order.
 
+    With ``report=True`` it also writes the run's OOD report next to the CSV (``report.md``, ``report.csv``,
+    ``roc_<method>.png``, ``score_hist_<method>.png``; see :mod:`mmood.evaluation.report`).
+
     Args:
         filename: output file name inside the run's log directory.
         out_dir: directory to write to (default: the run's log directory).
+        report: write the report files too.
+        method_name: the method's name in the report (default: the model head's class name).
     """
     priority = 'LOW'
 
-    def __init__(self, filename: str = 'per_sample_results.csv', out_dir: Optional[str] = None):
+    def __init__(self, filename: str = 'per_sample_results.csv', out_dir: Optional[str] = None,
+                 report: bool = True, method_name: Optional[str] = None):
         self.filename = filename
         self.out_dir = out_dir
+        self.report = report
+        self.method_name = method_name
         self.rows = []
         self.path = None
 
@@ -88,3 +96,18 @@ class OODResultsHook(Hook):
             for idx, sid, is_ood, label, pred, score, path in rows:
                 writer.writerow((idx, names[sid], groups[sid], is_ood, label, pred, repr(score), path))
         print_log(f'Per-sample results: {self.path}', logger='current', level=logging.INFO)
+        if self.report and metrics:
+            self._write_report(runner, rows, names, groups, metrics, out_dir)
+
+    def _write_report(self, runner, rows, names, groups, metrics, out_dir) -> None:
+        from ...evaluation.report import write_report
+        ood_metric = next((m for m in getattr(runner.test_evaluator, 'metrics', []) if hasattr(m, 'fpr_rule')),
+                          None)
+        if ood_metric is None:
+            return
+        model = _unwrap(runner.model)
+        name = self.method_name or type(getattr(model, 'head', model)).__name__
+        written = write_report(out_dir, {name: dict(scores=[r[5] for r in rows], metrics=metrics)},
+                               [r[1] for r in rows], names, groups, ood_metric.fpr_positive, ood_metric.fpr_rule,
+                               title=f'OOD detection report: {name}', notes=[f'run: {runner.log_dir}'])
+        print_log(f'OOD report: {written["md"]}', logger='current', level=logging.INFO)

@@ -1,0 +1,63 @@
+"""Config and model set-up shared by ``tools/extract_features.py`` and ``tools/score.py`` (no Runner needed)."""
+import logging
+from typing import Optional, Sequence
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+from ..cache import default_cache_dir
+
+__all__ = ['load_config', 'build_model', 'resolve_device']
+
+
+def load_config(config: str, cfg_options: Optional[dict] = None, cache_dir: Optional[str] = None) -> Config:
+    """Read a config, apply ``--cfg-options`` and the tools' defaults (cache folder, CPU backend).
+
+    The cache folder is ``cache_dir``, else ``model.cache_dir``, else the user's cache folder; it is written to
+    ``cfg.model.cache_dir`` and ``cfg.cache_dir`` (what the feature tools read).
+    """
+    from mmengine.registry import init_default_scope
+
+    from ..tools_common import apply_common_options
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    apply_common_options(cfg, cache_dir=cache_dir)
+    cfg.cache_dir = cache_dir or cfg.model.get('cache_dir') or default_cache_dir()
+    if cfg.model.get('cache_dir') is None:
+        cfg.model.cache_dir = cfg.cache_dir
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    return cfg
+
+
+def resolve_device(device: Optional[str] = None) -> torch.device:
+    """``device`` if given, else the local CUDA device when there is one, else CPU."""
+    if device:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        from mmengine.dist import get_dist_info
+        return torch.device('cuda', get_dist_info()[0] % torch.cuda.device_count())
+    return torch.device('cpu')
+
+
+def build_model(cfg: Config, checkpoint: Optional[str] = None, device: Optional[torch.device] = None,
+                revise_keys: Sequence = ((r'^module\.', ''), )):
+    """Build ``cfg.model`` (e.g. a ``CLIPOODClassifier``), load an optional checkpoint, move it to ``device``.
+
+    ``cfg.randomness.seed`` is applied first, as the Runner does, so a random-weight test model is the same one
+    ``tools/test.py`` builds.
+    """
+    from mmengine.runner import set_random_seed
+    from mmpretrain.registry import MODELS
+    randomness = dict(cfg.get('randomness') or {})
+    if randomness.get('seed') is not None:  # as the Runner does: random-weight models build identically
+        set_random_seed(randomness['seed'], deterministic=randomness.get('deterministic', False),
+                        diff_rank_seed=randomness.get('diff_rank_seed', False))
+    model = MODELS.build(cfg.model)
+    if checkpoint:
+        from mmengine.runner import load_checkpoint
+        load_checkpoint(model, checkpoint, map_location='cpu', revise_keys=list(revise_keys))
+        print_log(f'Loaded checkpoint {checkpoint}', logger='current', level=logging.INFO)
+    model.eval()
+    return model.to(device or resolve_device())

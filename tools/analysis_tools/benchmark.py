@@ -1,0 +1,366 @@
+"""Throughput ratios of mmood, measured in one run: ``python tools/analysis_tools/benchmark.py``.
+
+(a) ``loop``    images/s of mmood's zero-shot test loop (Runner + OODEvalDataset + MCM + OODMetric) divided by a
+                bare loop that decodes the same images with the same number of workers and runs the same open_clip
+                model (goal >= 0.95 on GPU). ``--model tiny`` (default on CPU) or ``ViT-B-16`` (random weights).
+(b) ``rescore`` for MSP, MaxLogit, Energy, MCM, NegLabel (10k negatives), KNN and Mahalanobis on synthetic
+                features (90k x 512 test features, 1000 classes, a 100k ID bank, times ``--scale``): the
+                registered scorer's time divided by the time of the bare torch matrix product(s) the method
+                cannot avoid (goal <= 1.5). Mahalanobis computes in float64, so its products are timed in float64.
+(c) ``mining``  NegLabel mining from cached word embeddings (70k words x 1000 classes): cache read + selection
+                (goal < 2 s).
+(d) ``saving``  the image-encoder time that caching saves per extra method, extrapolated from a measured
+                per-image rate (ViT-B/16 forward on this device), against the re-scoring time of (b) extrapolated
+                to full scale (linear in N; KNN in N x bank).
+
+Not a test: nothing is asserted. Synthetic data only (random unit features, generated JPEGs); no download.
+"""
+import mmood  # noqa: F401  (first: compat shims before anything imports torchvision)
+
+import argparse
+import os
+import os.path as osp
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+TINY_CFG = dict(embed_dim=32, vision_cfg=dict(image_size=32, layers=2, width=64, patch_size=8, head_width=32),
+                text_cfg=dict(context_length=16, vocab_size=49408, width=64, heads=2, layers=2))
+CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073]) * 255
+CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711]) * 255
+
+
+def sync(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def timed_pair(fn_a, fn_b, device, repeats=3):
+    """Median wall times of two functions, run alternately (a shared machine's load hits both alike)."""
+    fn_a()
+    fn_b()
+    sync(device)
+    times_a, times_b = [], []
+    for _ in range(repeats):
+        for fn, times in ((fn_a, times_a), (fn_b, times_b)):
+            start = time.perf_counter()
+            fn()
+            sync(device)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times_a), statistics.median(times_b)
+
+
+def timed(fn, device, repeats=3, warmup=1):
+    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# ---------------------------------------------------------------------------------------------- (a) test loop
+def make_images(root, num, width=400, height=300, seed=0):
+    """``num`` JPEGs (ImageNet-like size) split into an ID folder with 2 classes and one OOD folder."""
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(num):
+        sub = ('id/class_a', 'id/class_b', 'ood')[i % 3]
+        os.makedirs(osp.join(root, sub), exist_ok=True)
+        base = rng.integers(0, 255, (height // 8, width // 8, 3), dtype=np.uint8)
+        img = Image.fromarray(base).resize((width, height), Image.BILINEAR)
+        path = osp.join(root, sub, f'img_{i:05d}.jpg')
+        img.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+class BareImages(torch.utils.data.Dataset):
+    """PIL decode, bilinear short-side resize, centre crop, uint8 CHW tensor: the same work as the mmood pipeline."""
+
+    def __init__(self, paths, size):
+        self.paths, self.size = paths, size
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        img = Image.open(self.paths[i]).convert('RGB')
+        w, h = img.size
+        scale = self.size / min(w, h)
+        img = img.resize((max(self.size, round(w * scale)), max(self.size, round(h * scale))), Image.BILINEAR)
+        w, h = img.size
+        left, top = (w - self.size) // 2, (h - self.size) // 2
+        img = img.crop((left, top, left + self.size, top + self.size))
+        return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
+
+
+def bare_loop(clip, paths, size, batch_size, workers, device):
+    loader = torch.utils.data.DataLoader(BareImages(paths, size), batch_size=batch_size, num_workers=workers)
+    mean = torch.tensor(CLIP_MEAN, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(CLIP_STD, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    text = F.normalize(torch.randn(3, clip.text_projection.shape[1], device=device), dim=-1)
+    start = time.perf_counter()
+    scores = []
+    with torch.no_grad():
+        for x in loader:
+            x = (x.to(device).float() - mean) / std
+            h = F.normalize(clip.encode_image(x).float(), dim=-1)
+            scores.append(torch.softmax(h @ text.T, dim=1).amax(dim=1).cpu())
+    sync(device)
+    return len(paths) / (time.perf_counter() - start)
+
+
+def mmood_loop(model_cfg, root, size, batch_size, workers, device, work_dir):
+    from mmengine.config import Config
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+    pipeline = [dict(type='LoadImageFromFile', imdecode_backend='pillow'),
+                dict(type='ResizeEdge', scale=size, edge='short', backend='pillow', interpolation='bilinear'),
+                dict(type='CenterCrop', crop_size=size),
+                dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood'))]
+    cfg = Config(dict(
+        default_scope='mmpretrain', work_dir=work_dir, log_level='WARNING', randomness=dict(seed=0),
+        experiment_name=f'benchmark_{time.time_ns()}',
+        model=dict(type='CLIPOODClassifier', backbone=model_cfg, class_names=['class_a', 'class_b'],
+                   head=dict(type='MCMHead', tau=1.0), cache_dir=osp.join(work_dir, 'cache')),
+        test_dataloader=dict(batch_size=batch_size, num_workers=workers, sampler=dict(type='DefaultSampler',
+                                                                                     shuffle=False),
+                             dataset=dict(type='OODEvalDataset', id_set=dict(name='ID', data_root=osp.join(root, 'id')),
+                                          ood_sets=[dict(name='OOD', data_root=osp.join(root, 'ood'))],
+                                          class_names=['class_a', 'class_b'], pipeline=pipeline)),
+        test_evaluator=dict(type='OODMetric'), test_cfg=dict(type='TestLoop'),
+        default_hooks=dict(logger=dict(type='LoggerHook', interval=10**6)),
+        custom_hooks=[dict(type='OODPrepareHook'), dict(type='OODResultsHook', report=False)],
+        env_cfg=dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'),
+                     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0)),
+        device=device.type))
+
+    class LoopTimer(Hook):
+        priority = 'VERY_HIGH'
+
+        def before_test_epoch(self, runner):
+            self.start = time.perf_counter()
+
+        def after_test_epoch(self, runner, metrics=None):
+            sync(device)
+            self.seconds = time.perf_counter() - self.start
+
+    runner = Runner.from_cfg(cfg)
+    timer = LoopTimer()
+    runner.register_hook(timer)
+    start = time.perf_counter()
+    runner.test()
+    total = time.perf_counter() - start
+    num = len(runner.test_dataloader.dataset)
+    return num / timer.seconds, num / total
+
+
+def part_loop(args, device, tmp):
+    import open_clip
+    from mmood.models.backbones.open_clip_backbone import register_model_config
+    if args.model == 'tiny':
+        register_model_config('mmood-tiny-vit', TINY_CFG)
+        model_cfg = dict(type='OpenCLIPBackbone', model_name='mmood-tiny-vit', pretrained=None, model_cfg=TINY_CFG)
+        name = 'mmood-tiny-vit'
+    else:
+        model_cfg = dict(type='OpenCLIPBackbone', model_name=args.model, pretrained=None, precision=args.precision)
+        name = args.model
+    torch.manual_seed(0)
+    clip = open_clip.create_model(name, pretrained=None, precision=args.precision, device=device).eval()
+    size = clip.visual.image_size[0] if isinstance(clip.visual.image_size, (tuple, list)) else clip.visual.image_size
+    root = osp.join(tmp, 'images')
+    paths = make_images(root, args.images)
+    paths_sorted = sorted(paths)
+    bare_loop(clip, paths_sorted[:args.batch_size * 2], size, args.batch_size, args.workers, device)  # warm-up
+    bare = []
+    ours, ours_total = [], []
+    for r in range(args.loop_repeats):
+        rate, total = mmood_loop(model_cfg, root, size, args.batch_size, args.workers, device,
+                                 osp.join(tmp, f'work{r}'))
+        ours.append(rate)
+        ours_total.append(total)
+        bare.append(bare_loop(clip, paths_sorted, size, args.batch_size, args.workers, device))
+    bare_rate, ours_rate, ours_total_rate = max(bare), max(ours), max(ours_total)
+    print(f'(a) test loop, {name} ({args.precision}, input {size}px), {args.images} JPEGs 400x300, batch '
+          f'{args.batch_size}, {args.workers} workers, {device}, best of {args.loop_repeats}:')
+    print(f'    bare loop (PIL decode + resize/crop + open_clip encode_image + MCM): {bare_rate:8.1f} img/s')
+    print(f'    mmood test loop (Runner, OODEvalDataset, MCMHead, OODMetric):       {ours_rate:8.1f} img/s')
+    print(f'    ratio mmood / bare = {ours_rate / bare_rate:.3f}   (goal >= 0.95 on GPU); including runner.test() '
+          f'set-up and metric computation: {ours_total_rate / bare_rate:.3f}')
+    return dict(bare=bare_rate, mmood=ours_rate)
+
+
+# ---------------------------------------------------------------------------------------------- (b) re-scoring
+def part_rescore(args, device):
+    from mmood.scorers import ScorerContext, build_scorer
+    from mmood.scores.neglabel import group_permutation
+    gen = torch.Generator(device='cpu').manual_seed(0)
+    n, m = int(round(90_000 * args.scale)), int(round(100_000 * args.scale))
+    d, k, n_neg = 512, 1000, 10_000
+
+    def unit(rows):
+        return F.normalize(torch.randn(rows, d, generator=gen), dim=-1).to(device)
+
+    x, text, bank, neg = unit(n), unit(k), unit(m), unit(n_neg)
+    labels = torch.randint(0, k, (m, ), generator=gen).to(device)
+    ctx = ScorerContext(id_text=text, logit_scale=100.0)
+    feats = {'global': x}
+    rows = []
+
+    def bare_logits():
+        return x @ text.T
+
+    def add(name, scorer, bare, bare_note, extra=''):
+        t_method, t_bare = timed_pair(lambda: scorer.score(feats), bare, device, args.repeats)
+        rows.append((name, t_method, t_bare, bare_note, extra))
+
+    for name in ('msp', 'maxlogit', 'energy', 'mcm'):
+        add(name, build_scorer(name).prepare(ctx), bare_logits, 'X @ T^T')
+    negl = build_scorer('neglabel')
+    negl.head.to(device)
+    negl.head.neg_text = neg
+    negl.head.perm = group_permutation(n_neg, negl.head.ngroup).to(device)
+    negl.id_text = text
+    add('neglabel', negl, lambda: (x @ text.T, x @ neg.T), 'X @ T^T, X @ N^T')
+
+    knn = build_scorer('knn').prepare(ctx).fit(bank)
+    qc, bc = knn.chunk_size, knn.bank_chunk_size
+
+    def bare_knn():
+        for qs in range(0, n, qc):
+            for bs in range(0, m, bc):
+                x[qs:qs + qc] @ bank[bs:bs + bc].T
+
+    add('knn', knn, bare_knn, f'X @ B^T (same {qc} x {bc} chunks)')
+    maha = build_scorer('mahalanobis').prepare(ctx)
+    t_fit = timed(lambda: maha.fit(bank, labels), device, 1, 0)
+    prec = maha.gaussians['precision']
+    mu = maha.gaussians['means'].to(torch.float64)
+    x64 = x.double()
+
+    def bare_maha():
+        for s in range(0, n, maha.chunk_size):
+            xc = x64[s:s + maha.chunk_size]
+            xc @ prec
+            xc @ mu.T
+
+    add('mahalanobis', maha, bare_maha, 'X @ P, X @ M^T (float64)', f'fit {t_fit:.2f} s')
+    prec32, mu32 = prec.float(), mu.float()
+    t32 = timed(lambda: (x @ prec32, x @ mu32.T), device, args.repeats)
+    print(f'(b) re-scoring {n:,} x {d} features (K = {k} classes, bank {m:,}, {n_neg:,} negatives; scale '
+          f'{args.scale}), {device}, one call per method, median of {args.repeats} runs alternating with the bare '
+          f'product(s):')
+    print(f'    {"method":<12} {"scorer":>9} {"bare":>9} {"ratio":>6}  bare product(s)')
+    for name, tm, tb, note, extra in rows:
+        print(f'    {name:<12} {tm:8.3f}s {tb:8.3f}s {tm / tb:6.2f}  {note}{"; " + extra if extra else ""}')
+    print(f'    (Mahalanobis products in float32 instead: {t32:.3f} s)')
+    return {name: (tm, tb) for name, tm, tb, _, _ in rows}
+
+
+# ---------------------------------------------------------------------------------------------- (c) mining
+def part_mining(args, tmp):
+    from mmood.cache import CacheStore
+    from mmood.text.mining import mine_indices
+    gen = torch.Generator().manual_seed(1)
+    store = CacheStore(osp.join(tmp, 'mining_cache'))
+    nouns = F.normalize(torch.randn(60_000, 512, generator=gen), dim=-1).numpy()
+    adjs = F.normalize(torch.randn(10_000, 512, generator=gen), dim=-1).numpy()
+    ids = F.normalize(torch.randn(1000, 512, generator=gen), dim=-1)
+    store.save('text_embeddings', 'nouns', dict(emb=nouns))
+    store.save('text_embeddings', 'adjs', dict(emb=adjs))
+
+    def run():
+        noun_emb = torch.from_numpy(store.load('text_embeddings', 'nouns')[0]['emb'])
+        adj_emb = torch.from_numpy(store.load('text_embeddings', 'adjs')[0]['emb'])
+        return mine_indices(noun_emb, adj_emb, ids, 0.95, 0.15)
+
+    t_total = timed(run, torch.device('cpu'), args.repeats)
+    t_read = timed(lambda: (store.load('text_embeddings', 'nouns'), store.load('text_embeddings', 'adjs')),
+                   torch.device('cpu'), args.repeats)
+    noun_idx, adj_idx = run()
+    print(f'(c) NegLabel mining from cached word embeddings (60,000 nouns + 10,000 adjectives x 1,000 classes, '
+          f'CPU): {t_total:.2f} s (cache read {t_read:.2f} s) -> {len(noun_idx) + len(adj_idx):,} negatives '
+          f'(goal < 2 s)')
+    return t_total
+
+
+# ---------------------------------------------------------------------------------------------- (d) savings
+def part_saving(args, device, loop_rates, rescore_times):
+    import open_clip
+    torch.manual_seed(0)
+    clip = open_clip.create_model('ViT-B-16', pretrained=None, precision=args.precision, device=device).eval()
+    batch = torch.randn(args.vit_batch, 3, 224, 224, device=device)
+    if args.precision != 'fp32':
+        batch = batch.to(next(clip.parameters()).dtype)
+    with torch.no_grad():
+        t = timed(lambda: clip.encode_image(batch), device, max(1, args.repeats - 1))
+    rate = args.vit_batch / t
+    test_images, train_images = 90_000, 1_281_167
+    print(f'(d) what caching saves (ViT-B/16 image encoder measured at {rate:.1f} img/s on {device}, batch '
+          f'{args.vit_batch}, forward only; extrapolated, decoding not included):')
+    print(f'    re-extracting the ImageNet-1k val + 4 OOD sets ({test_images:,} images): '
+          f'{test_images / rate / 3600:.2f} h per method run; plus ImageNet-1k train for KNN / Mahalanobis banks '
+          f'({train_images:,}): {train_images / rate / 3600:.2f} h')
+    if loop_rates:
+        print(f'    measured end-to-end test-loop rate of (a) ({args.model}): {loop_rates["mmood"]:.1f} img/s')
+    if rescore_times:
+        scale = args.scale
+        full = 0.0
+        for name, (tm, _) in rescore_times.items():
+            full += tm / (scale * scale) if name == 'knn' else tm / scale
+        print(f'    re-scoring all {len(rescore_times)} methods of (b) from cached features at full scale: ~{full:.1f} '
+              f's (extrapolated from scale {scale}: linear in N, KNN in N x bank)')
+        print(f'    => caching saves ~{test_images / rate:.0f} s of image encoding per extra method on the test '
+              f'sets alone, against ~{full / len(rescore_times):.1f} s per method to re-score')
+
+
+def parse_args(argv=None):
+    cuda = torch.cuda.is_available()
+    parser = argparse.ArgumentParser(description='mmood throughput ratios (not a test)')
+    parser.add_argument('--parts', nargs='+', choices=['loop', 'rescore', 'mining', 'saving'],
+                        default=['loop', 'rescore', 'mining', 'saving'])
+    parser.add_argument('--device', default='cuda' if cuda else 'cpu')
+    parser.add_argument('--model', default='ViT-B-16' if cuda else 'tiny',
+                        help='open_clip model of (a): "tiny" (the test tower) or e.g. ViT-B-16 (random weights)')
+    parser.add_argument('--precision', default='fp32', choices=['fp32', 'fp16', 'bf16'])
+    parser.add_argument('--images', type=int, default=2048 if cuda else 512, help='JPEGs for (a)')
+    parser.add_argument('--batch-size', type=int, default=256 if cuda else 64)
+    parser.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1) if cuda else 0)
+    parser.add_argument('--loop-repeats', type=int, default=2, help='(a): best of N alternating runs')
+    parser.add_argument('--scale', type=float, default=1.0 if cuda else 0.1,
+                        help='(b): fraction of 90k test features and of the 100k bank')
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--vit-batch', type=int, default=64 if cuda else 4, help='(d): ViT-B/16 batch')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    print(f'mmood benchmark on {device} ({torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"}, '
+          f'{torch.get_num_threads()} threads), torch {torch.__version__}')
+    loop_rates, rescore_times = None, None
+    with tempfile.TemporaryDirectory() as tmp:
+        if 'loop' in args.parts:
+            loop_rates = part_loop(args, device, tmp)
+        if 'rescore' in args.parts:
+            rescore_times = part_rescore(args, device)
+        if 'mining' in args.parts:
+            part_mining(args, tmp)
+        if 'saving' in args.parts:
+            part_saving(args, device, loop_rates, rescore_times)
+
+
+if __name__ == '__main__':
+    main()
