@@ -39,6 +39,15 @@ def test_v3_quantiles_and_selection():
     assert sel.tolist() == [9]  # floor(12 * 0.15) = 1
 
 
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_row_quantile_equals_torch_quantile(dtype):
+    from mmood.text.mining import row_quantile
+    x = torch.randn(300, 101, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    x[:, 7] = x[:, 3]  # ties
+    for q in (0.0, 0.05, 0.333, 0.5, 0.95, 0.999, 1.0):
+        assert torch.equal(row_quantile(x, q), torch.quantile(x, q, dim=1)), q
+
+
 def test_split_counts():
     assert split_counts(57193, 12807, 0.15) == (8578, 1921)  # the reference's 10,499 negatives
     assert split_counts(12, 0, 0.15) == (1, 0)
