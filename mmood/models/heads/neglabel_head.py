@@ -79,6 +79,7 @@ class NegLabelHead(BaseOODHead):
         self.drop_tail_before_shuffle = drop_tail_before_shuffle
         self.group_fuse_num = group_fuse_num
         self.register_buffer('neg_text', torch.zeros(0), persistent=False)
+        # perm: indices into the mined prompts of the rows of neg_text (kept for inspection)
         self.register_buffer('perm', torch.zeros(0, dtype=torch.long), persistent=False)
         self.neg_prompts = []
 
@@ -98,9 +99,11 @@ class NegLabelHead(BaseOODHead):
             raise ValueError(f'ngroup={self.ngroup} is larger than the number of negative labels ({num_neg}); '
                              f'lower `model.head.ngroup` or mine more negatives (neg_ratio / num_neg).')
         device = ctx['id_text'].device
-        self.neg_text = result['emb'].to(device)
-        self.perm = group_permutation(num_neg, self.ngroup, shuffle=self.shuffle, seed=self.seed,
-                                      drop_tail_before_shuffle=self.drop_tail_before_shuffle).to(device)
+        perm = group_permutation(num_neg, self.ngroup, shuffle=self.shuffle, seed=self.seed,
+                                 drop_tail_before_shuffle=self.drop_tail_before_shuffle)
+        # Permute (and drop the tail) once: group g is then the contiguous block g of `neg_text`.
+        self.perm = perm.to(device)
+        self.neg_text = result['emb'][perm].to(device)
         source = 'cache' if result.get('cache_hit') else ('file' if self.mining_cfg['selected_file'] else 'mined')
         print_log(f'NegLabel: {num_neg} negative labels ({result["num_noun"]} nouns + {result["num_adj"]} '
                   f'adjectives; {source}), ngroup={self.ngroup}, tau={self.tau}', logger='current',
@@ -116,4 +119,4 @@ class NegLabelHead(BaseOODHead):
             raise RuntimeError('NegLabelHead.prepare() must run before scoring (the classifier does it).')
         h = feats['global']
         return neglabel_score(h @ id_text.T, h @ self.neg_text.T, tau=self.tau, ngroup=self.ngroup,
-                              perm=self.perm, group_fuse_num=self.group_fuse_num)
+                              group_fuse_num=self.group_fuse_num)
