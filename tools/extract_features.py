@@ -11,15 +11,14 @@ Then ``tools/score.py CONFIG --methods ...`` re-scores any post-hoc method witho
 import mmood  # noqa: F401  (first: compat shims before anything imports torchvision)
 
 import argparse
-import os
 
-from mmengine.config import DictAction
 from mmengine.dist import get_dist_info, init_dist
 from mmpretrain.registry import DATASETS
 
 from mmood.cache import CacheStore
 from mmood.features import SPLITS, eval_set_sources, extract_features, train_set_source
 from mmood.features.runtime import build_model, load_config, resolve_device
+from mmood.tools_common import add_common_arguments, parse_common
 
 
 def parse_args(argv=None):
@@ -32,20 +31,14 @@ def parse_args(argv=None):
     parser.add_argument('--kinds', nargs='+', choices=['global', 'local', 'pre_proj'], default=None,
                         help='feature kinds (default: global plus what the config head reads)')
     parser.add_argument('--fp16', action='store_true', help='store features as float16 (half the disk space)')
-    parser.add_argument('--cache-dir', help='feature cache (default: $MMOOD_CACHE or ~/.cache/mmood)')
     parser.add_argument('--shard-size', type=int, default=2048, help='images per resumable shard (2048)')
     parser.add_argument('--batch-size', type=int, help='images per forward (default: the dataloader config)')
     parser.add_argument('--num-workers', type=int, help='loading workers (default: the dataloader config)')
     parser.add_argument('--device', help='e.g. cpu, cuda:0 (default: CUDA when available)')
     parser.add_argument('--force', action='store_true', help='extract again even if cached')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_arguments(parser, cache_help='feature cache (default: $MMOOD_CACHE or ~/.cache/mmood)')
+    return parse_common(parser, argv)
 
 
 def main(argv=None):

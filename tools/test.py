@@ -7,16 +7,16 @@ import mmood  # noqa: F401  (first: compat shims before anything imports torchvi
 
 import argparse
 import json
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from mmood.cache import default_cache_dir
-from mmood.tools_common import apply_common_options
+from mmood.tools_common import (add_common_arguments, apply_common_options, load_cli_config,
+                                parse_common)
 
 
 def parse_args(argv=None):
@@ -26,30 +26,15 @@ def parse_args(argv=None):
                         help='checkpoint file (optional for zero-shot configs; "none" = no checkpoint)')
     parser.add_argument('--work-dir', help='directory for logs and results (default ./work_dirs/<config>)')
     parser.add_argument('--out', help='also dump the raw predictions to this pickle file')
-    parser.add_argument('--cache-dir', help='shared cache for text embeddings / negatives / features '
-                        '(default: $MMOOD_CACHE or ~/.cache/mmood)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. model.head.ngroup=10')
     parser.add_argument('--save-features', action='store_true',
                         help='also write the image features this run computes to the feature cache, so '
                         'tools/score.py can re-score any post-hoc method without images')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_arguments(parser)
+    return parse_common(parser, argv)
 
 
 def build_config(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_cli_config(args)
     if args.checkpoint and args.checkpoint.lower() != 'none':
         cfg.load_from = args.checkpoint
     apply_common_options(cfg, cache_dir=args.cache_dir)
