@@ -29,6 +29,7 @@ from mmengine.config import DictAction
 from mmengine.logging import MMLogger, print_log
 
 from mmood.cache import CacheStore
+from mmood.engine.hooks import model_report_notes
 from mmood.evaluation.report import format_methods_table, write_report
 from mmood.features import MissingFeaturesError, load_eval_split, load_train_set, model_identity
 from mmood.features.runtime import build_model, load_config, resolve_device
@@ -112,7 +113,7 @@ def run(args):
                            split.set_ids, split.set_names, split.set_groups, fpr_positive, fpr_rule,
                            title=f'OOD detection report: {stem} (re-scored from cached features)',
                            notes=[f'config: {args.config}', f'feature cache: {cache.root}',
-                                  f'method options: {options or "defaults"}'],
+                                  f'method options: {options or "defaults"}'] + model_report_notes(model),
                            plots=not args.no_plots)
     print_log(f'Report: {written["md"]}', logger='current')
     print(f'Results: {log_dir}')

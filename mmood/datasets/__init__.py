@@ -2,3 +2,4 @@
 from .ood_eval import IMG_EXTENSIONS, OODEvalDataset, collect_set, scan_images
 
 __all__ = ['IMG_EXTENSIONS', 'OODEvalDataset', 'collect_set', 'scan_images']
+from .features import CachedFeatureDataset, feature_collate  # noqa: F401,E402

@@ -17,6 +17,8 @@ Set specification (``id_set`` and each entry of ``ood_sets``)::
 * ID from an annotation file: ``path label`` per line, split on the last space (mmpretrain's ImageNet
   ``meta/val.txt`` and OpenOOD image lists work).
 * OOD from folders: scanned recursively for image files; from a list: labels are ignored.
+* Any registered dataset as a set: ``dict(name=..., dataset=dict(type='CIFAR100', ...))``
+  (:mod:`mmood.datasets.dataset_sets`; e.g. CIFAR's python batches, images in memory).
 """
 import os
 import os.path as osp
@@ -69,6 +71,9 @@ def collect_set(spec: dict, is_id: bool, num_classes: Optional[int] = None,
         ``(samples, problems)``: (path, label) pairs and human-readable problems (missing paths...). Callers
         raise on problems (:class:`OODEvalDataset`) or report them all (``tools/verify_data.py``).
     """
+    if spec.get('dataset') is not None:  # a registered dataset as the set (e.g. CIFAR's python batches)
+        from .dataset_sets import collect_dataset_set
+        return collect_dataset_set(spec, is_id, num_classes)
     name = spec.get('name', 'ID' if is_id else 'OOD')
     data_root = spec.get('data_root')
     ann_file = spec.get('ann_file')
@@ -168,14 +173,18 @@ class OODEvalDataset(BaseDataset):
         data_list = []
         specs = [(self.id_set, True)] + [(s, False) for s in self.ood_sets]
         for set_id, (spec, is_id) in enumerate(specs):
-            samples, problems = collect_set(spec, is_id, len(self.class_names), self.check_files)
+            if spec.get('dataset') is not None:  # samples keep the dataset's fields (in-memory images)
+                from .dataset_sets import dataset_set_infos
+                samples, problems = dataset_set_infos(spec, is_id, len(self.class_names))
+            else:
+                samples, problems = collect_set(spec, is_id, len(self.class_names), self.check_files)
+                samples = [dict(img_path=p, gt_label=int(lab)) for p, lab in samples]
             if problems:
                 more = f' (and {len(problems) - 5} more; run tools/verify_data.py)' if len(problems) > 5 else ''
                 raise FileNotFoundError('; '.join(problems[:5]) + more)
             if self.max_per_set:
                 samples = samples[:self.max_per_set]
-            data_list.extend(
-                dict(img_path=p, gt_label=int(lab), set_id=set_id, is_ood=int(not is_id)) for p, lab in samples)
+            data_list.extend(dict(info, set_id=set_id, is_ood=int(not is_id)) for info in samples)
         return data_list
 
     def set_counts(self) -> Dict[str, int]:

@@ -7,17 +7,16 @@ They read the probe of a ``LinearProbeClassifier`` config loaded with its traine
 (``tools/score.py CONFIG CHECKPOINT``), with ``z(x) = (x − μ)/σ`` and ``l(x) = W z(x) + b`` the probe's
 standardisation and logits on pre-projection features ``x``::
 
-    plp_energy              S = T · logsumexp(l / T)                     (T = 1)
+    plp_energy              S = T · logsumexp(l / T)                 (T = 1)
     plp_msp                 S = max_c softmax_c(l / T)
     plp_maxlogit            S = max_c l_c
-    plp_l1norm              S = Σ_c (l_c − min l)                          (PLP's L1 norm)
-    plp_knn                 S = mean_{top-k} exp(cos(z, z_j) / T)         over the z-scored ID-train bank
-                                                                          (PLP's kNN: k = 1, T = 0.02)
-    plp_mahalanobis         S = −min_c (z − μ_c)ᵀ Σ⁻¹ (z − μ_c)            z-scored features, pooled Σ
-    plp_logit_mahalanobis   S = −min_c (l − μ_c)ᵀ Σ⁻¹ (l − μ_c)            PLP's variant: logit space, Σ = mean
-                                                                          of per-class covariances (PLP-5)
-    pseudo_msp              S = max_c softmax_c(cos(h, t_c))               MCM with τ = 1 and the 5-prompt
-                                                                          ensemble on h = normalize(x W)
+    plp_l1norm              S = Σ_c (l_c − min l)                      (PLP's L1 norm)
+    plp_knn                 S = mean_{top-k} exp(cos(z, z_j) / T)     z-scored ID-train bank (k = 1, T = 0.02)
+    plp_mahalanobis         S = −min_c (z − μ_c)ᵀ Σ⁻¹ (z − μ_c)        z-scored features, pooled Σ
+    plp_logit_mahalanobis   S = −min_c (l − μ_c)ᵀ Σ⁻¹ (l − μ_c)        PLP's variant: logit space, Σ = mean of
+                                                                      per-class covariances (PLP-5)
+    pseudo_msp              S = max_c softmax_c(cos(h, t_c))           MCM, τ = 1, 5-prompt ensemble,
+                                                                      h = normalize(x W)
 
 Class-conditional statistics use the **pseudo-labels** of the ID-train features by default (``labels='pseudo'``;
 classes that received none are skipped), as PLP does; ``labels='true'`` uses the dataset's labels. The
@@ -68,7 +67,8 @@ class _ProbeLogits:
 
     def logits(self, feats: Features) -> Tensor:
         x = self._kind(feats, self.probe.feature)
-        return self.probe.logits(x.to(self.probe.mean.device))
+        with torch.no_grad():
+            return self.probe.logits(x.to(self.probe.mean.device))
 
 
 @SCORERS.register_module(name=['plp_energy', 'PLPEnergyScorer'])

@@ -11,3 +11,4 @@ __all__ = [
     'mine_indices', 'mine_negative_labels', 'quantile_similarity', 'read_selected_file', 'select_lowest',
     'split_counts', 'write_prompts', 'PROMPT_SETS', 'resolve_templates'
 ]
+from .pseudo_labels import NAMED_CLASS_LISTS, compute_pseudo_labels, resolve_class_names  # noqa: F401,E402

@@ -18,6 +18,12 @@ def _unwrap(model):
     return model.module if is_model_wrapper(model) else model
 
 
+def model_report_notes(model) -> list:
+    """Lines a model wants in every report header (e.g. PLP: classes without pseudo-labels)."""
+    notes = getattr(model, 'report_notes', None)
+    return list(notes()) if callable(notes) else []
+
+
 @HOOKS.register_module()
 class OODPrepareHook(Hook):
     """Call ``model.prepare(work_dir=...)`` before validation/testing (and training), on every rank.
@@ -109,5 +115,6 @@ class OODResultsHook(Hook):
         name = self.method_name or type(getattr(model, 'head', model)).__name__
         written = write_report(out_dir, {name: dict(scores=[r[5] for r in rows], metrics=metrics)},
                                [r[1] for r in rows], names, groups, ood_metric.fpr_positive, ood_metric.fpr_rule,
-                               title=f'OOD detection report: {name}', notes=[f'run: {runner.log_dir}'])
+                               title=f'OOD detection report: {name}',
+                               notes=[f'run: {runner.log_dir}'] + model_report_notes(model))
         print_log(f'OOD report: {written["md"]}', logger='current', level=logging.INFO)

@@ -2,3 +2,4 @@
 from .clip_ood import CLIP_MEAN, CLIP_STD, CLIPOODClassifier, clip_data_preprocessor
 
 __all__ = ['CLIP_MEAN', 'CLIP_STD', 'CLIPOODClassifier', 'clip_data_preprocessor']
+from .linear_probe import FeatureClsDataPreprocessor, LinearProbeClassifier  # noqa: F401,E402

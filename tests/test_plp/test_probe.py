@@ -1,0 +1,131 @@
+"""The linear probe: z-scoring (N8), zero-variance guard (PLP-12), PLP's lr schedule (N9), the loss on a toy
+problem, and checkpoints that hold the probe only."""
+import logging
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import tiny_backbone
+from mmengine.logging import MMLogger
+from mmengine.runner.checkpoint import get_state_dict, load_state_dict
+from mmpretrain.registry import MODELS, PARAM_SCHEDULERS
+
+from mmood.engine import warmup_cosine_schedule
+from mmood.models.heads import LinearProbeHead, zscore_statistics
+
+N9 = [0, 1e-3, 1e-3, 9.92404e-4, 9.69846e-4, 9.33013e-4, 8.83022e-4, 8.21394e-4, 7.5e-4, 6.71010e-4, 5.86824e-4,
+      5e-4, 4.13176e-4, 3.28990e-4, 2.5e-4, 1.78606e-4, 1.16978e-4, 6.6987e-5, 3.0154e-5, 7.59612e-6]
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    """Tiny tensors: one intra-op thread (2 threads on a busy 2-core machine are ~15x slower here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_zscore_n8():
+    x = torch.tensor([[1., 2.], [3., 6.], [5., 4.]])
+    mean, std = zscore_statistics(x, batch_size=2)  # batched passes give the exact statistics
+    assert mean.tolist() == [3., 4.] and std.tolist() == [2., 2.]
+    head = LinearProbeHead(2, 3)
+    with pytest.raises(RuntimeError, match='no z-score statistics'):
+        head.standardize(x)
+    assert head.set_statistics(mean, std) == 0
+    assert head.standardize(x).tolist() == [[-1., -1.], [0., 1.], [1., 0.]]
+
+
+def test_zero_variance_column_stays_finite():
+    x = torch.tensor([[1., 7.], [3., 7.], [5., 7.]])
+    head = LinearProbeHead(2, 3)
+    assert head.set_statistics(*zscore_statistics(x)) == 1
+    z = head.standardize(torch.tensor([[1., 7.], [2., 9.]]))
+    assert torch.isfinite(z).all() and z.tolist() == [[-1., 0.], [-0.5, 2.]]  # centred, not scaled
+    assert torch.isfinite(head.logits(z)).all()
+
+
+def test_schedule_n9_exactly():
+    np.testing.assert_allclose(warmup_cosine_schedule(20, 1e-3), N9, rtol=2e-5, atol=1e-12)
+    assert warmup_cosine_schedule(20, 1e-3)[0] == 0.0
+    ref = warmup_cosine_schedule(15700, 1e-3)  # ImageNet: 1,570 warm-up steps, then cosine
+    assert ref[1569] == 1e-3 and ref[1570] == 1e-3 and ref[1568] < 1e-3 and 0 < ref[-1] < 1e-9
+    # the registered scheduler gives the same lr at every iteration of a run (stepped as mmengine does)
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([param], lr=1e-3, weight_decay=1e-3)
+    sched = PARAM_SCHEDULERS.build(dict(type='WarmupCosineLR', warmup_ratio=0.1, begin=0, end=20, by_epoch=False),
+                                   default_args=dict(optimizer=opt))
+    used = []
+    for _ in range(20):
+        used.append(opt.param_groups[0]['lr'])
+        opt.step()
+        sched.step()
+    np.testing.assert_allclose(used, N9, rtol=2e-5, atol=1e-12)
+    assert used[0] == 0.0 and used[1] == used[2] == 1e-3 and all(a >= b for a, b in zip(used[2:], used[3:]))
+    with pytest.raises(ValueError, match='end'):
+        PARAM_SCHEDULERS.build(dict(type='WarmupCosineLR'), default_args=dict(optimizer=opt))
+
+
+def toy_problem(n=60, d=8, c=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    means = torch.randn(c, d, generator=g) * 3 + 5  # offset and scale: z-scoring matters
+    labels = torch.arange(n) % c
+    return means[labels] + torch.randn(n, d, generator=g), labels
+
+
+def test_loss_and_training_on_a_toy_problem():
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type='LinearProbeClassifier', backbone=tiny_backbone(), class_names=['a', 'b', 'c'],
+                              head=dict(type='LinearProbeHead', feature='pre_proj')))
+    x, y = toy_problem(d=64)
+    model.head.set_statistics(*zscore_statistics(x))
+    out = model(x, y, mode='loss')
+    z = (x - x.mean(0)) / x.std(0)
+    expected = F.cross_entropy(model.head.fc(z), y)
+    assert out['loss'].item() == pytest.approx(expected.item(), rel=1e-5)
+    # data samples may be DataSamples too (image-style batches)
+    from mmpretrain.structures import DataSample
+    samples = [DataSample().set_gt_label(int(v)) for v in y]
+    assert model(x, samples, mode='loss')['loss'].item() == pytest.approx(expected.item(), rel=1e-5)
+    params = [p for p in model.parameters() if p.requires_grad]
+    assert {id(p) for p in params} == {id(model.head.fc.weight), id(model.head.fc.bias)}
+    opt = torch.optim.Adam(params, lr=1e-2, weight_decay=1e-3)
+    sched = PARAM_SCHEDULERS.build(dict(type='WarmupCosineLR', end=100, by_epoch=False),
+                                   default_args=dict(optimizer=opt))
+    first = None
+    for _ in range(100):
+        loss = model(x, y, mode='loss')
+        first = first if first is not None else loss['loss'].item()
+        opt.zero_grad()
+        loss['loss'].backward()
+        opt.step()
+        sched.step()
+    assert loss['loss'].item() < 0.2 * first and loss['label_acc'].item() == 1.0
+
+
+def test_checkpoint_holds_the_probe_only(caplog):
+    torch.manual_seed(0)
+    cfg = dict(type='LinearProbeClassifier', backbone=tiny_backbone(), class_names=['a', 'b', 'c'])
+    model = MODELS.build(cfg)
+    model.head.set_statistics(torch.arange(64.), torch.ones(64) * 2)
+    state = get_state_dict(model)
+    assert set(state) == {'class_counts', 'head.mean', 'head.std', 'head.stats_ready', 'head.fc.weight',
+                          'head.fc.bias'}
+    assert set(model.state_dict()) == set(state)
+    other = MODELS.build(cfg)
+    logger = MMLogger.get_current_instance()
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        load_state_dict(other, state, logger=logger)
+    finally:
+        logger.removeHandler(handler)
+    assert not any('missing keys' in r.getMessage() for r in records)
+    assert torch.equal(other.head.mean, model.head.mean) and bool(other.head.stats_ready)
+    assert torch.equal(other.head.fc.weight, model.head.fc.weight)
+    with pytest.raises(ValueError, match='frozen'):
+        MODELS.build(dict(cfg, backbone=tiny_backbone(frozen=False)))
