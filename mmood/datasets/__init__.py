@@ -2,4 +2,5 @@
 from .ood_eval import IMG_EXTENSIONS, OODEvalDataset, collect_set, scan_images
 
 __all__ = ['IMG_EXTENSIONS', 'OODEvalDataset', 'collect_set', 'scan_images']
+from .digits import DIGIT_WORDS, DigitsCaptionDataset, DigitsOODDataset, RandomCaption, digits_split  # noqa: F401,E501
 from .features import CachedFeatureDataset, feature_collate  # noqa: F401,E402

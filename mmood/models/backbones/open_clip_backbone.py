@@ -36,9 +36,13 @@ class MissingWeightsError(FileNotFoundError):
 
 
 def _file_identity(path: str) -> str:
-    """Cheap identity of a weights file: path, size and mtime (never re-hash a multi-GB file)."""
+    """Cheap identity of a weights file: path, size and mtime (never re-hash a multi-GB file).
+
+    The mtime is taken in nanoseconds: a file re-exported to the same path with the same size (same
+    architecture) within one second must still get a new identity, or cached text embeddings would be stale.
+    """
     st = os.stat(path)
-    raw = f'{osp.abspath(path)}|{st.st_size}|{int(st.st_mtime)}'
+    raw = f'{osp.abspath(path)}|{st.st_size}|{st.st_mtime_ns}'
     return 'file:' + hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
