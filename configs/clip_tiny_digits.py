@@ -25,9 +25,6 @@ model = dict(
     frozen_prefixes=('token_embedding', ),
 )
 
-# Training: plain DDP over the whole model (the zero-shot base's separate wrapper would wrap the backbone alone,
-# hiding its methods); the contrastive loss gathers the global batch itself.
-model_wrapper_cfg = dict(_delete_=True, type='MMDistributedDataParallel', broadcast_buffers=False)
 
 train_pipeline = [
     dict(type='RandomCaption'),  # one of the digit's captions per sample and epoch

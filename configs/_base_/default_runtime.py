@@ -17,6 +17,9 @@ env_cfg = dict(
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'),  # tools/ switch to gloo when no GPU is present
 )
+# One DDP wrapper for every model: plain DDP when something trains, a pass-through for zero-shot models
+# (DDP refuses modules without trainable parameters). See mmood/engine/wrappers.py.
+model_wrapper_cfg = dict(type='OODDistributedDataParallel', broadcast_buffers=False)
 log_level = 'INFO'
 load_from = None
 resume = False

@@ -24,6 +24,7 @@ from .feature_space import KNNScorer, MahalanobisScorer, RelativeMahalanobisScor
 from .logits import (EnergyScorer, L1NormScorer, MaxLogitScorer, MSPScorer, ZeroShotLogitScorer,
                      zero_shot_logits)
 from .zero_shot import ConfigHeadScorer, GLMCMScorer, HeadScorer, MCMScorer, NegLabelScorer
+from . import plp  # noqa: F401,E402  (PLP scorers: plp_energy, plp_msp, plp_knn, ..., pseudo_msp)
 
 __all__ = [
     'BaseScorer', 'ScorerContext', 'build_scorer', 'list_scorers', 'parse_method_options', 'ZeroShotLogitScorer',
@@ -31,4 +32,3 @@ __all__ = [
     'MahalanobisScorer', 'RelativeMahalanobisScorer', 'HeadScorer', 'MCMScorer', 'GLMCMScorer', 'NegLabelScorer',
     'ConfigHeadScorer', 'fit_scorers', 'score_split', 'evaluate_scores', 'required_kinds'
 ]
-from . import plp  # noqa: F401,E402  (PLP scorers: plp_energy, plp_msp, plp_knn, ..., pseudo_msp)

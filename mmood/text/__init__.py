@@ -5,10 +5,11 @@ from .embeddings import build_text_classifier_cached, encode_prompts_cached
 from .mining import (mine_indices, mine_negative_labels, quantile_similarity, read_selected_file,
                      select_lowest, split_counts, write_prompts)
 from .prompts import PROMPT_SETS, resolve_templates
+from .pseudo_labels import NAMED_CLASS_LISTS, compute_pseudo_labels, resolve_class_names
 
 __all__ = [
     'load_class_names', 'resolve_path', 'load_corpus', 'encode_prompts_cached', 'build_text_classifier_cached',
     'mine_indices', 'mine_negative_labels', 'quantile_similarity', 'read_selected_file', 'select_lowest',
-    'split_counts', 'write_prompts', 'PROMPT_SETS', 'resolve_templates'
+    'split_counts', 'write_prompts', 'PROMPT_SETS', 'resolve_templates', 'NAMED_CLASS_LISTS',
+    'compute_pseudo_labels', 'resolve_class_names'
 ]
-from .pseudo_labels import NAMED_CLASS_LISTS, compute_pseudo_labels, resolve_class_names  # noqa: F401,E402

@@ -14,6 +14,3 @@ model = dict(
     logit_scale=100.0,
     cache_dir=None,
 )
-# Zero-shot: nothing to train, and DDP refuses a model without trainable parameters. This wrapper wraps
-# only submodules with trainable parameters (none here), so multi-GPU testing works (tools/dist_test.sh).
-model_wrapper_cfg = dict(type='MMSeparateDistributedDataParallel', broadcast_buffers=False)

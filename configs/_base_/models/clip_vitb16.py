@@ -9,6 +9,3 @@ model = dict(
     logit_scale=100.0,
     cache_dir=None,  # filled by tools/ (--cache-dir, $MMOOD_CACHE or ~/.cache/mmood)
 )
-# Zero-shot: nothing to train, and DDP refuses a model without trainable parameters. This wrapper wraps
-# only submodules with trainable parameters (none here), so multi-GPU testing works (tools/dist_test.sh).
-model_wrapper_cfg = dict(type='MMSeparateDistributedDataParallel', broadcast_buffers=False)

@@ -16,5 +16,3 @@ model = dict(
     logit_scale=100.0,
     cache_dir=None,  # filled by tools/ (--cache-dir, $MMOOD_CACHE or ~/.cache/mmood)
 )
-# Only the probe trains; the frozen tower needs no gradient synchronisation under DDP.
-model_wrapper_cfg = dict(type='MMSeparateDistributedDataParallel', broadcast_buffers=False)
