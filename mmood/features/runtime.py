@@ -58,6 +58,8 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, device: Optional[
     if checkpoint:
         from mmengine.runner import load_checkpoint
         load_checkpoint(model, checkpoint, map_location='cpu', revise_keys=list(revise_keys))
+        if hasattr(model, 'note_checkpoint'):
+            model.note_checkpoint(checkpoint)
         print_log(f'Loaded checkpoint {checkpoint}', logger='current', level=logging.INFO)
     model.eval()
     return model.to(device or resolve_device())

@@ -1,6 +1,6 @@
 """Prompted text embeddings, encoded once and kept in the shared cache.
 
-Key = (backbone identity -- model, weights, open_clip version, precision --, prompt template, word list digest).
+Key = (backbone text identity -- model, weights, a checkpoint loaded over them, open_clip version, precision --, prompt template, word list digest).
 Encoding NegLabel's 70k-word corpus with ViT-B/16 takes ~100 minutes on 2 CPU cores: it must happen once.
 """
 from typing import Optional, Sequence
@@ -37,7 +37,7 @@ def encode_prompts_cached(backbone, words: Sequence[str], template: str = '{}',
 
     if cache is None:
         return torch.from_numpy(compute()[0]['emb'])
-    parts = dict(kind='text_embeddings', backbone=backbone.identity, template=template,
+    parts = dict(kind='text_embeddings', backbone=backbone.text_identity, template=template,
                  words=hash_strings(words), num_words=len(words))
     arrays, _, _ = cache.get_or_compute(TEXT_NAMESPACE, parts, compute)
     return torch.from_numpy(np.array(arrays['emb']))

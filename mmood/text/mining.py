@@ -162,7 +162,7 @@ def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[s
         nouns = [w for w in nouns if w.lower() not in id_set]
         adjs = [w for w in adjs if w.lower() not in id_set]
     corpus_digest = hash_strings(['noun'] + nouns + ['adj'] + adjs)
-    parts = dict(kind='neglabel_selection', backbone=backbone.identity, corpus=corpus_digest,
+    parts = dict(kind='neglabel_selection', backbone=backbone.text_identity, corpus=corpus_digest,
                  noun_prompt=noun_prompt, adj_prompt=adj_prompt, id_names=hash_strings(class_names),
                  id_templates=list(id_templates), percentile=percentile, neg_ratio=neg_ratio, num_neg=num_neg,
                  exclude_id_names=exclude_id_names)

@@ -92,8 +92,8 @@ class CountingBackbone(torch.nn.Module):
         self.encoded = 0
 
     @property
-    def identity(self):
-        return self.inner.identity
+    def text_identity(self):
+        return self.inner.text_identity
 
     def encode_text(self, texts, **kwargs):
         self.encoded += len(texts)

@@ -36,7 +36,7 @@ class OODPrepareHook(Hook):
     def _prepare(self, runner) -> None:
         model = _unwrap(runner.model)
         if hasattr(model, 'prepare'):
-            model.prepare(work_dir=runner.log_dir)
+            model.prepare(work_dir=runner.log_dir, checkpoint=runner.cfg.get('load_from'))
 
     def before_test(self, runner) -> None:
         self._prepare(runner)

@@ -158,6 +158,7 @@ class OpenCLIPBackbone(BaseModule):
                       level=logging.WARNING)
         self.clip = open_clip.create_model(model_name, pretrained=ckpt, precision=precision, device='cpu')
         self.weights_id = _file_identity(ckpt) if ckpt else 'random'
+        self.loaded_checkpoint = None  # identity of a checkpoint loaded on top of these weights (load_from)
         self.tokenizer = open_clip.get_tokenizer(model_name)
         if frozen:
             self.clip.requires_grad_(False)
@@ -170,6 +171,20 @@ class OpenCLIPBackbone(BaseModule):
         import open_clip
         return dict(model_name=self.model_name, pretrained=self.pretrained or None, weights=self.weights_id,
                     open_clip=open_clip.__version__, precision=self.precision)
+
+    @property
+    def text_identity(self) -> dict:
+        """What determines the text embeddings: :attr:`identity` plus a checkpoint loaded on top of the weights
+        (see :meth:`note_checkpoint`). Part of every text-cache key."""
+        ident = self.identity
+        if self.loaded_checkpoint:
+            ident['checkpoint'] = self.loaded_checkpoint
+        return ident
+
+    def note_checkpoint(self, path: Optional[str]) -> None:
+        """Record that ``path`` (e.g. the Runner's ``load_from``) was loaded over the open_clip weights, so text
+        caches are keyed by it; ``None`` clears it."""
+        self.loaded_checkpoint = _file_identity(path) if path and osp.isfile(path) else (path or None)
 
     @property
     def embed_dim(self) -> int:

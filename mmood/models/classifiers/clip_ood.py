@@ -72,8 +72,24 @@ class CLIPOODClassifier(BaseModel):
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def prepare(self, work_dir: Optional[str] = None, force: bool = False) -> None:
-        """Encode the ID prompts and let the head build its text state (once; idempotent)."""
+    #: whether a checkpoint loaded over the open_clip weights can change the tower (and so the text and image
+    #: features); a model whose checkpoints hold only a head sets this to False.
+    checkpoint_changes_features = True
+
+    def note_checkpoint(self, checkpoint: Optional[str]) -> None:
+        """Tell the model which checkpoint was loaded on top of its open_clip weights (text-cache keys)."""
+        if checkpoint and self.checkpoint_changes_features:
+            self.backbone.note_checkpoint(checkpoint)
+
+    def prepare(self, work_dir: Optional[str] = None, force: bool = False, checkpoint: Optional[str] = None) -> None:
+        """Encode the ID prompts and let the head build its text state (once; idempotent).
+
+        Args:
+            work_dir: where to write readable records (mined negatives).
+            force: prepare again even if already prepared.
+            checkpoint: a checkpoint loaded over the open_clip weights (``load_from``), part of the text-cache keys.
+        """
+        self.note_checkpoint(checkpoint)
         if self._prepared and not force:
             return
         cache = CacheStore(self.cache_dir) if self.cache_dir else None

@@ -254,9 +254,9 @@ class LinearProbeClassifier(CLIPOODClassifier):
                 f'{self.train_labels} labels; ' + describe_pseudo_labels(
                     counts, self.class_names, what='pseudo-label' if self.train_labels == 'pseudo' else 'label')]
 
-    def prepare(self, work_dir: Optional[str] = None, force: bool = False) -> None:
+    def prepare(self, work_dir: Optional[str] = None, force: bool = False, checkpoint: Optional[str] = None) -> None:
         was_prepared = self._prepared
-        super().prepare(work_dir, force)
+        super().prepare(work_dir, force, checkpoint)
         if not was_prepared:
             for note in self.report_notes():
                 print_log(note, logger='current', level=logging.INFO)
