@@ -1,4 +1,5 @@
 """Shared fixtures: offline mode, the tiny open_clip tower, generated ID/OOD image folders, a small corpus."""
+import importlib.util
 import os
 import os.path as osp
 
@@ -8,6 +9,7 @@ os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
 import mmood  # noqa: E402,F401  (compat shims before torchvision)
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -93,3 +95,20 @@ def benchmark_dir(tmp_path_factory):
 @pytest.fixture(scope='session')
 def corpus_dir(tmp_path_factory):
     return make_corpus(str(tmp_path_factory.mktemp('corpus')))
+
+
+def load_tool(name):
+    """Import ``tools/<name>.py`` as a module (the tools are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f'tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def single_thread():
+    """Tiny tensors: one intra-op thread (2 threads on a busy 2-core machine are ~15x slower here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

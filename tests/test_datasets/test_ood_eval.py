@@ -1,13 +1,11 @@
 """The ID+OOD evaluation dataset: layouts, metadata and every bad-input error."""
 import copy
-import os
 import os.path as osp
 
 import pytest
-from conftest import make_benchmark, tiny_pipeline, write_images
+from conftest import load_tool, make_benchmark, tiny_pipeline
 from mmpretrain.registry import DATASETS
 
-import mmood  # noqa: F401
 
 
 def build(cfg):
@@ -122,11 +120,7 @@ def test_duplicate_set_names_and_groups(benchmark_dir):
 
 
 def test_verify_data_tool(benchmark_dir, tmp_path, capsys):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('verify_data', osp.join(mmood.__path__[0], '..', 'tools',
-                                                                           'verify_data.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('verify_data')
     root, cfg = benchmark_dir
     assert tool.verify(cfg) is True
     ann = tmp_path / 'list.txt'

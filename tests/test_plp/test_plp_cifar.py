@@ -17,12 +17,7 @@ from mmood.datasets import CachedFeatureDataset, collect_set
 from mmood.features import current_manifest_digest, eval_set_sources, extract_features, model_identity
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def write_cifar(root, folder, files, label_key, num_classes, per_file, seed):

@@ -1,7 +1,6 @@
 """PLP end to end on the tiny tower: extract once, delete the images, train with tools/train.py, test with
 tools/test.py and the checkpoint, re-score with tools/score.py -- no image is read after the extraction."""
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -12,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, make_benchmark, tiny_backbone, tiny_pipeline, write_images
+from conftest import REPO, load_tool, make_benchmark, tiny_backbone, tiny_pipeline, write_images
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
@@ -25,13 +24,6 @@ def run(cmd):
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f'{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}'
     return proc.stdout + proc.stderr
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')

@@ -17,13 +17,7 @@ from mmood.text import PROMPT_SETS
 from mmood.text.pseudo_labels import compute_pseudo_labels
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny tensors: one intra-op thread (2 threads on a busy 2-core machine are ~15x slower here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def identity_probe(width=3, classes=3):

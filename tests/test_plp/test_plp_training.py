@@ -1,12 +1,11 @@
 """Training on cached features: tools/train.py extracts what is missing first (progress bar), and the
 CachedFeatureDataset serves the cached rows (order, set selection, targets, batches)."""
-import importlib.util
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, make_benchmark, tiny_backbone, tiny_pipeline, write_images
+from conftest import REPO, load_tool, make_benchmark, tiny_backbone, tiny_pipeline, write_images
 from mmengine.dataset import pseudo_collate
 from mmpretrain.registry import DATASETS, MODELS
 
@@ -14,23 +13,10 @@ from mmood.cache import CacheStore
 from mmood.datasets import CachedFeatureDataset, feature_collate
 from mmood.features import MissingFeaturesError, eval_set_sources, extract_features, model_identity
 
+pytestmark = pytest.mark.usefixtures('single_thread')
+
+
 CLASSES = ['zero', 'one', 'two']
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny tensors: one intra-op thread (2 threads on a busy 2-core machine are much slower here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_config(root, bench, max_iters=6):

@@ -18,13 +18,7 @@ N9 = [0, 1e-3, 1e-3, 9.92404e-4, 9.69846e-4, 9.33013e-4, 8.83022e-4, 8.21394e-4,
       5e-4, 4.13176e-4, 3.28990e-4, 2.5e-4, 1.78606e-4, 1.16978e-4, 6.6987e-5, 3.0154e-5, 7.59612e-6]
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny tensors: one intra-op thread (2 threads on a busy 2-core machine are ~15x slower here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def test_zscore_n8():

@@ -18,19 +18,13 @@ from mmood.text.pseudo_labels import (compute_pseudo_labels, describe_pseudo_lab
                                       unlabelled_classes)
 
 # test vector N6
+pytestmark = pytest.mark.usefixtures('single_thread')
+
+
 W_PROJ = torch.tensor([[1., 0.], [0., 1.], [1., 1.]])
 P0 = torch.tensor([[1., 0.], [0., 1.], [1., 1.]])
 P1 = torch.tensor([[1., 0.2], [0.2, 1.], [1., -1.]])
 X = torch.tensor([[2., 0., 0.], [0., 1., 3.], [0., 1., 0.]])
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny tensors: one intra-op thread (2 threads on a busy 2-core machine are ~15x slower here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_n6_prototypes_labels_and_pseudo_msp():

@@ -1,7 +1,6 @@
 """tools/test.py --save-features, then tools/score.py on the cache: exact metrics, reports, plots, errors."""
 import csv
 import glob
-import importlib.util
 import io
 import json
 import os
@@ -12,16 +11,9 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, make_benchmark, tiny_backbone
+from conftest import REPO, load_tool, make_benchmark, tiny_backbone
 from mmpretrain.registry import MODELS
 from PIL import Image
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')

@@ -21,7 +21,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ...text import load_class_names, resolve_templates
-from .clip_ood import clip_data_preprocessor
+from .clip_ood import build_data_preprocessor
 
 OPEN_CLIP_PREFIX = 'backbone.clip.'
 
@@ -54,11 +54,7 @@ class CLIPContrastiveModel(BaseModel):
                  text_key: str = 'text',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        if data_preprocessor is None:
-            data_preprocessor = clip_data_preprocessor()
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(data_preprocessor=build_data_preprocessor(data_preprocessor), init_cfg=init_cfg)
         backbone = dict(backbone)
         backbone.setdefault('frozen', False)
         self.backbone = MODELS.build(backbone)

@@ -22,6 +22,14 @@ def clip_data_preprocessor(**kwargs) -> dict:
     return dict(dict(type='ClsDataPreprocessor', mean=CLIP_MEAN, std=CLIP_STD, to_rgb=True), **kwargs)
 
 
+def build_data_preprocessor(cfg=None):
+    """Build a data preprocessor config (default: :func:`clip_data_preprocessor`) in mmpretrain's registry
+    (mmengine's ``BaseModel`` would look the type up in its root registry); modules pass through."""
+    if cfg is None:
+        cfg = clip_data_preprocessor()
+    return MODELS.build(cfg) if isinstance(cfg, dict) else cfg
+
+
 @MODELS.register_module()
 class CLIPOODClassifier(BaseModel):
     """Backbone + class names + prompts + an OOD score head.
@@ -53,11 +61,7 @@ class CLIPOODClassifier(BaseModel):
                  text_batch_size: int = 1000,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        if data_preprocessor is None:
-            data_preprocessor = clip_data_preprocessor()
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(data_preprocessor=build_data_preprocessor(data_preprocessor), init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         self.head = MODELS.build(head)
         self.class_names: List[str] = load_class_names(class_names)
