@@ -19,7 +19,7 @@ Sign: **higher = more in-distribution**.
 import torch
 from torch import Tensor
 
-from .mcm import _check_tau, _upcast, mcm_score
+from .mcm import _check_tau, _upcast, max_softmax, mcm_score
 
 __all__ = ['local_mcm_score', 'glmcm_score']
 
@@ -53,8 +53,7 @@ def local_mcm_score(local_cos: Tensor, tau: float = 1.0) -> Tensor:
     if flat.shape[1] < 1:
         raise ValueError('local_cos must contain at least one patch.')
     tau = _check_tau(tau)
-    probs = torch.softmax(_upcast(flat) / tau, dim=-1)
-    return probs.amax(dim=-1).amax(dim=-1)
+    return max_softmax(_upcast(flat) / tau, dim=-1).amax(dim=-1)
 
 
 def glmcm_score(global_cos: Tensor, local_cos: Tensor, tau: float = 1.0, local_weight: float = 0.5) -> Tensor:

@@ -19,7 +19,7 @@ Sign: every score here is **higher = more in-distribution**.
 import torch
 from torch import Tensor
 
-from .mcm import _check_tau, _upcast
+from .mcm import _check_tau, _upcast, max_softmax
 
 __all__ = ['msp_score', 'maxlogit_score', 'energy_score', 'l1_norm_score']
 
@@ -51,7 +51,7 @@ def msp_score(logits: Tensor, temperature: float = 1.0) -> Tensor:
     """
     logits = _check_logits(logits)
     temperature = _check_tau(temperature, 'temperature')
-    return torch.softmax(logits / temperature, dim=1).amax(dim=1)
+    return max_softmax(logits if temperature == 1.0 else logits / temperature, dim=1)
 
 
 def maxlogit_score(logits: Tensor) -> Tensor:
@@ -84,6 +84,8 @@ def energy_score(logits: Tensor, temperature: float = 1.0) -> Tensor:
     """
     logits = _check_logits(logits)
     temperature = _check_tau(temperature, 'temperature')
+    if temperature == 1.0:  # skip two (N, C) passes
+        return torch.logsumexp(logits, dim=1)
     return temperature * torch.logsumexp(logits / temperature, dim=1)
 
 

@@ -35,6 +35,11 @@ def _check_tau(tau: Union[float, int], name: str = 'tau') -> float:
     return tau
 
 
+def max_softmax(z: Tensor, dim: int = -1) -> Tensor:
+    """``max softmax(z)`` along ``dim`` as ``exp(max z - logsumexp z)``: no probability tensor is formed."""
+    return torch.exp(z.amax(dim=dim) - torch.logsumexp(z, dim=dim))
+
+
 def mcm_score(cos: Tensor, tau: float = 1.0) -> Tensor:
     """Compute the MCM score ``max_k softmax_k(cos / tau)``.
 
@@ -60,4 +65,4 @@ def mcm_score(cos: Tensor, tau: float = 1.0) -> Tensor:
         raise ValueError(f'cos must be a floating tensor, got dtype {cos.dtype}.')
     tau = _check_tau(tau)
     logits = _upcast(cos) / tau
-    return torch.softmax(logits, dim=1).amax(dim=1)
+    return max_softmax(logits, dim=1)
