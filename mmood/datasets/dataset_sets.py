@@ -15,6 +15,8 @@ dataset's labels; OOD sets get -1.
 import copy
 from typing import Any, Dict, List, Optional, Tuple
 
+from .ood_eval import label_problems
+
 __all__ = ['dataset_set_infos', 'collect_dataset_set']
 
 
@@ -60,12 +62,7 @@ def dataset_set_infos(spec: dict, is_id: bool, num_classes: Optional[int] = None
         info['img_path'] = info.get('img_path') or _reference(cfg, i)
         info['gt_label'] = _label(info) if is_id else -1
         infos.append(info)
-    problems = []
-    if is_id and num_classes is not None:
-        bad = sorted({info['gt_label'] for info in infos if not 0 <= info['gt_label'] < num_classes})
-        if bad:
-            problems.append(f'set "{name}": labels {bad[:5]} outside [0, {num_classes}) -- class-name count '
-                            f'mismatch (option `class_names`)')
+    problems = label_problems(name, (info['gt_label'] for info in infos), num_classes) if is_id else []
     if not infos and not problems:
         problems.append(f'set "{name}": dataset {cfg.get("type")} is empty')
     return infos, problems

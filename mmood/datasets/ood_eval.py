@@ -57,6 +57,17 @@ def scan_images(root: str) -> List[str]:
     return found
 
 
+def label_problems(name: str, labels, num_classes: Optional[int]) -> List[str]:
+    """The problem line for ID labels outside ``[0, num_classes)`` (a class-name count mismatch), if any."""
+    if num_classes is None:
+        return []
+    bad = sorted({int(lab) for lab in labels if not 0 <= lab < num_classes})
+    if not bad:
+        return []
+    return [f'set "{name}": labels {bad[:5]} outside [0, {num_classes}) -- class-name count mismatch '
+            f'(option `class_names`)']
+
+
 def collect_set(spec: dict, is_id: bool, num_classes: Optional[int] = None,
                 check_files: bool = False) -> Tuple[List[Tuple[str, int]], List[str]]:
     """List one set's images.
@@ -117,11 +128,8 @@ def collect_set(spec: dict, is_id: bool, num_classes: Optional[int] = None,
                 samples.extend((p, label) for p in scan_images(sub))
         else:
             samples = [(p, -1) for p in scan_images(root)]
-    if is_id and num_classes is not None:
-        bad = sorted({lab for _, lab in samples if not 0 <= lab < num_classes})
-        if bad:
-            problems.append(f'set "{name}": labels {bad[:5]} outside [0, {num_classes}) -- class-name count '
-                            f'mismatch (option `class_names`)')
+    if is_id:
+        problems += label_problems(name, (lab for _, lab in samples), num_classes)
     if not samples and not problems:
         problems.append(f'set "{name}": no images found under {data_root or ann_file}')
     return samples, problems
