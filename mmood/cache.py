@@ -17,8 +17,8 @@ Layout::
   temporary directory); resumable work in progress lives in :meth:`CacheStore.partial_dir` until it is
   assembled into an entry. :meth:`CacheStore.list_entries` describes what is stored (``tools/cache.py``).
 
-The library never chooses the cache root: configs and the CLI layer (``tools/``) pass it in
-(:func:`default_cache_dir` is what the tools use when the user gives none).
+The library never chooses the cache root: configs and the CLI layer pass it in (``tools/cli_common.py`` resolves
+``--cache-dir``, ``$MMOOD_CACHE`` or ``~/.cache/mmood``).
 """
 import hashlib
 import json
@@ -36,30 +36,31 @@ from mmengine.logging import print_log
 CACHE_FORMAT_VERSION = 1
 
 
-def default_cache_dir() -> str:
-    """The user's cache folder for mmood: ``$MMOOD_CACHE`` or ``$XDG_CACHE_HOME/mmood`` or ``~/.cache/mmood``.
-
-    Only the CLI layer calls this; library code receives the directory as an argument.
-    """
-    if os.environ.get('MMOOD_CACHE'):
-        return os.environ['MMOOD_CACHE']
-    base = os.environ.get('XDG_CACHE_HOME') or osp.join(osp.expanduser('~'), '.cache')
-    return osp.join(base, 'mmood')
-
-
-def _canonical(obj: Any) -> Any:
+def canonical(obj: Any) -> Any:
+    """``obj`` as plain JSON types with sorted dict keys (what :func:`make_key` hashes)."""
     if isinstance(obj, dict):
-        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+        return {str(k): canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
     if isinstance(obj, (list, tuple)):
-        return [_canonical(v) for v in obj]
+        return [canonical(v) for v in obj]
     if isinstance(obj, (str, int, float, bool)) or obj is None:
         return obj
     return repr(obj)
 
 
+def file_identity(path: str) -> str:
+    """Cheap identity of a (weights) file: path, size and mtime -- never a re-hash of a multi-GB file.
+
+    The mtime is taken in nanoseconds: a file re-exported to the same path with the same size (same
+    architecture) within one second must still get a new identity, or cached text embeddings would be stale.
+    """
+    st = os.stat(path)
+    raw = f'{osp.abspath(path)}|{st.st_size}|{st.st_mtime_ns}'
+    return 'file:' + hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
 def make_key(parts: Dict[str, Any]) -> str:
     """Content key of a dict of key parts (order-independent, 24 hex digits)."""
-    payload = json.dumps(_canonical(dict(parts, cache_format=CACHE_FORMAT_VERSION)), sort_keys=True)
+    payload = json.dumps(canonical(dict(parts, cache_format=CACHE_FORMAT_VERSION)), sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
@@ -243,7 +244,7 @@ class CacheStore:
         if found is not None:
             return found[0], found[1], True
         arrays, meta = compute()
-        self.save(namespace, key, arrays, dict(meta, key_parts=_canonical(parts)))
+        self.save(namespace, key, arrays, dict(meta, key_parts=canonical(parts)))
         loaded = self.load(namespace, key, mmap=mmap)
         if loaded is None:
             raise RuntimeError(f'Cache entry {self.entry_dir(namespace, key)} could not be read back after writing')

@@ -17,12 +17,16 @@ from PIL import Image  # noqa: E402
 DefaultScope.get_instance('mmood-tests', scope_name='mmpretrain')
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY_NAME = 'mmood-tiny-vit'
-TINY_CFG = dict(
-    embed_dim=32,
-    vision_cfg=dict(image_size=32, layers=2, width=64, patch_size=8, head_width=32),
-    text_cfg=dict(context_length=16, vocab_size=49408, width=64, heads=2, layers=2),
-)
+
+
+def _tiny_model():
+    """The tiny open_clip tower, written once in configs/_base_/models/clip_tiny.py (the demo's and the tests')."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'models', 'clip_tiny.py'))
+    return cfg.model.backbone.model_name, cfg.tiny_model_cfg.to_dict()
+
+
+TINY_NAME, TINY_CFG = _tiny_model()
 
 
 def tiny_backbone(**kwargs) -> dict:
@@ -85,6 +89,60 @@ def make_corpus(root, n_noun=40, n_adj=12):
     return root
 
 
+_HANDED_OUT = set()
+
+
+def free_port() -> int:
+    """A TCP port free right now and not handed to another test of this session (bound, then released for the
+    child; pair it with :func:`run_command`, which retries once with a new port if a race took it anyway)."""
+    import socket
+    while True:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(('127.0.0.1', 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+
+
+_PORT_RACE = ('address already in use', 'EADDRINUSE', 'errno: 98')
+
+
+def run_command(cmd, env=None, cwd=REPO, timeout=900, port_env=None):
+    """Run a command (a tool, a launcher) with the offline environment; assert it succeeds, showing the tail of its
+    stdout and stderr otherwise. With ``port_env`` (e.g. ``'PORT'``), a fresh :func:`free_port` is put there and the
+    run is retried once if another process took the port first. Timeouts are generous: a loaded 2-core machine."""
+    import subprocess
+    import sys
+    base = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1',
+                PATH=osp.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
+    base.update(env or {})
+    for attempt in range(2):
+        if port_env:
+            base[port_env] = str(free_port())
+        proc = subprocess.run(cmd, cwd=cwd, env=base, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode == 0:
+            return proc.stdout + proc.stderr
+        if not (port_env and attempt == 0 and any(m in proc.stderr for m in _PORT_RACE)):
+            break
+    raise AssertionError(f'{" ".join(map(str, cmd))} exited with {proc.returncode}\n--- stdout (tail)\n'
+                         f'{proc.stdout[-3000:]}\n--- stderr (tail)\n{proc.stderr[-6000:]}')
+
+
+def spawn_with_port(worker, nprocs, args=(), start_method='spawn'):
+    """``torch.multiprocessing.start_processes(worker, (port, *args), nprocs)`` with a :func:`free_port`, retried
+    once with a new port if another process took it first (the worker is called as ``worker(rank, port, *args)``)."""
+    import torch.multiprocessing as mp
+    for attempt in range(2):
+        try:
+            return mp.start_processes(worker, args=(free_port(), ) + tuple(args), nprocs=nprocs,
+                                      start_method=start_method)
+        except mp.ProcessRaisedException as err:
+            if attempt or not any(m in str(err) for m in _PORT_RACE):
+                raise
+
+
 @pytest.fixture(scope='session')
 def benchmark_dir(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('bench'))
@@ -98,7 +156,12 @@ def corpus_dir(tmp_path_factory):
 
 
 def load_tool(name):
-    """Import ``tools/<name>.py`` as a module (the tools are scripts, not a package)."""
+    """Import ``tools/<name>.py`` as a module (the tools are scripts, not a package; they import their shared
+    ``tools/cli_common.py`` as ``cli_common``, so the tools folder goes on ``sys.path`` as when run as scripts)."""
+    import sys
+    tools = osp.join(REPO, 'tools')
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
     spec = importlib.util.spec_from_file_location(f'tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -7,6 +7,8 @@ from conftest import REPO, tiny_backbone
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
+from mmood.datasets import BENCHMARKS, resolve_sets
+
 CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '*.py')))
 
 
@@ -27,8 +29,9 @@ def test_config_builds(path):
     model = MODELS.build(model_cfg)
     assert model is not None
     if 'test_dataloader' in cfg and cfg.test_dataloader.dataset.type == 'OODEvalDataset':
-        ds = cfg.test_dataloader.dataset
-        assert ds.ood_sets and all(s.get('name') for s in ds.ood_sets)
+        id_set, ood_sets, class_names = resolve_sets(cfg.test_dataloader.dataset.to_dict())
+        assert ood_sets and all(s.get('name') and s['group'] in ('near', 'far') for s in ood_sets)
+        assert class_names
 
 
 def test_reference_parameters():
@@ -43,7 +46,32 @@ def test_reference_parameters():
     gl = Config.fromfile(osp.join(REPO, 'configs', 'glmcm_vitb16.py'))
     assert gl.model.head.local_weight == 0.5 and gl.model.templates == 'mcm'
     oo = Config.fromfile(osp.join(REPO, 'configs', 'neglabel_vitb16_openood.py'))
-    groups = {s.name: s.group for s in oo.test_dataloader.dataset.ood_sets}
+    groups = {s['name']: s['group'] for s in resolve_sets(oo.test_dataloader.dataset.to_dict())[1]}
     assert groups == {'SSB-hard': 'near', 'NINCO': 'near', 'iNaturalist-v1.5': 'far', 'Textures-v1.5': 'far',
                       'OpenImage-O': 'far'}
     assert oo.model.head.type == 'NegLabelHead'
+
+
+def test_benchmark_table_is_the_one_source():
+    """The _base_ dataset configs name benchmarks; resolving them gives the table's sets under data/ (the paths the
+    README documents), and the ImageNet OOD list is written once."""
+    mos = resolve_sets(dict(benchmark='imagenet_mos'))
+    assert mos[0] == dict(name='ImageNet', data_root='data/imagenet/val', ann_file='data/imagenet/meta/val.txt')
+    names = ('iNaturalist', 'SUN', 'Places', 'Textures')
+    assert [s['data_root'] for s in mos[1]] == [f'data/ood_data/{n}' for n in names]
+    plp = resolve_sets(dict(benchmark='plp_imagenet', benchmark_root='/mnt/x'))
+    assert [s['name'] for s in plp[1]] == ['iNaturalist', 'SUN', 'Places', 'Textures', 'NINCO', 'ImageNet-O']
+    assert plp[1][0]['data_root'] == '/mnt/x/ood_data/iNaturalist' and plp[2].endswith('plp_first_synonym.txt')
+    cifar = resolve_sets(dict(benchmark='cifar100'))
+    assert cifar[1][0]['dataset']['data_root'] == 'data/cifar10' and cifar[1][0]['group'] == 'near'
+    assert resolve_sets(dict(benchmark='imagenet20_mcm'))[1][0]['data_root'] == 'data/imagenet10/train'
+    explicit = resolve_sets(dict(benchmark='imagenet_mos', ood_sets=[dict(name='Mine', data_root='x')]))
+    assert [s['name'] for s in explicit[1]] == ['Mine'] and explicit[0]['name'] == 'ImageNet'
+    with pytest.raises(ValueError, match='Unknown benchmark'):
+        resolve_sets(dict(benchmark='imagenet_moss'))
+    used = set()
+    for path in CONFIGS + glob.glob(osp.join(REPO, 'configs', '_base_', 'datasets', '*.py')):
+        text = open(path).read()
+        assert 'ood_data/iNaturalist' not in text  # no config repeats a benchmark's sets
+        used |= {name for name in BENCHMARKS if f"benchmark='{name}'" in text}
+    assert {'imagenet_mos', 'openood_v15_imagenet', 'plp_imagenet', 'cifar10', 'cifar100'} <= used

@@ -12,7 +12,9 @@ import shutil
 import sys
 import time
 
-from mmood.cache import CacheStore, default_cache_dir
+from cli_common import default_cache_dir
+
+from mmood.cache import CacheStore
 
 
 def human(num: float) -> str:

@@ -25,9 +25,10 @@ import sys
 import time
 from typing import Dict, List, Optional
 
+from cli_common import default_cache_dir
 from mmengine.config import Config
 
-from mmood.cache import default_cache_dir, make_key
+from mmood.cache import make_key
 from mmood.evaluation.metrics.ood_metric import format_table
 from mmood.models.classifiers.clip_contrastive import export_open_clip_weights
 

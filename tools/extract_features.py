@@ -12,13 +12,13 @@ import mmood  # noqa: F401  (first: compat shims before anything imports torchvi
 
 import argparse
 
+from cli_common import add_common_arguments, load_config, parse_common
 from mmengine.dist import get_dist_info, init_dist
 from mmpretrain.registry import DATASETS
 
 from mmood.cache import CacheStore
 from mmood.features import SPLITS, eval_set_sources, extract_features, train_set_source
-from mmood.features.runtime import build_model, load_config, resolve_device
-from mmood.tools_common import add_common_arguments, parse_common
+from mmood.features.runtime import build_model, resolve_device
 
 
 def parse_args(argv=None):
@@ -29,7 +29,7 @@ def parse_args(argv=None):
     parser.add_argument('--splits', nargs='+', choices=SPLITS, default=['id_test', 'ood'],
                         help='which sets to extract (default: id_test ood)')
     parser.add_argument('--kinds', nargs='+', choices=['global', 'local', 'pre_proj'], default=None,
-                        help='feature kinds (default: global plus what the config head reads)')
+                        help='feature kinds (default: global plus what the config heads read)')
     parser.add_argument('--fp16', action='store_true', help='store features as float16 (half the disk space)')
     parser.add_argument('--shard-size', type=int, default=2048, help='images per resumable shard (2048)')
     parser.add_argument('--batch-size', type=int, help='images per forward (default: the dataloader config)')
@@ -49,7 +49,8 @@ def main(argv=None):
     rank, _ = get_dist_info()
     checkpoint = args.checkpoint if args.checkpoint and args.checkpoint.lower() != 'none' else None
     model = build_model(cfg, checkpoint, resolve_device(args.device))
-    kinds = args.kinds or list(dict.fromkeys(('global', ) + tuple(model.head.feature_kinds)))
+    # global plus what the model's heads read (any model with a backbone: a feature_kinds property is optional)
+    kinds = args.kinds or list(getattr(model, 'feature_kinds', ('global', )))
     cache = CacheStore(cfg.cache_dir)
     made_by = f'tools/extract_features.py {args.config}'
     report = []

@@ -1,22 +1,17 @@
 """Test (evaluate) a model: ``python tools/test.py CONFIG [CHECKPOINT] [options]``.
 
 MMPretrain's CLI shape. The checkpoint is optional for zero-shot configs (``none`` also means no checkpoint).
-Besides the metrics, every run writes ``per_sample_results.csv`` (one row per image) to its log directory.
+What makes a run complete -- ``metrics.json``, ``per_sample_results.csv``, the report -- comes from the config's
+hooks (``configs/_base_/default_runtime.py``), so MMPretrain's own ``tools/test.py`` gives the same run; this script
+adds the command-line conveniences (cache folder, ``--save-features``, ``--out``).
 """
 import mmood  # noqa: F401  (first: compat shims before anything imports torchvision)
 
 import argparse
-import json
-import os.path as osp
 
+from cli_common import add_common_arguments, apply_common_options, load_cli_config, parse_common
 from mmengine.config import Config
-from mmengine.dist import is_main_process
-from mmengine.logging import print_log
 from mmengine.runner import Runner
-
-from mmood.cache import default_cache_dir
-from mmood.tools_common import (add_common_arguments, apply_common_options, load_cli_config,
-                                parse_common)
 
 
 def parse_args(argv=None):
@@ -38,11 +33,11 @@ def build_config(args) -> Config:
     if args.checkpoint and args.checkpoint.lower() != 'none':
         cfg.load_from = args.checkpoint
     apply_common_options(cfg, cache_dir=args.cache_dir)
-    method_name = osp.splitext(osp.basename(args.config))[0]
-    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='OODResultsHook', method_name=method_name)]
+    cfg.custom_hooks = list(cfg.get('custom_hooks', []))
+    if not any(str(h.get('type')).endswith('OODResultsHook') for h in cfg.custom_hooks):
+        cfg.custom_hooks.append(dict(type='OODResultsHook'))  # a config without mmood's default runtime
     if args.save_features:
-        cache_dir = args.cache_dir or cfg.model.get('cache_dir') or default_cache_dir()
-        cfg.custom_hooks.append(dict(type='SaveFeaturesHook', cache_dir=cache_dir, checkpoint=cfg.get('load_from'),
+        cfg.custom_hooks.append(dict(type='SaveFeaturesHook', cache_dir=cfg.cache_dir, checkpoint=cfg.get('load_from'),
                                      made_by=f'tools/test.py --save-features {args.config}'))
     if args.out:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
@@ -54,13 +49,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
     runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
-    if is_main_process():
-        path = osp.join(runner.log_dir, 'metrics.json')
-        with open(path, 'w') as f:
-            json.dump(dict(config=args.config, metrics=metrics), f, indent=1)
-        print_log(f'Metrics: {path}', logger='current')
-    return metrics
+    return runner.test()
 
 
 if __name__ == '__main__':

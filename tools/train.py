@@ -3,11 +3,9 @@ import mmood  # noqa: F401  (first: compat shims before anything imports torchvi
 
 import argparse
 
+from cli_common import add_common_arguments, apply_common_options, load_cli_config, parse_common
 from mmengine.config import Config
 from mmengine.runner import Runner
-
-from mmood.tools_common import (add_common_arguments, apply_common_options, load_cli_config,
-                                parse_common)
 
 
 def parse_args(argv=None):

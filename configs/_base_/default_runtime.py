@@ -9,8 +9,10 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
-# Encodes ID prompts / mines NegLabel negatives before testing (once, rank 0, cached, broadcast).
-custom_hooks = [dict(type='OODPrepareHook')]
+# OODPrepareHook: ID prompts, NegLabel negatives (once, rank 0, cached, broadcast), heads fitted on ID-train features,
+# the metric bound to the model. OODResultsHook: metrics.json, per_sample_results.csv and the report of every test
+# run -- whichever script runs the config (tools/test.py or MMPretrain's tools/test.py / mim test).
+custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -1,9 +1,11 @@
-"""Datasets: the ID+OOD evaluation dataset (image-caption and feature datasets join here)."""
-from .ood_eval import IMG_EXTENSIONS, OODEvalDataset, collect_set, scan_images
+"""Datasets: the ID+OOD evaluation dataset, the benchmark table, the set reader, the digits demo data."""
+from .benchmarks import BENCHMARKS, MOS_FAR_OOD, benchmark_sets, list_benchmarks
 from .digits import DIGIT_WORDS, DigitsCaptionDataset, DigitsOODDataset, RandomCaption, digits_split
-from .features import CachedFeatureDataset, feature_collate
+from .ood_eval import OODEvalDataset
+from .set_spec import GROUPS, IMG_EXTENSIONS, collect_set, label_problems, read_set, resolve_sets, scan_images
 
 __all__ = [
-    'IMG_EXTENSIONS', 'OODEvalDataset', 'collect_set', 'scan_images', 'DIGIT_WORDS', 'DigitsCaptionDataset',
-    'DigitsOODDataset', 'RandomCaption', 'digits_split', 'CachedFeatureDataset', 'feature_collate'
+    'IMG_EXTENSIONS', 'GROUPS', 'OODEvalDataset', 'collect_set', 'read_set', 'resolve_sets', 'scan_images',
+    'label_problems', 'BENCHMARKS', 'MOS_FAR_OOD', 'benchmark_sets', 'list_benchmarks', 'DIGIT_WORDS',
+    'DigitsCaptionDataset', 'DigitsOODDataset', 'RandomCaption', 'digits_split'
 ]

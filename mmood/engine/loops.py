@@ -9,7 +9,7 @@ The config's dataloaders keep describing *images* (so ``tools/extract_features.p
    (resumable, sharded, progress bar; every rank takes part) -- the only time an image is decoded;
 3. for training, lets the model fit what it needs on the cached ID-train set and return the training labels
    (``model.prepare_cached_training``: PLP's z-score statistics and pseudo-labels);
-4. serves the rows through :class:`~mmood.datasets.CachedFeatureDataset` with :func:`feature_collate`.
+4. serves the rows through :class:`~mmood.features.CachedFeatureDataset` with :func:`feature_collate`.
 
 So ``python tools/train.py CONFIG`` extracts missing features itself before training starts, and
 ``tools/test.py CONFIG CHECKPOINT`` runs without the image folders once the features are cached.
@@ -32,15 +32,16 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop, TestLoop, ValLoop
 from mmpretrain.registry import DATASETS, LOOPS
 
-__all__ = ['cached_feature_dataloader', 'CachedFeatureTrainLoop', 'CachedFeatureValLoop', 'CachedFeatureTestLoop']
+__all__ = ['ensure_features', 'cached_feature_dataloader', 'CachedFeatureTrainLoop', 'CachedFeatureValLoop',
+           'CachedFeatureTestLoop']
 
 
 def _unwrap(model):
     return model.module if is_model_wrapper(model) else model
 
 
-def _ensure_features(model, dataset_cfg: dict, sources: Sequence, kinds: Sequence[str], cache, model_id: dict,
-                     batch_size: int, num_workers: int, extraction: dict) -> None:
+def ensure_features(model, dataset_cfg: dict, sources: Sequence, kinds: Sequence[str], cache, model_id: dict,
+                    batch_size: int, num_workers: int, extraction: dict) -> None:
     """Extract the features of the sources that are not cached yet (all ranks call this)."""
     from ..features import MissingFeaturesError, extract_features, find_set_features
     missing = []
@@ -77,10 +78,10 @@ def cached_feature_dataloader(runner, dataloader: Any, training: bool, sets: Opt
         in_memory: read the arrays into memory.
 
     Returns:
-        A dataloader config whose ``dataset`` is a :class:`~mmood.datasets.CachedFeatureDataset` config.
+        A dataloader config whose ``dataset`` is a :class:`~mmood.features.CachedFeatureDataset` config.
     """
     from ..cache import CacheStore
-    from ..datasets.features import CachedFeatureDataset, dataset_sources, feature_collate
+    from ..features.dataset import CachedFeatureDataset, dataset_sources, feature_collate
     from ..features import find_set_features, model_identity
     if not isinstance(dataloader, dict):
         return dataloader
@@ -97,8 +98,8 @@ def cached_feature_dataloader(runner, dataloader: Any, training: bool, sets: Opt
     extraction = dict(extraction or {})
     extraction.setdefault('made_by', f'{"training" if training else "evaluation"} on cached features '
                                      f'({osp.basename(runner.cfg.filename or "config")})')
-    _ensure_features(model, dataset_cfg, sources, kinds, cache, model_id, dataloader.get('batch_size', 64),
-                     dataloader.get('num_workers', 0), extraction)
+    ensure_features(model, dataset_cfg, sources, kinds, cache, model_id, dataloader.get('batch_size', 64),
+                    dataloader.get('num_workers', 0), extraction)
     targets = None
     if training and hasattr(model, 'prepare_cached_training'):
         if len(sources) != 1:

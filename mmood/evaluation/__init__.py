@@ -1,7 +1,9 @@
-"""Evaluation: threshold-free OOD metrics (pure functions), the registered ``OODMetric`` and the report writer."""
-from .functional import ood_metrics
-from .metrics import METRIC_NAMES, OODMetric, format_table, fpr_key
+"""Evaluation: threshold-free OOD metrics (pure functions), the registered ``OODMetric``, reports, run merging."""
+from .functional import fpr_at_recall, ood_metrics
+from .merge import merge_metrics, write_merged_report
+from .metrics import METRIC_NAMES, OODMetric, check_score_names, format_table, fpr_key, metrics_of, pair_row
 from .report import format_methods_table, write_report
 
-__all__ = ['ood_metrics', 'METRIC_NAMES', 'OODMetric', 'format_table', 'fpr_key', 'write_report',
-           'format_methods_table']
+__all__ = ['ood_metrics', 'fpr_at_recall', 'METRIC_NAMES', 'OODMetric', 'format_table', 'fpr_key', 'metrics_of',
+           'pair_row', 'check_score_names', 'write_report', 'format_methods_table', 'merge_metrics',
+           'write_merged_report']

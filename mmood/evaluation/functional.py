@@ -28,7 +28,10 @@ Conventions (see the mmood metric documentation):
   - ``'interp'`` (CLIPN, PLP): ``np.interp(recall, tpr, fpr)`` on scikit-learn's ``roc_curve``: linear
     interpolation between the last point with TPR <= target and the next one; on an exact hit it returns the
     largest FPR among the points at that TPR.
-  - ``'first_ge'`` (OpenOOD, pytorch-ood): the FPR of the first ROC point whose TPR is >= the target.
+  - ``'first_ge'`` (OpenOOD): the FPR of the first point of scikit-learn's ``roc_curve`` (default
+    ``drop_intermediate=True``, as OpenOOD calls it) whose TPR is >= the target. Dropping the collinear points
+    matters with tied scores that straddle the target recall: on the full curve the first point at or above 95 %
+    can lie inside a run of ties, on OpenOOD's curve only at its end.
 
   Constant scores give FPR95 = 1.0 with ``'closest'`` and 0.95 with ``'interp'``; AUROC is then 0.5.
 * :func:`ood_metrics` reports **percentages** (x100); :func:`fpr_at_recall` returns a fraction.
@@ -126,7 +129,7 @@ def fpr_at_recall(pos_scores: Any, neg_scores: Any, recall: float = 0.95, rule: 
     if rule == 'interp':
         fpr, tpr, _ = roc_curve(labels, scores)
         return float(np.interp(recall, tpr, fpr))
-    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    fpr, tpr, _ = roc_curve(labels, scores)  # OpenOOD's curve: sklearn's default drop_intermediate=True
     return float(fpr[int(np.argmax(tpr >= recall))])
 
 

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .metrics.ood_metric import METRIC_NAMES, fpr_key
+from .metrics.ood_metric import METRIC_NAMES, fpr_key, pair_row
 
 __all__ = ['write_report', 'format_methods_table', 'report_rows', 'safe_name', 'MEAN_ROWS']
 
@@ -145,11 +145,11 @@ def plot_roc(path: str, method: str, scores: np.ndarray, set_ids: np.ndarray, se
     from sklearn.metrics import roc_curve
     fig = _new_figure()
     ax = fig.add_subplot(1, 1, 1)
-    id_scores = scores[set_ids == 0]
     for sid, name in enumerate(set_names):
         if sid == 0:
             continue
-        ood = scores[set_ids == sid]
+        row = pair_row(scores, sid)
+        id_scores, ood = row[set_ids == 0], row[set_ids == sid]
         y = np.concatenate([np.ones(id_scores.size), np.zeros(ood.size)])
         fpr, tpr, _ = roc_curve(y, np.concatenate([id_scores, ood]))
         label = name
@@ -174,15 +174,17 @@ def plot_score_hist(path: str, method: str, scores: np.ndarray, set_ids: np.ndar
     """Score histograms (densities): the ID set against each OOD set, saved as PNG."""
     fig = _new_figure()
     ax = fig.add_subplot(1, 1, 1)
-    lo, hi = float(np.min(scores)), float(np.max(scores))
+    lo, hi = float(np.nanmin(scores)), float(np.nanmax(scores))
     if not hi > lo:
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, bins + 1)
-    ax.hist(scores[set_ids == 0], bins=edges, density=True, alpha=0.35, color='black',
-            label=f'{set_names[0]} (ID)')
+    id_label = f'{set_names[0]} (ID)' if scores.ndim == 1 else f'{set_names[0]} (ID, all pairs)'
+    id_scores = scores[set_ids == 0] if scores.ndim == 1 else scores[:, set_ids == 0].reshape(-1)
+    ax.hist(id_scores, bins=edges, density=True, alpha=0.35, color='black', label=id_label)
     for sid, name in enumerate(set_names):
         if sid > 0:
-            ax.hist(scores[set_ids == sid], bins=edges, density=True, histtype='step', linewidth=1.5, label=name)
+            ax.hist(pair_row(scores, sid)[set_ids == sid], bins=edges, density=True, histtype='step', linewidth=1.5,
+                    label=name)
     ax.set_xlabel('score (higher = more ID)')
     ax.set_ylabel('density')
     ax.set_title(f'{method}: score distributions')
@@ -206,8 +208,9 @@ def write_report(out_dir: str,
 
     Args:
         out_dir: output directory (created).
-        results: method name -> ``{'scores': (N,) array (higher = more ID), 'metrics': dict}`` with the metrics
-            of :meth:`OODMetric.calculate` for the same ``fpr_positive`` / ``fpr_rule``.
+        results: method name -> ``{'scores': (N,) array (higher = more ID), or (num_ood_sets, N) per-pair scores
+            of a set-level head, 'metrics': dict}`` with the metrics of :meth:`OODMetric.calculate` for the same
+            ``fpr_positive`` / ``fpr_rule``.
         set_ids: (N,) set id per sample (0 = ID).
         set_names: names by set id.
         set_groups: ``'id'``/``'near'``/``'far'`` by set id.

@@ -6,7 +6,10 @@
   --save-features``).
 * :mod:`.store` -- finding the entries from a config (even after the image folders are gone) and reading them
   back in dataset order (``tools/score.py``).
+* :mod:`.dataset` -- :class:`CachedFeatureDataset`, the cached features of an image dataset served as a dataset
+  (training and evaluating without decoding an image).
 """
+from .dataset import CachedFeatureDataset, FeatureBatch, dataset_sources, feature_collate
 from .extract import FeatureEntryWriter, commit_feature_entry, dataset_manifest, extract_features, set_indices
 from .hooks import SaveFeaturesHook
 from .identity import (FEATURE_NAMESPACE, SPLITS, STORAGE_DTYPES, SetSource, decode_strings, encode_strings,
@@ -19,5 +22,6 @@ __all__ = [
     'feature_key_parts', 'model_identity', 'manifest_digest', 'encode_strings', 'decode_strings',
     'extract_features', 'set_indices', 'dataset_manifest', 'commit_feature_entry', 'FeatureEntryWriter',
     'SaveFeaturesHook', 'CachedSet', 'FeatureSplit', 'MissingFeaturesError', 'find_set_features',
-    'load_eval_split', 'load_train_set', 'current_manifest_digest'
+    'load_eval_split', 'load_train_set', 'current_manifest_digest', 'CachedFeatureDataset', 'FeatureBatch',
+    'dataset_sources', 'feature_collate'
 ]

@@ -32,7 +32,7 @@ import torch
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
 
-from ..cache import CacheStore, _canonical, make_key
+from ..cache import CacheStore, canonical, make_key
 from .identity import (FEATURE_NAMESPACE, STORAGE_DTYPES, SetSource, encode_strings, feature_key_parts,
                        manifest_digest, model_identity)
 
@@ -83,7 +83,7 @@ class FeatureEntryWriter:
                          storage=parts['storage'], num_samples=int(shape[0]), feature_shape=list(shape[1:]),
                          manifest_digest=manifest_digest(paths, labels), made_by=made_by,
                          model=backbone.get('model_name'), pretrained=backbone.get('pretrained'),
-                         key_parts=_canonical(parts))
+                         key_parts=canonical(parts))
         self._writer = cache.writer(FEATURE_NAMESPACE, self.key)
         try:
             self.feats = self._writer.create_array('feats', shape, parts['storage'])

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..cache import hash_strings
+from ..cache import file_identity, hash_strings
 
 FEATURE_NAMESPACE = 'features'
 SPLITS = ('id_train', 'id_test', 'ood')
@@ -83,19 +83,17 @@ def eval_set_sources(dataset_cfg: dict) -> List[SetSource]:
     Raises:
         ValueError: the config is not an ``OODEvalDataset``.
     """
+    from ..datasets import resolve_sets
     dataset_cfg = _plain(dataset_cfg)
     if _type_name(dataset_cfg.get('type')) != 'OODEvalDataset':
         raise ValueError(f'Feature caching of test sets needs test_dataloader.dataset of type OODEvalDataset, got '
                          f'{dataset_cfg.get("type")!r}.')
     pipeline = dataset_cfg.get('pipeline', [])
     max_per_set = dataset_cfg.get('max_per_set')
-    id_spec = dict(dataset_cfg['id_set'])
-    id_spec.setdefault('name', 'ID')
-    specs = [(id_spec, True)] + [(dict(s), False) for s in dataset_cfg.get('ood_sets', [])]
+    id_spec, ood_specs, _ = resolve_sets(dataset_cfg)
+    specs = [(id_spec, True)] + [(s, False) for s in ood_specs]
     out = []
     for set_id, (spec, is_id) in enumerate(specs):
-        if not is_id:
-            spec.setdefault('group', 'far')
         keyed = {k: v for k, v in spec.items() if k not in DISPLAY_FIELDS}
         identity = dict(dataset='OODEvalDataset', role='id' if is_id else 'ood', spec=keyed,
                         max_per_set=max_per_set)
@@ -137,11 +135,10 @@ def model_identity(model: Any, checkpoint: Optional[str] = None) -> Dict[str, An
             the model declares ``checkpoint_changes_features = False`` (a linear probe's checkpoint holds no
             image-tower weights).
     """
-    from ..models.backbones.open_clip_backbone import _file_identity
     if not getattr(model, 'checkpoint_changes_features', True):
         checkpoint = None
     return dict(backbone=dict(model.backbone.identity), preprocessor=preprocessor_identity(model.data_preprocessor),
-                checkpoint=_file_identity(checkpoint) if checkpoint else None)
+                checkpoint=file_identity(checkpoint) if checkpoint else None)
 
 
 def feature_key_parts(model_id: Dict[str, Any], source: SetSource, kind: str, storage: str = 'float32'

@@ -6,29 +6,8 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from ..cache import default_cache_dir
 
-__all__ = ['load_config', 'build_model', 'resolve_device']
-
-
-def load_config(config: str, cfg_options: Optional[dict] = None, cache_dir: Optional[str] = None) -> Config:
-    """Read a config, apply ``--cfg-options`` and the tools' defaults (cache folder, CPU backend).
-
-    The cache folder is ``cache_dir``, else ``model.cache_dir``, else the user's cache folder; it is written to
-    ``cfg.model.cache_dir`` and ``cfg.cache_dir`` (what the feature tools read).
-    """
-    from mmengine.registry import init_default_scope
-
-    from ..tools_common import apply_common_options
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    apply_common_options(cfg, cache_dir=cache_dir)
-    cfg.cache_dir = cache_dir or cfg.model.get('cache_dir') or default_cache_dir()
-    if cfg.model.get('cache_dir') is None:
-        cfg.model.cache_dir = cfg.cache_dir
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    return cfg
+__all__ = ['build_model', 'resolve_device']
 
 
 def resolve_device(device: Optional[str] = None) -> torch.device:

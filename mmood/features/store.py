@@ -108,7 +108,7 @@ def current_manifest_digest(source: SetSource, num_classes: Optional[int] = None
         except Exception:  # folders gone, or a dataset that cannot be built here
             return None
         return manifest_digest(paths, labels)
-    from ..datasets.ood_eval import collect_set
+    from ..datasets import collect_set
     samples, problems = collect_set(source.spec, source.split == 'id_test', num_classes)
     if problems:
         return None

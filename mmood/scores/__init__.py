@@ -16,14 +16,15 @@ Public functions:
 * :func:`fit_gaussians`, :func:`mahalanobis_score` -- (relative) Mahalanobis (Lee et al., NeurIPS 2018;
   Ren et al., 2021).
 """
-from .glmcm import glmcm_score, local_mcm_score
+from .glmcm import glmcm_from_parts, glmcm_score, local_mcm_score
 from .knn import knn_score
-from .logits import energy_score, l1_norm_score, maxlogit_score, msp_score
+from .logits import LOGIT_SCORES, energy_score, l1_norm_score, maxlogit_score, msp_score
 from .mahalanobis import fit_gaussians, mahalanobis_score
 from .mcm import mcm_score
 from .neglabel import group_permutation, neglabel_score
 
 __all__ = [
-    'mcm_score', 'local_mcm_score', 'glmcm_score', 'neglabel_score', 'group_permutation', 'msp_score',
-    'maxlogit_score', 'energy_score', 'l1_norm_score', 'knn_score', 'fit_gaussians', 'mahalanobis_score'
+    'mcm_score', 'local_mcm_score', 'glmcm_score', 'glmcm_from_parts', 'neglabel_score', 'group_permutation',
+    'msp_score', 'maxlogit_score', 'energy_score', 'l1_norm_score', 'LOGIT_SCORES', 'knn_score', 'fit_gaussians',
+    'mahalanobis_score'
 ]

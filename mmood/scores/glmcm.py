@@ -21,7 +21,7 @@ from torch import Tensor
 
 from .mcm import _check_tau, _upcast, max_softmax, mcm_score
 
-__all__ = ['local_mcm_score', 'glmcm_score']
+__all__ = ['local_mcm_score', 'glmcm_score', 'glmcm_from_parts']
 
 
 def local_mcm_score(local_cos: Tensor, tau: float = 1.0) -> Tensor:
@@ -85,10 +85,17 @@ def glmcm_score(global_cos: Tensor, local_cos: Tensor, tau: float = 1.0, local_w
     if global_cos.shape[1] != local_cos.shape[-1]:
         raise ValueError(f'Class counts differ: global_cos has K={global_cos.shape[1]}, '
                          f'local_cos has K={local_cos.shape[-1]}.')
+    return glmcm_from_parts(mcm_score(global_cos, tau), local_mcm_score(local_cos, tau), local_weight)
+
+
+def glmcm_from_parts(s_mcm: Tensor, s_local: Tensor, local_weight: float = 0.5) -> Tensor:
+    """``S_GL = S_MCM + local_weight * S_L-MCM`` from the two scores (B,) (when both are needed anyway).
+
+    Raises:
+        ValueError: If ``local_weight`` is not finite.
+    """
     local_weight = float(local_weight)
     if local_weight != local_weight or abs(local_weight) == float('inf'):
         raise ValueError(f'local_weight must be finite, got {local_weight!r}.')
-    s_global = mcm_score(global_cos, tau)
-    s_local = local_mcm_score(local_cos, tau)
-    dtype = torch.promote_types(s_global.dtype, s_local.dtype)
-    return s_global.to(dtype) + local_weight * s_local.to(dtype)
+    dtype = torch.promote_types(s_mcm.dtype, s_local.dtype)
+    return s_mcm.to(dtype) + local_weight * s_local.to(dtype)

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from .mcm import _check_tau, _upcast, max_softmax
 
-__all__ = ['msp_score', 'maxlogit_score', 'energy_score', 'l1_norm_score']
+__all__ = ['msp_score', 'maxlogit_score', 'energy_score', 'l1_norm_score', 'LOGIT_SCORES']
 
 
 def _check_logits(logits: Tensor) -> Tensor:
@@ -107,3 +107,13 @@ def l1_norm_score(logits: Tensor) -> Tensor:
     """
     logits = _check_logits(logits)
     return (logits - logits.amin(dim=1, keepdim=True)).sum(dim=1)
+
+
+#: The logit scores by name, each called as ``fn(logits, temperature)`` (MaxLogit and L1 norm ignore the
+#: temperature). Heads choose among them with an option (``LogitHead(scores=...)``, ``LinearProbeHead``).
+LOGIT_SCORES = {
+    'msp': lambda logits, temperature=1.0: msp_score(logits, temperature),
+    'maxlogit': lambda logits, temperature=1.0: maxlogit_score(logits),
+    'energy': lambda logits, temperature=1.0: energy_score(logits, temperature),
+    'l1norm': lambda logits, temperature=1.0: l1_norm_score(logits),
+}

@@ -17,13 +17,15 @@ training features (mean ``mu_g``, precision ``P_g``)::
 
 Covariance estimators (:func:`fit_gaussians`):
 
-* ``'pooled'``: within-class scatter summed over classes divided by ``N - C_present`` (the unbiased pooled
-  estimator). Lee et al. divide by ``N`` (biased); the two differ by the constant factor ``N / (N - C)``, which
-  scales every distance uniformly and leaves all OOD metrics unchanged.
+* ``'pooled'``: within-class scatter summed over classes divided by ``N`` -- the maximum-likelihood estimator
+  of Lee et al., of the relative-Mahalanobis paper and of OpenOOD's ``EmpiricalCovariance`` (MDS / RMDS).
 * ``'mean_per_class'`` (PLP, Adaloglou et al., TMLR 2024, arXiv:2303.05828): the unweighted mean of the per-class
-  unbiased covariances; classes with at most one sample are skipped.
+  unbiased covariances; classes with at most one sample are skipped (PLP's own estimator, kept for parity).
 
-The background covariance is the unbiased covariance of all features. Fitting runs in float64. Before
+The background covariance is the maximum-likelihood covariance of all features (divided by ``N``). The
+normalisation matters for the *relative* score: dividing the class covariance by ``N - C`` and the background one
+by ``N - 1`` (an earlier mmood version) scales the two distances differently, which changes the ranking
+(test_vectors N11); dividing both by ``N`` is what the RMD paper and OpenOOD do. Fitting runs in float64. Before
 inversion each covariance is shrunk, ``Sigma + shrinkage * (trace(Sigma) / D) * I``, so a singular covariance
 (e.g. ``D > N``) still yields a finite precision matrix. Classes without training samples are flagged in
 ``class_mask`` and ignored by the score (e.g. PLP's classes that never receive a pseudo-label).
@@ -71,7 +73,7 @@ def fit_gaussians(feats: Tensor,
         feats (Tensor): Training features, shape ``(N, D)``.
         labels (Tensor): Integer class labels in ``[0, num_classes)``, shape ``(N,)``.
         num_classes (int, optional): Number of classes ``C``. Defaults to ``labels.max() + 1``.
-        covariance (str): ``'pooled'`` (unbiased pooled within-class covariance) or ``'mean_per_class'``
+        covariance (str): ``'pooled'`` (pooled within-class covariance, divided by N) or ``'mean_per_class'``
             (unweighted mean of per-class unbiased covariances, classes with <= 1 sample skipped).
             Defaults to ``'pooled'``.
         shrinkage (float): Relative ridge added before inversion, ``shrinkage * trace(Sigma) / D`` on the
@@ -81,10 +83,10 @@ def fit_gaussians(feats: Tensor,
         dict: float64 tensors on the device of ``feats``:
 
         * ``means`` (C, D): class means (zero rows for classes without samples);
-        * ``precision`` (D, D): inverse of the shared (shrunk) covariance;
+        * ``precision`` (D, D): inverse of the shared (shrunk) covariance (maximum likelihood for ``'pooled'``);
         * ``class_mask`` (C,) bool: True for classes with at least one sample;
         * ``global_mean`` (D,): mean of all features;
-        * ``global_precision`` (D, D): inverse of the (shrunk) unbiased covariance of all features.
+        * ``global_precision`` (D, D): inverse of the (shrunk) maximum-likelihood covariance of all features.
 
     Raises:
         ValueError: On malformed inputs, labels outside ``[0, C)``, an unknown covariance mode, a negative
@@ -125,11 +127,10 @@ def fit_gaussians(feats: Tensor,
     centered = x - means[labels]
 
     if covariance == 'pooled':
-        dof = num - int(class_mask.sum())
-        if dof <= 0:
+        if num <= int(class_mask.sum()):
             raise ValueError('The pooled covariance needs more samples than present classes '
                              f'(N = {num}, classes present = {int(class_mask.sum())}).')
-        cov = centered.T @ centered / dof
+        cov = centered.T @ centered / num
     else:
         valid = counts >= 2
         num_valid = int(valid.sum())
@@ -143,7 +144,7 @@ def fit_gaussians(feats: Tensor,
 
     global_mean = x.mean(dim=0)
     g_centered = x - global_mean
-    global_cov = g_centered.T @ g_centered / (num - 1)
+    global_cov = g_centered.T @ g_centered / num
 
     return dict(
         means=means,

@@ -1,6 +1,7 @@
 """Prompted text embeddings, encoded once and kept in the shared cache.
 
-Key = (backbone text identity -- model, weights, a checkpoint loaded over them, open_clip version, precision --, prompt template, word list digest).
+Key = (backbone text identity -- model, weights, a checkpoint loaded over them, open_clip version, precision --,
+prompt template, word list digest).
 Encoding NegLabel's 70k-word corpus with ViT-B/16 takes ~100 minutes on 2 CPU cores: it must happen once.
 """
 from typing import Optional, Sequence

@@ -7,7 +7,6 @@ from conftest import load_tool, make_benchmark, tiny_pipeline
 from mmpretrain.registry import DATASETS
 
 
-
 def build(cfg):
     return DATASETS.build(copy.deepcopy(cfg))
 

@@ -12,15 +12,14 @@ mix-up puts the accuracy near chance, so the bounds below (10-13 points under th
 """
 import csv
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
 import pytest
+from conftest import load_tool, run_command
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEED = 0
@@ -45,19 +44,6 @@ def _run(cmd, cwd, env=None):
     return proc.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'mmood_tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _results(work_dir):
     """(metrics, per-sample rows) of the single run under ``work_dir``."""
     found = glob.glob(osp.join(work_dir, '*', 'metrics.json'))
@@ -78,7 +64,7 @@ def trained(tmp_path_factory):
     _run([sys.executable, osp.join(REPO, 'tools', 'train.py'), osp.join(REPO, 'configs', 'clip_tiny_digits.py'),
           '--work-dir', train_dir, '--cache-dir', cache, '--cfg-options'] + SHORT_TRAIN, cwd=str(root))
     weights = str(root / 'clip_tiny_digits.pth')
-    _load_tool('export_clip_weights').main([train_dir, weights])  # a work dir: its last_checkpoint
+    load_tool('export_clip_weights').main([train_dir, weights])  # a work dir: its last_checkpoint
     return dict(root=root, cache=cache, weights=weights)
 
 
@@ -101,9 +87,8 @@ def test_mcm_detects_unseen_digits_and_matches_ddp(trained):
     assert [r['set'] for r in rows].count('digits 0-4') == 271 and len(rows) == 271 + 269 + 200
 
     dist_dir = str(root / 'mcm_dist')
-    env = dict(_env(), PORT=str(_free_port()))
-    _run(['bash', osp.join(REPO, 'tools', 'dist_test.sh'), config, 'none', '2'] +
-         _test_args(trained, dist_dir), cwd=str(root), env=env)
+    run_command(['bash', osp.join(REPO, 'tools', 'dist_test.sh'), config, 'none', '2'] +
+                _test_args(trained, dist_dir), env=_env(), cwd=str(root), port_env='PORT')
     dist_metrics, dist_rows = _results(dist_dir)
     assert list(dist_metrics) == list(metrics)
     for key, value in metrics.items():

@@ -1,36 +1,32 @@
-"""tools/test.py end to end on the tiny tower and generated folders; 1 vs 2 processes; vs a direct computation."""
+"""tools/test.py end to end on the tiny tower and generated folders; 1 vs 2 processes; vs a direct computation.
+
+Every named score of the run (the method's, plus MSP / MaxLogit / Energy of the same logits) is checked against a
+computation outside the Runner, in metrics.json, in the per-sample CSV and in the report."""
 import csv
 import glob
 import json
-import os
 import os.path as osp
-import socket
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, make_benchmark, make_corpus, tiny_backbone
+from conftest import REPO, make_benchmark, make_corpus, run_command, tiny_backbone
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmpretrain.registry import DATASETS, MODELS
 
 from mmood.evaluation import OODMetric
+from mmood.scores import energy_score, maxlogit_score, msp_score
+
+SCORES = dict(neglabel=['neglabel', 'msp', 'maxlogit', 'energy'],
+              glmcm=['glmcm', 'mcm', 'local_mcm', 'msp', 'maxlogit', 'energy'])
+METRIC_KEYS = ('AUROC', 'FPR95_id_closest', 'AUPR_IN', 'AUPR_OUT')
+ROWS = ('Noise', 'Flat', 'near', 'far', 'mean')
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def run(cmd, cwd=REPO, env=None):
-    full_env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1',
-                    PATH=osp.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''), **(env or {}))
-    proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f'{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}'
-    return proc.stdout + proc.stderr
+def run(cmd, env=None, port_env=None):
+    return run_command(cmd, env=env, port_env=port_env)
 
 
 def read_run(work_dir):
@@ -66,21 +62,25 @@ test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, 
 
 
 def direct_scores(config, cache_dir):
-    """The same model and data, outside the Runner."""
+    """The same model and data, outside the Runner: every named score per sample, plus the logits."""
     cfg = Config.fromfile(config)
     model = MODELS.build(dict(cfg.model.to_dict(), cache_dir=cache_dir))
     model.eval()
     model.prepare()
     ds = DATASETS.build(cfg.test_dataloader.dataset.to_dict())
-    scores, preds = [], []
+    scores, preds, logits = {}, [], []
     for start in range(0, len(ds), 5):
         batch = model.data_preprocessor(pseudo_collate([ds[i] for i in range(start, min(start + 5, len(ds)))]))
+        with torch.no_grad():
+            logits.append(model.class_logits(model.extract_feat(batch['inputs'])))
         for s in model(batch['inputs'], batch['data_samples'], mode='predict'):
-            scores.append(float(s.ood_score))
+            for name, value in s.ood_scores.items():
+                scores.setdefault(name, []).append(float(value))
+            assert float(s.ood_score) == scores[model.primary_score][-1]
             preds.append(int(s.pred_label))
     info = [ds.get_data_info(i) for i in range(len(ds))]
-    return (np.array(scores), np.array([i['set_id'] for i in info]), np.array([i['gt_label'] for i in info]),
-            np.array(preds), ds.metainfo)
+    return ({k: np.array(v) for k, v in scores.items()}, torch.cat(logits), np.array([i['set_id'] for i in info]),
+            np.array([i['gt_label'] for i in info]), np.array(preds), ds.metainfo)
 
 
 @pytest.mark.parametrize('method', ['neglabel', 'glmcm'])
@@ -91,18 +91,40 @@ def test_tools_test_matches_direct(setup, method):
     log_dir, metrics, rows = read_run(work)
     assert 'OOD metrics' in out and 'ID top-1 accuracy' in out
     assert len(rows) == 17 and [int(r['index']) for r in rows] == list(range(17))
-    expected_keys = {f'{s}/{k}' for s in ('Noise', 'Flat', 'near', 'far', 'mean')
-                     for k in ('AUROC', 'FPR95_id_closest', 'AUPR_IN', 'AUPR_OUT')} | {'ID/accuracy'}
+    names = SCORES[method]
+    expected_keys = {f'{s}/{k}' for s in ROWS for k in METRIC_KEYS} | {'ID/accuracy'}
+    expected_keys |= {f'{n}/{s}/{k}' for n in names for s in ROWS for k in METRIC_KEYS}
     assert set(metrics) == expected_keys
     assert all(0.0 <= v <= 100.0 for v in metrics.values())
-    scores, set_ids, labels, preds, meta = direct_scores(configs[method], cache)
-    np.testing.assert_allclose([float(r['ood_score']) for r in rows], scores, rtol=1e-5, atol=1e-7)
+    scores, logits, set_ids, labels, preds, meta = direct_scores(configs[method], cache)
+    assert list(scores) == names  # the method's score first (primary), then the extra head's
+    # the baselines are the score functions of the zero-shot logits (scale 100)
+    np.testing.assert_allclose(scores['msp'], msp_score(logits).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(scores['maxlogit'], maxlogit_score(logits).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(scores['energy'], energy_score(logits).numpy(), rtol=1e-6)
+    if method == 'glmcm':
+        np.testing.assert_allclose(scores['glmcm'], scores['mcm'] + 0.5 * scores['local_mcm'], rtol=1e-6)
+    np.testing.assert_allclose([float(r['ood_score']) for r in rows], scores[names[0]], rtol=1e-5, atol=1e-7)
+    for name in names:
+        np.testing.assert_allclose([float(r[f'score_{name}']) for r in rows], scores[name], rtol=1e-5, atol=1e-7)
     assert [int(r['prediction']) for r in rows] == preds.tolist()
     assert [r['set'] for r in rows] == [meta['set_names'][i] for i in set_ids]
     assert [int(r['is_ood']) for r in rows] == [int(i > 0) for i in set_ids]
-    direct = OODMetric.calculate(scores, set_ids, meta['set_names'], meta['set_groups'], labels, preds)
-    for k, v in direct.items():
-        assert metrics[k] == pytest.approx(v, abs=1e-6), k
+    for name in names:
+        direct = OODMetric.calculate(scores[name], set_ids, meta['set_names'], meta['set_groups'], labels, preds)
+        for k, v in direct.items():
+            key = k if k == 'ID/accuracy' else f'{name}/{k}'
+            assert metrics[key] == pytest.approx(v, abs=1e-6), key
+            if name == names[0]:  # the primary score also under the plain keys
+                assert metrics[k] == metrics[key if k != 'ID/accuracy' else k]
+    with open(osp.join(log_dir, 'report.md')) as f:
+        report = f.read()
+    assert all(f'### {name}' in report for name in names) and f'primary score: {names[0]}' in report
+    assert osp.isfile(osp.join(log_dir, f'roc_{names[0]}.png'))
+    with open(osp.join(log_dir, 'metrics.json')) as f:
+        record = json.load(f)
+    assert record['primary_score'] == names[0] and record['score_names'] == names
+    assert record['set_names'] == ['TinyID', 'Noise', 'Flat']
     if method == 'neglabel':
         with open(osp.join(log_dir, 'neglabel_negatives.txt')) as f:
             words = f.read().splitlines()
@@ -117,14 +139,14 @@ def test_two_processes_equal_one(setup):
     run([sys.executable, 'tools/test.py', configs['neglabel'], '--work-dir', one, '--cache-dir', cache])
     two = osp.join(root, 'work_2p')
     out = run(['bash', 'tools/dist_test.sh', configs['neglabel'], '2', '--work-dir', two, '--cache-dir', cache],
-              env=dict(PORT=str(free_port())))
+              port_env='PORT')
     assert 'mined' not in out.split('NegLabel:')[1].split('\n')[0]  # negatives came from the shared cache
     _, m1, r1 = read_run(one)
     _, m2, r2 = read_run(two)
     assert len(r2) == 17  # sampler padding dropped
     assert [r['path'] for r in r1] == [r['path'] for r in r2]
-    np.testing.assert_allclose([float(r['ood_score']) for r in r1], [float(r['ood_score']) for r in r2],
-                               rtol=1e-6)
+    for column in ['ood_score'] + [f'score_{n}' for n in SCORES['neglabel']]:
+        np.testing.assert_allclose([float(r[column]) for r in r1], [float(r[column]) for r in r2], rtol=1e-6)
     assert m1.keys() == m2.keys()
     for k in m1:
         assert m1[k] == pytest.approx(m2[k], abs=1e-9), k

@@ -1,24 +1,15 @@
 """OODDistributedDataParallel: pass-through for frozen models, whole-model DDP for trainable ones."""
 import os
 import os.path as osp
-import socket
-import subprocess
-import sys
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.nn as nn
-from conftest import REPO, make_benchmark, tiny_backbone, tiny_pipeline, write_images
+from conftest import REPO, free_port, make_benchmark, run_command, tiny_backbone, tiny_pipeline, write_images
 from torch.nn.parallel import DistributedDataParallel
 
 from mmood.engine import OODDistributedDataParallel
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 class Toy(nn.Module):
@@ -84,11 +75,7 @@ train_cfg = dict(max_iters=4, val_interval=4, extraction=dict(batch_size=5))
 param_scheduler = dict(end=4)
 default_hooks = dict(checkpoint=dict(interval=4), logger=dict(interval=2))
 ''')
-    env = dict(os.environ, HF_HUB_OFFLINE='1', PORT=str(free_port()), OMP_NUM_THREADS='1',
-               PATH=osp.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
-    proc = subprocess.run(['bash', 'tools/dist_train.sh', config, '2', '--work-dir', osp.join(root, 'work'),
-                           '--cache-dir', osp.join(root, 'cache')], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    run_command(['bash', 'tools/dist_train.sh', config, '2', '--work-dir', osp.join(root, 'work'), '--cache-dir',
+                 osp.join(root, 'cache')], env=dict(OMP_NUM_THREADS='1'), port_env='PORT')
     ckpt = torch.load(osp.join(root, 'work', 'iter_4.pth'), map_location='cpu', weights_only=False)
     assert any(k.startswith('head.') for k in ckpt['state_dict'])

@@ -102,24 +102,32 @@ def test_id_interp_equals_np_interp_on_sklearn_roc(seed, rounding):
     np.testing.assert_allclose(ood_metrics(id_s, ood_s, fpr_rule='interp')['FPR95'], 100 * expected, rtol=1e-12)
 
 
-def _direct_first_ge(pos, neg, recall=0.95):
-    """Brute force: highest threshold t with #(pos >= t) / n_pos >= recall, FPR = #(neg >= t) / n_neg."""
-    for t in np.unique(np.r_[pos, neg])[::-1]:
-        if np.mean(pos >= t) >= recall:
-            return np.mean(neg >= t)
-    raise AssertionError('unreachable')
+def _openood_first_ge(pos, neg, recall=0.95):
+    """OpenOOD's rule as OpenOOD computes it: sklearn's roc_curve with its default drop_intermediate=True."""
+    fpr, tpr, _ = roc_curve(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg])
+    return fpr[np.argmax(tpr >= recall)]
 
 
 @pytest.mark.parametrize('seed,rounding', [(3, None), (4, 1), (5, 2)])
-def test_ood_first_ge_against_direct_computation(seed, rounding):
+def test_ood_first_ge_equals_openood_curve(seed, rounding):
     id_s, ood_s = _random_scores(seed, rounding=rounding)
     # OOD positive: OOD samples are caught when -score >= t; FPR = fraction of ID rejected
-    expected = _direct_first_ge(-ood_s, -id_s)
     res = ood_metrics(id_s, ood_s, fpr_positive='ood', fpr_rule='first_ge')
-    np.testing.assert_allclose(res['FPR95'], 100 * expected, rtol=1e-12)
-    # the ID-positive variant against the same brute force
+    np.testing.assert_allclose(res['FPR95'], 100 * _openood_first_ge(-ood_s, -id_s), rtol=1e-12)
     res_id = ood_metrics(id_s, ood_s, fpr_positive='id', fpr_rule='first_ge')
-    np.testing.assert_allclose(res_id['FPR95'], 100 * _direct_first_ge(id_s, ood_s), rtol=1e-12)
+    np.testing.assert_allclose(res_id['FPR95'], 100 * _openood_first_ge(id_s, ood_s), rtol=1e-12)
+
+
+def test_first_ge_on_ties_straddling_the_target_uses_openood_curve():
+    """Tied (positive, negative) pairs make a straight diagonal of the ROC across 95 % recall. On the full curve
+    the first point with TPR >= 0.95 lies inside the run of ties (FPR 0.02); OpenOOD's curve drops the collinear
+    points and reaches 0.95 only at the run's end (FPR 0.05). The rule is documented as OpenOOD's: 0.05."""
+    ties = [4.0, 3.9, 3.8, 3.7, 3.6]
+    pos = np.r_[np.linspace(10, 5, 93), ties, 3.5, 3.4]
+    neg = np.r_[ties, np.linspace(3, 0, 95)]
+    assert fpr_at_recall(pos, neg, rule='first_ge') == pytest.approx(0.05, abs=1e-12)
+    full_fpr, full_tpr, _ = roc_curve(np.r_[np.ones(100), np.zeros(100)], np.r_[pos, neg], drop_intermediate=False)
+    assert full_fpr[np.argmax(full_tpr >= 0.95)] == pytest.approx(0.02)  # what the old (full-curve) rule gave
 
 
 def _direct_closest(pos, neg, recall=0.95):

@@ -1,11 +1,12 @@
-"""OODMetric: BaseMetric contract, per-set values, near/far/mean aggregation, options in the keys."""
+"""OODMetric: BaseMetric contract, per-set values, near/far/mean aggregation, options in the keys, several named
+scores per run, several FPR95 conventions per run, per-pair scores of set-level heads."""
 import numpy as np
 import pytest
 import torch
 from mmpretrain.registry import METRICS
 from sklearn.metrics import roc_auc_score
 
-from mmood.evaluation import OODMetric, format_table, ood_metrics
+from mmood.evaluation import OODMetric, format_table, fpr_at_recall, metrics_of, ood_metrics
 
 NAMES = ('ID', 'A', 'B', 'C')
 GROUPS = ('id', 'near', 'far', 'far')
@@ -34,7 +35,7 @@ def test_metric_through_registry(data):
     samples = fake_samples(scores, set_ids, labels, preds)
     metric.process(None, samples[:20])
     metric.process(None, samples[20:])
-    assert set(metric.results[0]) == {'score', 'label', 'pred', 'set_id'}  # keeps little
+    assert set(metric.results[0]) == {'idx', 'scores', 'label', 'pred', 'set_id', 'path'}  # keeps little
     out = metric.evaluate(len(samples))
     id_s = scores[set_ids == 0]
     for sid, name in enumerate(NAMES[1:], 1):
@@ -83,3 +84,60 @@ def test_errors_and_table(data):
     table = format_table(out, NAMES)
     assert 'ID positive, closest rule' in table and f'{out["B/AUROC"]:7.2f}' in table
     assert table.strip().endswith(f'{out["ID/accuracy"]:.2f}')
+
+
+def test_named_scores_through_process(data):
+    """Several named scores per sample: every one under its prefix, the primary also under the plain keys."""
+    scores, set_ids, labels, preds = data
+    other = -0.5 * scores + np.linspace(0, 1, scores.size)
+    samples = [dict(ood_scores=dict(main=torch.tensor(a), other=torch.tensor(b)), ood_score=torch.tensor(a),
+                    set_id=i, gt_label=torch.tensor([l]), pred_label=torch.tensor([p]), sample_idx=k,
+                    img_path=f'img{k}.png')
+               for k, (a, b, i, l, p) in enumerate(zip(scores, other, set_ids, labels, preds))]
+    metric = METRICS.build(dict(type='OODMetric', extra_fpr=[('ood', 'first_ge')]))
+    metric.dataset_meta = dict(set_names=NAMES, set_groups=GROUPS)
+    metric.process(None, samples[::-1])  # any order: results are put back in dataset order
+    out = metric.evaluate(len(samples))
+    main = OODMetric.calculate(scores, set_ids, NAMES, GROUPS, labels, preds, extra_fpr=[('ood', 'first_ge')])
+    for k, v in main.items():
+        assert out[k] == v  # the primary (first) score under the plain keys
+    assert metrics_of(out, 'main') == main
+    alone = OODMetric.calculate(other, set_ids, NAMES, GROUPS, labels, preds, extra_fpr=[('ood', 'first_ge')])
+    assert metrics_of(out, 'other') == alone
+    assert 'other/ID/accuracy' not in out and out['ID/accuracy'] == main['ID/accuracy']
+    # both FPR95 conventions in one run, each as ood_metrics computes it
+    ref = ood_metrics(scores[set_ids == 0], scores[set_ids == 2], fpr_positive='ood', fpr_rule='first_ge')
+    assert out['B/FPR95_ood_first_ge'] == pytest.approx(ref['FPR95'], abs=1e-12)
+    assert out['B/FPR95_id_closest'] == pytest.approx(ood_metrics(scores[set_ids == 0], scores[set_ids == 2])['FPR95'])
+    table = metric.results_table
+    assert table['primary'] == 'main' and list(table['idx']) == list(range(len(samples)))
+    assert table['paths'][3] == 'img3.png'
+    metric.primary_score = 'other'
+    metric.process(None, samples)
+    assert metric.evaluate(len(samples))['A/AUROC'] == alone['A/AUROC']
+
+
+def test_score_names_that_would_collide_are_refused(data):
+    scores, set_ids, labels, preds = data
+    for bad in ('mean', 'A', 'x/y'):
+        with pytest.raises(ValueError, match='cannot name metrics'):
+            OODMetric.calculate_named({bad: scores}, bad, set_ids, NAMES, GROUPS)
+    with pytest.raises(ValueError, match='FPR95 convention'):
+        OODMetric(extra_fpr=[('ood', 'median')])
+
+
+def test_per_pair_scores(data):
+    """A set-level score: row i-1 holds the pair (ID, OOD set i); each pair is evaluated on its own row."""
+    scores, set_ids, labels, preds = data
+    pairs = np.full((3, scores.size), np.nan)
+    for sid in (1, 2, 3):
+        members = (set_ids == 0) | (set_ids == sid)
+        pairs[sid - 1, members] = scores[members] + sid * (set_ids[members] == 0)  # ID shifted per pair
+    out = OODMetric.calculate(pairs, set_ids, NAMES, GROUPS, labels, preds)
+    for sid, name in enumerate(NAMES[1:], 1):
+        ref = ood_metrics(scores[set_ids == 0] + sid, scores[set_ids == sid])
+        assert out[f'{name}/AUROC'] == pytest.approx(ref['AUROC'])
+        assert out[f'{name}/FPR95_id_closest'] == pytest.approx(ref['FPR95'])
+    with pytest.raises(ValueError, match='one row per OOD set'):
+        OODMetric.calculate(pairs[:2], set_ids, NAMES, GROUPS)
+    assert fpr_at_recall([1.0, 2.0], [0.0]) == 0.0

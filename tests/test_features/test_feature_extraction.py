@@ -2,12 +2,11 @@
 import os
 import os.path as osp
 import shutil
-import socket
 
 import numpy as np
 import pytest
 import torch
-from conftest import make_benchmark, tiny_backbone
+from conftest import make_benchmark, spawn_with_port, tiny_backbone
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
@@ -44,8 +43,8 @@ def test_extracted_values_labels_and_paths(bench, tmp_path):
     sources = eval_set_sources(dataset_cfg)
     report = extract_features(model, dataset, sources, ['global', 'local', 'pre_proj'], store, batch_size=4,
                               shard_size=4, progress=False, made_by='unit test')
-    assert [(r['set'], r['kind']) for r in report] == [(s.name, k) for s in sources
-                                                      for k in ('global', 'local', 'pre_proj')]
+    kinds = ('global', 'local', 'pre_proj')
+    assert [(r['set'], r['kind']) for r in report] == [(s.name, k) for s in sources for k in kinds]
     # direct computation: every sample in one batch
     batch = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(len(dataset))]), False)
     with torch.no_grad():
@@ -124,13 +123,7 @@ def test_found_from_config_after_images_are_gone(tmp_path):
     np.testing.assert_array_equal(torch.cat([b['global'] for b in batches]).numpy(), feats_before)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _worker(rank, world_size, port, dataset_cfg, cache_dir):
+def _worker(rank, port, world_size, dataset_cfg, cache_dir):
     torch.set_num_threads(1)
     if world_size > 1:
         os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
@@ -150,8 +143,7 @@ def test_two_processes_equal_one(bench, tmp_path):
     results = {}
     for world_size in (1, 2):
         cache_dir = str(tmp_path / f'world{world_size}')
-        torch.multiprocessing.start_processes(_worker, args=(world_size, _free_port(), dataset_cfg, cache_dir),
-                                              nprocs=world_size, start_method='fork')
+        spawn_with_port(_worker, world_size, (world_size, dataset_cfg, cache_dir), start_method='fork')
         store = CacheStore(cache_dir)
         entries = [e for e in store.list_entries(FEATURE_NAMESPACE)]
         assert len(entries) == 6 and {e['status'] for e in entries} == {'ok'}

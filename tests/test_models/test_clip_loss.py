@@ -1,11 +1,11 @@
 """CLIPContrastiveLoss: the formula, and the 2-process gloo run against the single-process global batch."""
 import os
 import os.path as osp
-import socket
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import spawn_with_port
 
 from mmood.models.losses import CLIPContrastiveLoss, clip_contrastive_loss
 
@@ -69,12 +69,6 @@ def test_shape_check():
         clip_contrastive_loss(torch.zeros(3, 4), torch.zeros(2, 4), 1.0)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def _worker(rank: int, port: int, out_dir: str) -> None:
     import torch.distributed as dist
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
@@ -90,8 +84,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
 
 
 def test_two_process_gloo_equals_global_batch(tmp_path):
-    import torch.multiprocessing as mp
-    mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    spawn_with_port(_worker, WORLD, (str(tmp_path), ))
     ranks = [torch.load(tmp_path / f'rank{r}.pt') for r in range(WORLD)]
     full = run_loss(**make_problem())
     for r in ranks:  # every rank holds the global-batch loss

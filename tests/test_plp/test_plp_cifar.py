@@ -13,7 +13,8 @@ from mmpretrain.datasets import CIFAR10
 from mmpretrain.registry import DATASETS, MODELS
 
 from mmood.cache import CacheStore
-from mmood.datasets import CachedFeatureDataset, collect_set
+from mmood.datasets import collect_set, resolve_sets
+from mmood.features import CachedFeatureDataset
 from mmood.features import current_manifest_digest, eval_set_sources, extract_features, model_identity
 
 
@@ -42,8 +43,8 @@ def fake_cifar(tmp_path, monkeypatch):
              dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood'))]
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'plp_vitb16_cifar10.py'))
     bench = cfg.test_dataloader.dataset.to_dict()
-    bench['id_set']['dataset']['data_root'] = c10
-    bench['ood_sets'][0]['dataset']['data_root'] = c100
+    assert bench['benchmark'] == 'cifar10'  # the sets come from the benchmark table, rooted at benchmark_root
+    bench['benchmark_root'] = str(tmp_path)
     bench['pipeline'] = small
     return dict(cfg=cfg, bench=bench, c10=c10, root=str(tmp_path))
 
@@ -56,7 +57,7 @@ def test_cifar_test_splits_are_sets(fake_cifar):
     assert [i['set_id'] for i in infos] == [0] * 4 + [1] * 5
     assert all(i['gt_label'] == -1 for i in infos[4:]) and all(0 <= i['gt_label'] < 10 for i in infos[:4])
     assert infos[0]['img'].shape == (32, 32, 3) and infos[0]['img_path'] == f'CIFAR10:{fake_cifar["c10"]}:test#0'
-    samples, problems = collect_set(bench['id_set'], True, 10)
+    samples, problems = collect_set(resolve_sets(bench)[0], True, 10)
     assert not problems and samples == [(i['img_path'], i['gt_label']) for i in infos[:4]]
     # the feature cache can re-check these sets' manifests although they have no image files
     for source in eval_set_sources(bench):

@@ -10,8 +10,7 @@ from conftest import tiny_backbone
 from mmpretrain.registry import MODELS, PARAM_SCHEDULERS
 
 from mmood.evaluation import ood_metrics
-from mmood.models.heads import LinearProbeHead, zscore_statistics
-from mmood.scorers import ScorerContext, build_scorer
+from mmood.models.heads import HeadContext, LinearProbeHead, build_method, zscore_statistics
 from mmood.scores import mcm_score
 from mmood.text import PROMPT_SETS
 from mmood.text.pseudo_labels import compute_pseudo_labels
@@ -32,7 +31,11 @@ def identity_probe(width=3, classes=3):
 
 def context(head, id_text=None, model=None):
     model = model or SimpleNamespace(head=head, backbone=None)
-    return ScorerContext(id_text=id_text if id_text is not None else torch.eye(3), model=model)
+    return HeadContext(id_text=id_text if id_text is not None else torch.eye(3), model=model)
+
+
+def method(name, ctx, options=None):
+    return build_method(name, options).prepare(ctx)
 
 
 def test_n10_logit_scores():
@@ -41,29 +44,33 @@ def test_n10_logit_scores():
     expected = dict(plp_energy=[2.407606, 1.098612], plp_msp=[0.665241, 0.333333], plp_l1norm=[3.0, 0.0],
                     plp_maxlogit=[2.0, 0.0])
     for name, values in expected.items():
-        scorer = build_scorer(name).prepare(context(head))
-        assert scorer.feature_kinds == ('pre_proj', )
-        np.testing.assert_allclose(scorer.score(feats).numpy(), values, atol=1e-6)
-    for score, values in (('energy', expected['plp_energy']), ('msp', expected['plp_msp'])):
-        head.score = score  # the config's own head (tools/test.py) gives the same numbers
-        np.testing.assert_allclose(head(feats).detach().numpy(), values, atol=1e-6)
+        head_of_method = method(name, context(head))
+        assert head_of_method.feature_kinds == ('pre_proj', ) and head_of_method.score_names == (name, )
+        np.testing.assert_allclose(head_of_method(feats)[name].numpy(), values, atol=1e-6)
+    # the config's own head (tools/test.py) gives the same numbers, primary first
+    full = LinearProbeHead(3, 3, feature='pre_proj', score='msp', scores=('energy', 'l1norm', 'maxlogit'))
+    full.load_state_dict(head.state_dict())
+    out = full(feats)
+    assert list(out) == ['plp_msp', 'plp_energy', 'plp_l1norm', 'plp_maxlogit']
+    for name, values in out.items():
+        np.testing.assert_allclose(values.detach().numpy(), expected[name], atol=1e-6)
     with pytest.raises(ValueError, match='untrained'):
-        build_scorer('plp_energy').prepare(context(LinearProbeHead(3, 3)))
+        method('plp_energy', context(LinearProbeHead(3, 3)))
     with pytest.raises(ValueError, match='LinearProbeClassifier'):
-        build_scorer('plp_msp').prepare(ScorerContext(id_text=torch.eye(3), model=None))
+        method('plp_msp', HeadContext(id_text=torch.eye(3), model=None))
 
 
 def test_pseudo_msp_is_mcm_with_the_5_prompt_ensemble():
     torch.manual_seed(0)
     model = MODELS.build(dict(type='LinearProbeClassifier', backbone=tiny_backbone(), class_names=['a', 'b', 'c']))
     model.head.set_statistics(torch.zeros(64), torch.ones(64))
-    ctx = ScorerContext.from_model(model)
-    scorer = build_scorer('pseudo_msp').prepare(ctx)
+    ctx = model.head_context()
+    scorer = method('pseudo_msp', ctx)
     with torch.no_grad():
         feats = model.backbone.extract_image_features(torch.randn(5, 3, 32, 32), ('global', 'pre_proj'))
         text = model.backbone.build_text_classifier(['a', 'b', 'c'], PROMPT_SETS['plp5'])
     expected = torch.softmax(feats['global'] @ text.T, dim=1).amax(1)  # tau = 1 on cosines
-    np.testing.assert_allclose(scorer.score(feats).numpy(), expected.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(scorer(feats)['pseudo_mcm'].numpy(), expected.numpy(), rtol=1e-5)
 
 
 def test_fitted_variants_use_pseudo_labels_and_probe_spaces():
@@ -76,25 +83,26 @@ def test_fitted_variants_use_pseudo_labels_and_probe_spaces():
     z, zq = head.standardize(x), head.standardize(xq)
     with torch.no_grad():
         lg = head.logits(x)
-    knn = build_scorer('plp_knn', dict(k=1)).prepare(context(head, model=model)).fit({'pre_proj': x})
+    knn = method('plp_knn', context(head, model=model), dict(k=1)).fit({'pre_proj': x})
     best = (F.normalize(zq, dim=-1) @ F.normalize(z, dim=-1).T).amax(1)
-    np.testing.assert_allclose(knn.score({'pre_proj': xq}).numpy(), torch.exp(best / 0.02).numpy(), rtol=1e-4)
-    maha = build_scorer('plp_mahalanobis').prepare(context(head, model=model)).fit({'pre_proj': x},
-                                                                                  torch.zeros(40, dtype=torch.long))
+    np.testing.assert_allclose(knn({'pre_proj': xq})['plp_knn'].numpy(), torch.exp(best / 0.02).numpy(), rtol=1e-4)
+    maha = method('plp_mahalanobis', context(head, model=model)).fit({'pre_proj': x},
+                                                                     torch.zeros(40, dtype=torch.long))
     assert maha.gaussians['class_mask'].tolist() == [True, True, False]  # class 2 got no pseudo-label
     mu = torch.stack([z[pseudo == c].mean(0) for c in (0, 1)]).double()
-    cov = sum(((z[pseudo == c].double() - mu[c]).T @ (z[pseudo == c].double() - mu[c])) for c in (0, 1)) / 38
+    cov = sum(((z[pseudo == c].double() - mu[c]).T @ (z[pseudo == c].double() - mu[c])) for c in (0, 1)) / 40
     prec = torch.linalg.inv(cov)
     d = torch.stack([(((zq.double() - mu[c]) @ prec) * (zq.double() - mu[c])).sum(1) for c in (0, 1)], 1)
-    np.testing.assert_allclose(maha.score({'pre_proj': xq}).numpy(), (-d.min(1).values).numpy(), rtol=1e-4)
-    logit = build_scorer('plp_logit_mahalanobis', dict(shrinkage=0.0)).prepare(context(head, model=model))
+    np.testing.assert_allclose(maha({'pre_proj': xq})['plp_mahalanobis'].numpy(), (-d.min(1).values).numpy(),
+                               rtol=1e-4)
+    logit = method('plp_logit_mahalanobis', context(head, model=model), dict(shrinkage=0.0))
     logit.fit({'pre_proj': x})
     assert logit.covariance == 'mean_per_class'
     np.testing.assert_allclose(logit.gaussians['means'][:2].numpy(),
                                torch.stack([lg[pseudo == c].mean(0) for c in (0, 1)]).numpy(), rtol=1e-5,
                                atol=1e-6)
-    assert torch.isfinite(logit.score({'pre_proj': xq})).all()
-    true = build_scorer('plp_mahalanobis', dict(labels='true')).prepare(context(head, model=model))
+    assert torch.isfinite(logit({'pre_proj': xq})['plp_logit_mahalanobis']).all()
+    true = method('plp_mahalanobis', context(head, model=model), dict(labels='true'))
     true.fit({'pre_proj': x}, torch.arange(40) % 3)
     assert true.gaussians['class_mask'].tolist() == [True, True, True]
 
@@ -135,13 +143,14 @@ def test_probe_on_noisy_pseudo_labels_beats_pseudo_msp():
         loss.backward()
         opt.step()
         sched.step()
-    scorer = build_scorer('plp_energy').prepare(context(head))
-    pmsp = build_scorer('pseudo_msp', dict(templates=None)).prepare(context(head, id_text=prototypes))
+    scorer = method('plp_energy', context(head))
+    pmsp = method('pseudo_msp', context(head, id_text=prototypes), dict(templates=None))
     with torch.no_grad():
-        probe = ood_metrics(scorer.score({'pre_proj': x_test}).numpy(), scorer.score({'pre_proj': x_ood}).numpy())
+        probe = ood_metrics(scorer({'pre_proj': x_test})['plp_energy'].numpy(),
+                            scorer({'pre_proj': x_ood})['plp_energy'].numpy())
     unit = {'global': F.normalize(x_test, dim=-1)}, {'global': F.normalize(x_ood, dim=-1)}
-    base = ood_metrics(pmsp.score(unit[0]).numpy(), pmsp.score(unit[1]).numpy())
-    np.testing.assert_allclose(pmsp.score(unit[0]).numpy(),
+    base = ood_metrics(pmsp(unit[0])['pseudo_mcm'].numpy(), pmsp(unit[1])['pseudo_mcm'].numpy())
+    np.testing.assert_allclose(pmsp(unit[0])['pseudo_mcm'].numpy(),
                                mcm_score(unit[0]['global'] @ prototypes.T, 1.0).numpy(), rtol=1e-6)
     print(f'synthetic AUROC: probe (energy) {probe["AUROC"]:.2f} vs pseudo-MSP {base["AUROC"]:.2f}')
     assert probe['AUROC'] > base['AUROC'] + 5

@@ -10,7 +10,7 @@ from mmengine.dataset import pseudo_collate
 from mmpretrain.registry import DATASETS, MODELS
 
 from mmood.cache import CacheStore
-from mmood.datasets import CachedFeatureDataset, feature_collate
+from mmood.features import CachedFeatureDataset, feature_collate
 from mmood.features import MissingFeaturesError, eval_set_sources, extract_features, model_identity
 
 pytestmark = pytest.mark.usefixtures('single_thread')

@@ -32,8 +32,8 @@ def test_n12():
 
 def _random(n=37, m=53, d=6, seed=0):
     gen = torch.Generator().manual_seed(seed)
-    return torch.randn(n, d, generator=gen, dtype=torch.float64), torch.randn(m, d, generator=gen,
-                                                                               dtype=torch.float64)
+    query = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    return query, torch.randn(m, d, generator=gen, dtype=torch.float64)
 
 
 def test_distance_matches_numpy():

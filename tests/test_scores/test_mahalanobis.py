@@ -14,21 +14,26 @@ def _n11():
     return feats, labels, queries
 
 
+# N11 with maximum-likelihood covariances (test_vectors.md): pooled class Σ = I, background Σ0 = diag(26, 1).
+# PLP's 'mean_per_class' keeps per-class unbiased covariances: Σ = 4/3 I.
+N11 = dict(pooled=dict(precision=1.0, maha=[-0.0, -25.0, -4.0], rmd=[0.961538, -25.0, 0.961538]),
+           mean_per_class=dict(precision=0.75, maha=[-0.0, -18.75, -3.0], rmd=[0.961538, -18.75, 1.961538]))
+
+
 @pytest.mark.parametrize('covariance', ['pooled', 'mean_per_class'])
 def test_n11(covariance):
+    want = N11[covariance]
     feats, labels, queries = _n11()
     gauss = fit_gaussians(feats, labels, covariance=covariance, shrinkage=0.0)
-    np.testing.assert_allclose(gauss['precision'].numpy(), np.eye(2) * 0.75, atol=1e-12)  # Sigma = 4/3 I
-    np.testing.assert_allclose(gauss['global_precision'].numpy(), np.diag([0.0336538, 0.875]), atol=1e-6)
+    np.testing.assert_allclose(gauss['precision'].numpy(), np.eye(2) * want['precision'], atol=1e-12)
+    np.testing.assert_allclose(gauss['global_precision'].numpy(), np.diag([1 / 26, 1.0]), atol=1e-12)
     np.testing.assert_allclose(gauss['means'].numpy(), [[1, 1], [11, 1]], atol=1e-12)
-    np.testing.assert_allclose(mahalanobis_score(queries, gauss).numpy(), [-0.0, -18.75, -3.0], atol=1e-6)
-    np.testing.assert_allclose(
-        mahalanobis_score(queries, gauss, relative=True).numpy(), [0.841346, -18.75, 1.341346], atol=1e-6)
+    np.testing.assert_allclose(mahalanobis_score(queries, gauss).numpy(), want['maha'], atol=1e-6)
+    np.testing.assert_allclose(mahalanobis_score(queries, gauss, relative=True).numpy(), want['rmd'], atol=1e-6)
     # the default shrinkage (ridge of 1e-6 * trace / D) perturbs the values only slightly
     gauss_default = fit_gaussians(feats, labels, covariance=covariance)
-    np.testing.assert_allclose(
-        mahalanobis_score(queries, gauss_default, relative=True).numpy(), [0.841346, -18.75, 1.341346],
-        rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(mahalanobis_score(queries, gauss_default, relative=True).numpy(), want['rmd'],
+                               rtol=1e-4, atol=1e-4)
     # float32 queries give float32 scores
     out = mahalanobis_score(queries.float(), gauss)
     assert out.dtype == torch.float32
@@ -39,7 +44,7 @@ def _numpy_reference(x, feats, labels, covariance, relative):
     means = np.stack([feats[labels == c].mean(0) for c in classes])
     if covariance == 'pooled':
         centred = feats - means[np.searchsorted(classes, labels)]
-        cov = centred.T @ centred / (len(feats) - len(classes))
+        cov = centred.T @ centred / len(feats)  # maximum likelihood
     else:
         covs = [np.cov(feats[labels == c], rowvar=False) for c in classes if (labels == c).sum() > 1]
         cov = np.mean(covs, axis=0)
@@ -47,7 +52,7 @@ def _numpy_reference(x, feats, labels, covariance, relative):
     diff = x[:, None, :] - means[None]
     dist = np.einsum('ncd,de,nce->nc', diff, prec, diff)
     if relative:
-        gprec = np.linalg.inv(np.cov(feats, rowvar=False))
+        gprec = np.linalg.inv(np.cov(feats, rowvar=False, bias=True))  # maximum likelihood
         gdiff = x - feats.mean(0)
         dist = dist - np.einsum('nd,de,ne->n', gdiff, gprec, gdiff)[:, None]
     return -dist.min(1)
@@ -97,12 +102,15 @@ def test_empty_class_is_ignored():
     np.testing.assert_array_equal(gauss['class_mask'].numpy(), [True, False, False, True, False])
     assert gauss['means'].shape == (5, 2)
     # empty classes have zero means, which would be the nearest "class" for (1, 1) if they were used
-    np.testing.assert_allclose(mahalanobis_score(queries, gauss).numpy(), [-0.0, -18.75, -3.0], atol=1e-6)
-    np.testing.assert_allclose(mahalanobis_score(torch.zeros(1, 2, dtype=torch.float64), gauss).numpy(), [-1.5],
+    np.testing.assert_allclose(mahalanobis_score(queries, gauss).numpy(), [-0.0, -25.0, -4.0], atol=1e-6)
+    np.testing.assert_allclose(mahalanobis_score(torch.zeros(1, 2, dtype=torch.float64), gauss).numpy(), [-2.0],
                                atol=1e-12)
 
 
-def test_biased_estimator_differs_by_constant_factor():
+def test_pooled_is_maximum_likelihood():
+    """Pooled Σ and background Σ0 are divided by N (RMD paper, OpenOOD): the unbiased N - C / N - 1 pair scales the
+    two distances differently, which changes the ranking of the relative score (N11 above: 0.84 / 1.34 -> 0.96 /
+    0.96 for its first and last query)."""
     rng = np.random.default_rng(2)
     labels = np.repeat(np.arange(3), 10)
     feats = rng.normal(size=(30, 4))
@@ -111,10 +119,11 @@ def test_biased_estimator_differs_by_constant_factor():
     out = mahalanobis_score(torch.from_numpy(x), gauss).numpy()
     means = np.stack([feats[labels == c].mean(0) for c in range(3)])
     centred = feats - means[labels]
-    prec_biased = np.linalg.inv(centred.T @ centred / 30)
     diff = x[:, None, :] - means[None]
-    biased = -np.einsum('ncd,de,nce->nc', diff, prec_biased, diff).min(1)
-    np.testing.assert_allclose(biased / out, 30 / 27, rtol=1e-9)
+    ml = -np.einsum('ncd,de,nce->nc', diff, np.linalg.inv(centred.T @ centred / 30), diff).min(1)
+    np.testing.assert_allclose(out, ml, rtol=1e-9)
+    unbiased = -np.einsum('ncd,de,nce->nc', diff, np.linalg.inv(centred.T @ centred / 27), diff).min(1)
+    np.testing.assert_allclose(out / unbiased, 30 / 27, rtol=1e-9)
 
 
 def test_bad_inputs():

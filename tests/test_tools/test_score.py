@@ -15,6 +15,11 @@ from conftest import REPO, load_tool, make_benchmark, tiny_backbone
 from mmpretrain.registry import MODELS
 from PIL import Image
 
+from mmood.evaluation import metrics_of
+from mmood.evaluation.report import safe_name
+
+TEST_SCORES = ['mcm', 'msp', 'maxlogit', 'energy']  # MCM config: the method, then the baselines of its logits
+
 
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
@@ -67,14 +72,14 @@ def check_report(log_dir, methods, metrics_by_method, printed=None):
             line = next(line for line in printed.splitlines()
                         if line.split()[:3] == [row['method'], row['set'], row['group']])
             values = [float(v) for v in line.split()[3:]]
-            assert values == [round(float(row[c]), 2) for c in ('AUROC', 'FPR95_id_closest', 'AUPR_IN', 'AUPR_OUT',
-                                                                  'ID_accuracy')]
+            columns = ('AUROC', 'FPR95_id_closest', 'AUPR_IN', 'AUPR_OUT', 'ID_accuracy')
+            assert values == [round(float(row[c]), 2) for c in columns]
     md = open(osp.join(log_dir, 'report.md')).read()
     assert 'FPR95_id_closest' in md and 'near-OOD: Flat' in md
     for method in methods:
         assert f'### {method}' in md
         for prefix in ('roc', 'score_hist'):
-            path = osp.join(log_dir, f'{prefix}_{method}.png')
+            path = osp.join(log_dir, f'{prefix}_{safe_name(method)}.png')
             with Image.open(path) as img:
                 img.verify()
             with Image.open(path) as img:
@@ -82,7 +87,7 @@ def check_report(log_dir, methods, metrics_by_method, printed=None):
 
 
 def test_test_run_writes_report_and_features(run):
-    check_report(run['log_dir'], ['mcm_tiny'], {'mcm_tiny': run['metrics']})
+    check_report(run['log_dir'], TEST_SCORES, {n: metrics_of(run['metrics'], n) for n in TEST_SCORES})
     store = load_tool('cache')
     out = io.StringIO()
     sys_stdout, sys.stdout = sys.stdout, out
@@ -102,16 +107,30 @@ def test_rescoring_reproduces_test_metrics_exactly(run, capsys):
     result = score.main([run['config'], '--cache-dir', run['cache'], '--work-dir', run['work'], '--methods',
                          *methods])
     printed = capsys.readouterr().out
-    assert result['metrics']['config'] == run['metrics']  # every key, bit for bit
-    assert result['metrics']['mcm'] == run['metrics']  # MCM with its defaults is this config's head
-    for m in methods:
-        assert result['metrics'][m]['ID/accuracy'] == run['metrics']['ID/accuracy']
+    assert result['metrics']['config'] == run['metrics']  # every key of every named score, bit for bit
+    for name in TEST_SCORES:  # config/<name>: each score of the run; the table methods equal them
+        assert result['metrics'][f'config/{name}'] == metrics_of(run['metrics'], name)
+        assert result['metrics'][name] == metrics_of(run['metrics'], name)
     with open(osp.join(run['log_dir'], 'per_sample_results.csv')) as f:
-        test_scores = [float(r['ood_score']) for r in csv.DictReader(f)]
-    np.testing.assert_array_equal(result['scores']['config'].astype(np.float64), test_scores)
-    check_report(result['log_dir'], methods, result['metrics'], printed)
+        rows = list(csv.DictReader(f))
+    np.testing.assert_array_equal(result['scores']['config'], [float(r['ood_score']) for r in rows])
+    for name in TEST_SCORES:
+        np.testing.assert_array_equal(result['scores'][f'config/{name}'], [float(r[f'score_{name}']) for r in rows])
+    shown = ['config', 'config/msp', 'config/maxlogit', 'config/energy', 'mcm', 'msp', 'maxlogit', 'energy']
+    check_report(result['log_dir'], shown, {n: metrics_of(result['metrics']['config'], n.split('/')[-1]
+                                                          if '/' in n else 'mcm') if n.startswith('config')
+                                            else result['metrics'][n] for n in shown}, printed)
     with open(osp.join(result['log_dir'], 'metrics.json')) as f:
         assert json.load(f)['metrics'] == result['metrics']
+
+
+def test_unknown_method_is_one_line(run, capsys):
+    score = load_tool('score')
+    with pytest.raises(SystemExit) as err:
+        score.main([run['config'], '--cache-dir', run['cache'], '--work-dir', run['work'], '--methods', 'energi'])
+    assert err.value.code == 2
+    message = capsys.readouterr().err
+    assert 'Unknown OOD method "energi". Did you mean "energy"?' in message and 'Traceback' not in message
 
 
 def test_feature_space_methods_need_id_train(run, capsys):

@@ -1,5 +1,5 @@
-# ImageNet-1k val (ID) vs the MOS far-OOD four: iNaturalist, SUN, Places, Textures.
-# Layout (see README "Data"):
+# ImageNet-1k val (ID) vs the MOS far-OOD four: iNaturalist, SUN, Places, Textures (benchmark `imagenet_mos`).
+# Layout (see README "Data"; `python tools/verify_data.py --benchmark imagenet_mos` checks it):
 #   data/imagenet/val/ILSVRC2012_val_*.JPEG + data/imagenet/meta/val.txt   (mmpretrain's ImageNet val list)
 #   data/ood_data/{iNaturalist,SUN,Places,Textures}/...                    (scanned recursively)
 # Preprocessing as NegLabel/MCM: bilinear short-side resize to 224 (reference_bugs NL-11), centre crop.
@@ -13,18 +13,9 @@ test_dataloader = dict(
     batch_size=256,
     num_workers=8,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='OODEvalDataset',
-        id_set=dict(name='ImageNet', data_root='data/imagenet/val', ann_file='data/imagenet/meta/val.txt'),
-        ood_sets=[
-            dict(name='iNaturalist', data_root='data/ood_data/iNaturalist', group='far'),
-            dict(name='SUN', data_root='data/ood_data/SUN', group='far'),
-            dict(name='Places', data_root='data/ood_data/Places', group='far'),
-            dict(name='Textures', data_root='data/ood_data/Textures', group='far'),
-        ],
-        class_names='txtfiles/imagenet_classes.txt',
-        pipeline=test_pipeline,
-    ),
+    # sets, groups, class names and paths: the benchmark table (mmood/datasets/benchmarks.py, `imagenet_mos`);
+    # `benchmark_root` moves the whole tree, explicit `id_set` / `ood_sets` replace the table's
+    dataset=dict(type='OODEvalDataset', benchmark='imagenet_mos', benchmark_root='data', pipeline=test_pipeline),
 )
 test_evaluator = dict(type='OODMetric', fpr_positive='id', fpr_rule='closest')
 test_cfg = dict(type='TestLoop')

@@ -4,7 +4,7 @@ _base_ = '../schedules/plp_linear_probe.py'  # optimiser, loops, runtime; T is s
 # format, read by mmpretrain's CIFAR10 / CIFAR100 datasets (no conversion, no download):
 #   data/cifar10/cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}
 #   data/cifar100/cifar-100-python/{train,test,meta}
-# The test splits are sets of the OODEvalDataset through its `dataset=` set entries (mmood.datasets.dataset_sets).
+# The test splits are sets of the OODEvalDataset through `dataset=` set entries (mmood.datasets.set_spec).
 # Images are RGB arrays in memory: no loading step, and the CLIP preprocessor must not swap channels
 # (clip_rgb_preprocessor below; the configs set model.data_preprocessor to it). Preprocessing as open_clip's val
 # transform: bicubic resize of the 32x32 images to 224, centre crop 224, CLIP mean/std.
@@ -20,24 +20,11 @@ cifar10_train = dict(type='CIFAR10', data_root='data/cifar10', split='train', do
                      pipeline=plp_cifar_pipeline)
 cifar100_train = dict(type='CIFAR100', data_root='data/cifar100', split='train', download=False,
                       pipeline=plp_cifar_pipeline)
-cifar10_vs_cifar100 = dict(
-    type='OODEvalDataset',
-    id_set=dict(name='CIFAR-10', dataset=dict(type='CIFAR10', data_root='data/cifar10', split='test',
-                                              download=False)),
-    ood_sets=[dict(name='CIFAR-100', group='near',
-                   dataset=dict(type='CIFAR100', data_root='data/cifar100', split='test', download=False))],
-    class_names='txtfiles/cifar10_classes.txt',
-    pipeline=plp_cifar_pipeline,
-)
-cifar100_vs_cifar10 = dict(
-    type='OODEvalDataset',
-    id_set=dict(name='CIFAR-100', dataset=dict(type='CIFAR100', data_root='data/cifar100', split='test',
-                                               download=False)),
-    ood_sets=[dict(name='CIFAR-10', group='near',
-                   dataset=dict(type='CIFAR10', data_root='data/cifar10', split='test', download=False))],
-    class_names='txtfiles/cifar100_classes.txt',  # underscores kept, as PLP (PLP-4)
-    pipeline=plp_cifar_pipeline,
-)
+# the test splits as sets of an OODEvalDataset: benchmarks `cifar10` / `cifar100` (mmood/datasets/benchmarks.py)
+cifar10_vs_cifar100 = dict(type='OODEvalDataset', benchmark='cifar10', benchmark_root='data',
+                           pipeline=plp_cifar_pipeline)
+cifar100_vs_cifar10 = dict(type='OODEvalDataset', benchmark='cifar100', benchmark_root='data',
+                           pipeline=plp_cifar_pipeline)  # CIFAR-100 names with underscores kept, as PLP (PLP-4)
 
 # T = ceil(50,000 / 256) * 100 = 196 * 100 = 19,600 iterations, 1,960 of warm-up.
 num_train_images = 50000

@@ -15,21 +15,9 @@ plp_pipeline = [
     dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood')),
 ]
 imagenet_train = dict(type='ImageNet', data_root='data/imagenet', split='train', pipeline=plp_pipeline)
-ood_benchmark = dict(
-    type='OODEvalDataset',
-    id_set=dict(name='ImageNet', data_root='data/imagenet/val', ann_file='data/imagenet/meta/val.txt'),
-    ood_sets=[
-        dict(name='iNaturalist', data_root='data/ood_data/iNaturalist', group='far'),
-        dict(name='SUN', data_root='data/ood_data/SUN', group='far'),
-        dict(name='Places', data_root='data/ood_data/Places', group='far'),
-        dict(name='Textures', data_root='data/ood_data/Textures', group='far'),
-        # near/far of the next two follow OpenOOD v1.5 for NINCO; PLP itself does not group its benchmarks
-        dict(name='NINCO', data_root='data/ood_data/NINCO/NINCO_OOD_classes', group='near'),
-        dict(name='ImageNet-O', data_root='data/ood_data/imagenet-o', group='near'),
-    ],
-    class_names='txtfiles/imagenet_plp_first_synonym.txt',  # only their count (1000) is checked
-    pipeline=plp_pipeline,
-)
+# ImageNet val vs the MOS four, NINCO and ImageNet-O: benchmark `plp_imagenet` (mmood/datasets/benchmarks.py), with
+# PLP's class names (txtfiles/imagenet_plp_first_synonym.txt; only their count, 1000, is checked against the labels)
+ood_benchmark = dict(type='OODEvalDataset', benchmark='plp_imagenet', benchmark_root='data', pipeline=plp_pipeline)
 
 # T = ceil(1,281,167 / 8192) * 100 = 157 * 100 = 15,700 iterations, 1,570 of warm-up (test vector N9).
 num_train_images = 1281167

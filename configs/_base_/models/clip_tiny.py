@@ -11,6 +11,7 @@ model = dict(
     class_names=['zero', 'one', 'two'],
     templates='mcm',
     head=dict(type='MCMHead', tau=1.0),
+    extra_heads=[dict(type='LogitHead', scores=('msp', 'maxlogit', 'energy'), logit_scale=None)],
     logit_scale=100.0,
     cache_dir=None,
 )

@@ -6,6 +6,8 @@ model = dict(
     class_names='txtfiles/imagenet_classes.txt',
     templates='mcm',
     head=dict(type='MCMHead', tau=1.0),
+    # the classic baselines of the same zero-shot logits, reported with every run at no extra encoder cost
+    extra_heads=[dict(type='LogitHead', scores=('msp', 'maxlogit', 'energy'), logit_scale=None)],
     logit_scale=100.0,
     cache_dir=None,  # filled by tools/ (--cache-dir, $MMOOD_CACHE or ~/.cache/mmood)
 )

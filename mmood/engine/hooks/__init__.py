@@ -1,15 +1,28 @@
-"""Hooks: prepare text-side state before a loop; write per-sample results after testing."""
+"""Hooks of every mmood config (``configs/_base_/default_runtime.py``), so any script that runs a config --
+``tools/test.py``, MMPretrain's ``tools/test.py`` (``mim test``) -- gets the same run:
+
+* :class:`OODPrepareHook` -- before testing: text side (ID prototypes, NegLabel negatives), fitted heads (KNN /
+  Mahalanobis on the cached ID-train features, extracted once when missing), and the metric bound to the model's
+  set-level heads;
+* :class:`OODResultsHook` -- after testing: ``metrics.json``, ``per_sample_results.csv`` and the report
+  (``report.md``, ``report.csv``, ROC and histogram PNGs), one row block per named score.
+"""
 import csv
+import json
 import logging
 import os
 import os.path as osp
-from typing import Optional
+from typing import Any, Dict, List, Optional
 
-from mmengine.dist import collect_results, is_main_process
+import numpy as np
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
+
+__all__ = ['OODPrepareHook', 'OODResultsHook', 'model_report_notes', 'ood_metric_of', 'fit_heads_from_cache',
+           'RESULT_COLUMNS']
 
 RESULT_COLUMNS = ('index', 'set', 'group', 'is_ood', 'label', 'prediction', 'ood_score', 'path')
 
@@ -24,45 +37,122 @@ def model_report_notes(model) -> list:
     return list(notes()) if callable(notes) else []
 
 
+def ood_metric_of(evaluator) -> Optional[Any]:
+    """The :class:`~mmood.evaluation.OODMetric` of an evaluator, or None."""
+    return next((m for m in getattr(evaluator, 'metrics', None) or [] if hasattr(m, 'results_table')), None)
+
+
+def fit_heads_from_cache(model, cfg, checkpoint: Optional[str] = None, config_path: Optional[str] = None) -> None:
+    """Fit the model's heads that need ID-train statistics on the cached features of ``cfg.id_train_dataloader``.
+
+    Missing features are extracted first (once, into the feature cache; progress bar; every rank takes part) with
+    the model's frozen tower. Every rank then reads the cache and fits (deterministic), so no broadcast is needed.
+
+    Raises:
+        ValueError: no ``id_train_dataloader`` in the config, or no cache directory.
+    """
+    heads = model.heads_to_fit()
+    if not heads:
+        return
+    import torch
+
+    from ...cache import CacheStore
+    from ...features import find_set_features, model_identity, train_set_source
+    from ..loops import ensure_features
+    names = ', '.join(type(h).__name__ for h in heads)
+    if cfg.get('id_train_dataloader') is None:
+        raise ValueError(f'{names} fits ID-train statistics, but the config has no `id_train_dataloader`: add a '
+                         f"labelled dataset of ID training images with the test pipeline, e.g. id_train_dataloader"
+                         f" = dict(batch_size=256, num_workers=8, dataset=dict(type='CustomDataset', "
+                         f"data_root='data/imagenet/train', pipeline=test_pipeline))")
+    if not getattr(model, 'cache_dir', None):
+        raise ValueError(f'{names} reads the ID-train features from the feature cache: set `model.cache_dir` (the '
+                         f'tools fill it in from --cache-dir, or give it in the config).')
+    kinds = tuple(dict.fromkeys(k for h in heads for k in h.feature_kinds))
+    loader = cfg.id_train_dataloader
+    cache = CacheStore(model.cache_dir)
+    if not getattr(model, 'checkpoint_changes_features', True):
+        checkpoint = None
+    model_id = model_identity(model, checkpoint)
+    source = train_set_source(loader.dataset)
+    made_by = f'ID-train features for {names} ({osp.basename(config_path or "config")})'
+    ensure_features(model, dict(loader.dataset), [source], kinds, cache, model_id, loader.get('batch_size', 64),
+                    loader.get('num_workers', 0), dict(made_by=made_by))
+    cset = find_set_features(cache, model_id, source, kinds)
+    device = model.id_text.device
+    feats = {k: torch.from_numpy(np.array(cset.feats[k], dtype=np.float32)).to(device) for k in kinds}
+    print_log(f'Fitting {names} on {cset.num_samples} cached ID-train features ({", ".join(kinds)}).',
+              logger='current', level=logging.INFO)
+    model.fit_heads(feats, torch.from_numpy(np.array(cset.labels, dtype=np.int64)).to(device))
+
+
 @HOOKS.register_module()
 class OODPrepareHook(Hook):
-    """Call ``model.prepare(work_dir=...)`` before validation/testing (and training), on every rank.
+    """Prepare the model before validation/testing (and training), on every rank.
 
-    This is where ID prototypes are encoded and NegLabel negatives are mined (once, on rank 0, cached and
-    broadcast); the mined words land in the run's log directory.
+    * ``model.prepare(work_dir=...)``: ID prototypes are encoded and NegLabel negatives mined (once, on rank 0,
+      cached and broadcast); the mined words land in the run's log directory;
+    * heads fitted on ID-train features (``KNNHead``, ``MahalanobisHead`` as a config head) get them from the
+      feature cache (:func:`fit_heads_from_cache`);
+    * the evaluator's :class:`~mmood.evaluation.OODMetric` is bound to the model (primary score, set-level heads).
     """
     priority = 'VERY_HIGH'
 
-    def _prepare(self, runner) -> None:
+    def _prepare(self, runner, evaluator=None) -> None:
         model = _unwrap(runner.model)
-        if hasattr(model, 'prepare'):
-            model.prepare(work_dir=runner.log_dir, checkpoint=runner.cfg.get('load_from'))
+        if not hasattr(model, 'prepare'):
+            return
+        checkpoint = runner.cfg.get('load_from')
+        model.prepare(work_dir=runner.log_dir, checkpoint=checkpoint)
+        if evaluator is None:
+            return
+        if hasattr(model, 'heads_to_fit'):
+            fit_heads_from_cache(model, runner.cfg, checkpoint, runner.cfg.filename)
+        metric = ood_metric_of(evaluator)
+        if metric is not None:
+            metric.bind_model(model)
 
     def before_test(self, runner) -> None:
-        self._prepare(runner)
+        self._prepare(runner, runner.test_loop.evaluator)
 
     def before_val(self, runner) -> None:
-        self._prepare(runner)
+        self._prepare(runner, runner.val_loop.evaluator)
 
     def before_train(self, runner) -> None:
         self._prepare(runner)
 
 
+def _score_columns(table: Dict[str, Any], set_names) -> List[tuple]:
+    """(column name, values per row) of every named score: ``score_<name>``, or ``score_<name>@<OOD set>`` for
+    the pairs of a set-level score (empty where a row is not in the pair)."""
+    columns = []
+    for name, values in table['scores'].items():
+        values = np.asarray(values)
+        if values.ndim == 1:
+            columns.append((f'score_{name}', values))
+        else:
+            columns += [(f'score_{name}@{set_names[sid]}', values[sid - 1]) for sid in range(1, len(set_names))]
+    return columns
+
+
+def _cell(value: float) -> str:
+    return '' if value != value else repr(float(value))
+
+
 @HOOKS.register_module()
 class OODResultsHook(Hook):
-    """Write one CSV row per test image: set, group, is_ood, label, prediction, ood_score, path.
+    """After testing: ``metrics.json``, ``per_sample_results.csv`` and the OOD report, from the gathered results of
+    the evaluator's :class:`~mmood.evaluation.OODMetric` (rank 0; dataset order).
 
-    Added by ``tools/test.py`` (not by the metric), so any run can be re-evaluated without re-running the model.
-    Rows are gathered across ranks (sampler padding dropped) and written by rank 0 in dataset order.
-
-    With ``report=True`` it also writes the run's OOD report next to the CSV (``report.md``, ``report.csv``,
-    ``roc_<method>.png``, ``score_hist_<method>.png``; see :mod:`mmood.evaluation.report`).
+    ``per_sample_results.csv`` has one row per test image -- ``index, set, group, is_ood, label, prediction,
+    ood_score`` (the primary score), ``path`` -- and a ``score_<name>`` column per named score (set-level scores:
+    one ``score_<name>@<OOD set>`` column per pair). The report has one row block per named score.
 
     Args:
-        filename: output file name inside the run's log directory.
+        filename: per-sample CSV name inside the run's log directory.
         out_dir: directory to write to (default: the run's log directory).
         report: write the report files too.
-        method_name: the method's name in the report (default: the model head's class name).
+        method_name: the run's name in the report title (default: the config file's stem).
     """
     priority = 'LOW'
 
@@ -72,49 +162,48 @@ class OODResultsHook(Hook):
         self.out_dir = out_dir
         self.report = report
         self.method_name = method_name
-        self.rows = []
         self.path = None
 
-    def before_test_epoch(self, runner) -> None:
-        self.rows = []
-
-    def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        for s in outputs or []:
-            self.rows.append((int(s.sample_idx), int(s.set_id), int(s.is_ood),
-                              int(s.gt_label[0]) if 'gt_label' in s else -1, int(s.pred_label[0]),
-                              float(s.ood_score), s.img_path))
-
     def after_test_epoch(self, runner, metrics=None) -> None:
-        dataset = runner.test_dataloader.dataset
-        rows = collect_results(self.rows, len(dataset), device='cpu')
-        self.rows = []
-        if not is_main_process():
+        metric = ood_metric_of(runner.test_evaluator)
+        if metric is None or not is_main_process() or metric.results_table is None:
             return
-        rows = sorted(rows, key=lambda r: r[0])
-        names = dataset.metainfo['set_names']
-        groups = dataset.metainfo['set_groups']
+        table, metric.results_table = metric.results_table, None
+        dataset = runner.test_dataloader.dataset
+        names = list(dataset.metainfo['set_names'])
+        groups = list(dataset.metainfo['set_groups'])
         out_dir = self.out_dir or runner.log_dir
         os.makedirs(out_dir, exist_ok=True)
+        config = runner.cfg.filename
+        stem = self.method_name or (osp.splitext(osp.basename(config))[0] if config else 'run')
+        with open(osp.join(out_dir, 'metrics.json'), 'w') as f:
+            json.dump(dict(config=config, primary_score=table['primary'], score_names=list(table['scores']),
+                           set_names=names, set_groups=groups,
+                           fpr=[list(c) for c in metric.conventions], metrics=metrics or {}), f, indent=1)
         self.path = osp.join(out_dir, self.filename)
+        primary = np.asarray(table['scores'][table['primary']])
+        columns = _score_columns(table, names)
         with open(self.path, 'w', newline='') as f:
             writer = csv.writer(f)
-            writer.writerow(RESULT_COLUMNS)
-            for idx, sid, is_ood, label, pred, score, path in rows:
-                writer.writerow((idx, names[sid], groups[sid], is_ood, label, pred, repr(score), path))
-        print_log(f'Per-sample results: {self.path}', logger='current', level=logging.INFO)
+            writer.writerow(RESULT_COLUMNS + tuple(c for c, _ in columns))
+            for row in range(len(table['set_ids'])):
+                sid = int(table['set_ids'][row])
+                writer.writerow([int(table['idx'][row]), names[sid], groups[sid], int(sid > 0),
+                                 int(table['labels'][row]), int(table['preds'][row]),
+                                 _cell(primary[row]) if primary.ndim == 1 else '', table['paths'][row]] +
+                                [_cell(values[row]) for _, values in columns])
+        print_log(f'Metrics: {osp.join(out_dir, "metrics.json")}; per-sample results: {self.path}',
+                  logger='current', level=logging.INFO)
         if self.report and metrics:
-            self._write_report(runner, rows, names, groups, metrics, out_dir)
+            self._write_report(runner, table, names, groups, metrics, metric, out_dir, stem)
 
-    def _write_report(self, runner, rows, names, groups, metrics, out_dir) -> None:
-        from ...evaluation.report import write_report
-        ood_metric = next((m for m in getattr(runner.test_evaluator, 'metrics', []) if hasattr(m, 'fpr_rule')),
-                          None)
-        if ood_metric is None:
-            return
+    def _write_report(self, runner, table, names, groups, metrics, metric, out_dir, stem) -> None:
+        from ...evaluation import metrics_of, write_report
         model = _unwrap(runner.model)
-        name = self.method_name or type(getattr(model, 'head', model)).__name__
-        written = write_report(out_dir, {name: dict(scores=[r[5] for r in rows], metrics=metrics)},
-                               [r[1] for r in rows], names, groups, ood_metric.fpr_positive, ood_metric.fpr_rule,
-                               title=f'OOD detection report: {name}',
-                               notes=[f'run: {runner.log_dir}'] + model_report_notes(model))
+        results = {name: dict(scores=table['scores'][name], metrics=metrics_of(metrics, name))
+                   for name in table['scores']}
+        written = write_report(out_dir, results, table['set_ids'], names, groups, metric.fpr_positive,
+                               metric.fpr_rule, title=f'OOD detection report: {stem}',
+                               notes=[f'run: {runner.log_dir}', f'primary score: {table["primary"]}'] +
+                               model_report_notes(model))
         print_log(f'OOD report: {written["md"]}', logger='current', level=logging.INFO)

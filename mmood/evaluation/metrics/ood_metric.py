@@ -1,16 +1,20 @@
-"""OOD detection metric for mmengine runners."""
+"""OOD detection metric for mmengine runners: every named score, per OOD set, in one or more FPR95 conventions."""
 import logging
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
 
-from ..functional import ood_metrics
+from ..functional import FPR_POSITIVES, FPR_RULES, fpr_at_recall, ood_metrics
+
+__all__ = ['OODMetric', 'METRIC_NAMES', 'fpr_key', 'format_table', 'pair_row', 'check_score_names', 'metrics_of']
 
 METRIC_NAMES = ('AUROC', 'FPR95', 'AUPR_IN', 'AUPR_OUT')
+#: key prefixes of the mean rows and the accuracy: no score may be named like them.
+RESERVED = ('mean', 'near', 'far', 'ID')
 
 
 def fpr_key(fpr_positive: str, fpr_rule: str) -> str:
@@ -18,64 +22,152 @@ def fpr_key(fpr_positive: str, fpr_rule: str) -> str:
     return f'FPR95_{fpr_positive}_{fpr_rule}'
 
 
+def pair_row(scores: np.ndarray, set_id: int) -> np.ndarray:
+    """The scores of pair (ID, OOD set ``set_id``): ``scores`` itself when it is per sample ``(N,)``, its row
+    ``set_id - 1`` when it is per pair ``(num_ood_sets, N)`` (set-level heads; NaN outside the pair)."""
+    scores = np.asarray(scores)
+    return scores if scores.ndim == 1 else scores[set_id - 1]
+
+
+def check_score_names(names: Sequence[str], set_names: Sequence[str]) -> None:
+    """Score names become metric-key prefixes: refuse names that would collide with sets or mean rows."""
+    bad = [n for n in names if not n or '/' in n or n in RESERVED or n in set_names]
+    if bad:
+        raise ValueError(f'Score names {bad} cannot name metrics (no "/", not a set name, not one of {RESERVED}); '
+                         f'rename them with the head option `prefix`.')
+
+
+def metrics_of(metrics: Mapping[str, float], name: str) -> Dict[str, float]:
+    """The metrics of one named score with the prefix removed (plus ``ID/accuracy``), as :meth:`OODMetric.calculate`
+    returns them for that score alone."""
+    head = f'{name}/'
+    out = OrderedDict((k[len(head):], v) for k, v in metrics.items() if k.startswith(head))
+    if 'ID/accuracy' in metrics:
+        out['ID/accuracy'] = metrics['ID/accuracy']
+    return out
+
+
+def _conventions(fpr_positive: str, fpr_rule: str, extra_fpr: Sequence[Sequence[str]]) -> List[Tuple[str, str]]:
+    pairs = [(fpr_positive, fpr_rule)] + [tuple(p) for p in (extra_fpr or ())]
+    for pair in pairs:
+        if len(pair) != 2 or pair[0] not in FPR_POSITIVES or pair[1] not in FPR_RULES:
+            raise ValueError(f'FPR95 convention {pair!r} must be (fpr_positive, fpr_rule) with fpr_positive in '
+                             f'{FPR_POSITIVES} and fpr_rule in {FPR_RULES}')
+    return list(dict.fromkeys(pairs))
+
+
 @METRICS.register_module()
 class OODMetric(BaseMetric):
-    """AUROC, FPR95, AUPR-In and AUPR-Out per OOD set, their means, and ID top-1 accuracy.
+    """AUROC, FPR95, AUPR-In and AUPR-Out per OOD set and their means, for every named score; ID top-1 accuracy.
 
-    Scores are higher = more ID. ``process`` keeps only the score, label, prediction and set id of each
-    sample; ``compute_metrics`` is pure and delegates to the static :meth:`calculate` (usable without a
-    Runner). Under DDP, :meth:`BaseMetric.evaluate` drops the sampler's padding, so each sample counts once.
+    Scores are higher = more ID. ``process`` keeps, per sample, its named scores (``ood_scores``; a lone
+    ``ood_score`` also works), label, prediction, set id, index and path -- plus, when the model has set-level
+    heads, the features they score; ``compute_metrics`` delegates the maths to the static :meth:`calculate` /
+    :meth:`calculate_named` (usable without a Runner). Under DDP, :meth:`BaseMetric.evaluate` drops the sampler's
+    padding, so each sample counts once.
 
-    Output keys (percent): ``<set>/AUROC``, ``<set>/FPR95_<positive>_<rule>``, ``<set>/AUPR_IN``,
-    ``<set>/AUPR_OUT`` for every OOD set, the same under ``mean/`` (all OOD sets), ``near/`` and ``far/``
-    (when the benchmark has such sets), and ``ID/accuracy``.
+    Output keys (percent), for every named score ``<s>``: ``<s>/<set>/AUROC``, ``<s>/<set>/FPR95_<positive>_<rule>``
+    (one per FPR95 convention), ``<s>/<set>/AUPR_IN``, ``<s>/<set>/AUPR_OUT`` for every OOD set, the same under
+    ``<s>/mean/`` (all OOD sets), ``<s>/near/`` and ``<s>/far/`` (when the benchmark has such sets); the primary
+    score (the model's ``primary_score``) also without the ``<s>/`` prefix; and ``ID/accuracy``.
+
+    Set-level scores (per (ID, OOD set) pair) are computed after gathering, on the main process, by the model's
+    ``score_sets`` -- bound by :class:`~mmood.engine.OODPrepareHook` (:meth:`bind_model`).
+
+    After ``compute_metrics`` the per-sample table (:attr:`results_table`) is kept on the main process for
+    :class:`~mmood.engine.OODResultsHook` (CSV and report).
 
     Args:
         fpr_positive: ``'id'`` (default; every seed method) or ``'ood'`` (OpenOOD v1.5).
         fpr_rule: ``'closest'`` (default; Hendrycks routine), ``'interp'`` (CLIPN/PLP) or ``'first_ge'``.
+        extra_fpr: more ``(fpr_positive, fpr_rule)`` conventions reported alongside, e.g. ``[('ood', 'first_ge')]``.
+        primary_score: the score under the plain keys (default: the model's primary score, else the first).
         collect_device: ``'cpu'`` or ``'gpu'``.
         prefix: optional key prefix.
         collect_dir: directory for CPU result collection across ranks.
     """
     default_prefix = ''  # keys are already namespaced by set name
 
-    def __init__(self, fpr_positive: str = 'id', fpr_rule: str = 'closest', collect_device: str = 'cpu',
-                 prefix: Optional[str] = None, collect_dir: Optional[str] = None):
+    def __init__(self, fpr_positive: str = 'id', fpr_rule: str = 'closest',
+                 extra_fpr: Sequence[Sequence[str]] = (), primary_score: Optional[str] = None,
+                 collect_device: str = 'cpu', prefix: Optional[str] = None, collect_dir: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
-        # validate the options once, early
-        ood_metrics([1.0, 0.0], [0.5], fpr_positive=fpr_positive, fpr_rule=fpr_rule)
-        self.fpr_positive = fpr_positive
-        self.fpr_rule = fpr_rule
+        self.conventions = _conventions(fpr_positive, fpr_rule, extra_fpr)
+        self.fpr_positive, self.fpr_rule = self.conventions[0]
+        self.primary_score = primary_score
+        self.set_scorer: Optional[Callable] = None
+        self.set_score_names: Tuple[str, ...] = ()
+        self.results_table: Optional[Dict[str, Any]] = None
+
+    def bind_model(self, model: Any) -> None:
+        """Take the model's primary score and, if it has set-level heads, its ``score_sets`` (called by
+        :class:`~mmood.engine.OODPrepareHook`; the metric never imports models)."""
+        if self.primary_score is None:
+            self.primary_score = getattr(model, 'primary_score', None)
+        names = tuple(getattr(model, 'set_level_scores', ()) or ())
+        self.set_score_names = names
+        self.set_scorer = model.score_sets if names else None
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
-            self.results.append(dict(
-                score=float(sample['ood_score']),
+            scores = sample.get('ood_scores')
+            if scores is None:
+                scores = {'ood_score': sample['ood_score']}
+            result = dict(
+                idx=int(sample.get('sample_idx', -1)),
+                scores={name: float(value) for name, value in scores.items()},
                 label=int(sample['gt_label'][0]) if 'gt_label' in sample else -1,
                 pred=int(sample['pred_label'][0]) if 'pred_label' in sample else -1,
-                set_id=int(sample['set_id'])))
+                set_id=int(sample['set_id']),
+                path=str(sample.get('img_path', '')))
+            if 'set_level_feats' in sample:
+                result['feats'] = {k: np.asarray(v.cpu().numpy() if hasattr(v, 'cpu') else v)
+                                   for k, v in sample['set_level_feats'].items()}
+            self.results.append(result)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         meta = self.dataset_meta or {}
         set_names = meta.get('set_names')
         if set_names is None:
             raise ValueError('OODMetric needs `set_names` in the dataset metainfo (use OODEvalDataset)')
-        arrays = {k: np.array([r[k] for r in results]) for k in ('score', 'label', 'pred', 'set_id')}
-        metrics = self.calculate(arrays['score'], arrays['set_id'], set_names, meta.get('set_groups'),
-                                 arrays['label'], arrays['pred'], self.fpr_positive, self.fpr_rule)
-        print_log('\n' + format_table(metrics, set_names, self.fpr_positive, self.fpr_rule), logger='current',
-                  level=logging.INFO)
+        if all(r['idx'] >= 0 for r in results):
+            results = sorted(results, key=lambda r: r['idx'])  # dataset order (the set-level stream order)
+        set_ids = np.array([r['set_id'] for r in results])
+        scores = OrderedDict((name, np.array([r['scores'][name] for r in results], dtype=np.float64))
+                             for name in results[0]['scores'])
+        if 'feats' in results[0]:
+            if self.set_scorer is None:
+                raise RuntimeError('The model has set-level heads but OODMetric is not bound to it: keep '
+                                   "dict(type='OODPrepareHook') in custom_hooks (configs/_base_/default_runtime.py)")
+            import torch
+            feats = {k: torch.from_numpy(np.stack([r['feats'][k] for r in results])) for k in results[0]['feats']}
+            scores.update(self.set_scorer(feats, set_ids))
+        primary = self.primary_score if self.primary_score in scores else next(iter(scores))
+        labels = np.array([r['label'] for r in results])
+        preds = np.array([r['pred'] for r in results])
+        metrics = self.calculate_named(scores, primary, set_ids, set_names, meta.get('set_groups'), labels, preds,
+                                       self.conventions)
+        self.results_table = dict(idx=np.array([r['idx'] for r in results]), set_ids=set_ids, labels=labels,
+                                  preds=preds, paths=[r['path'] for r in results], scores=scores, primary=primary)
+        lines = [format_table(metrics, set_names, self.fpr_positive, self.fpr_rule, title=f'score {primary}')]
+        fkey = fpr_key(self.fpr_positive, self.fpr_rule)
+        for name in scores:
+            if name != primary:
+                lines.append(f'{name}: mean AUROC {metrics[f"{name}/mean/AUROC"]:.2f}, mean FPR95 '
+                             f'{metrics[f"{name}/mean/{fkey}"]:.2f}')
+        print_log('\n' + '\n'.join(lines), logger='current', level=logging.INFO)
         return metrics
 
     @staticmethod
     def calculate(scores: np.ndarray, set_ids: np.ndarray, set_names: Sequence[str],
                   set_groups: Optional[Sequence[str]] = None, labels: Optional[np.ndarray] = None,
                   preds: Optional[np.ndarray] = None, fpr_positive: str = 'id',
-                  fpr_rule: str = 'closest') -> Dict[str, float]:
-        """The metric's maths, without a Runner.
+                  fpr_rule: str = 'closest', extra_fpr: Sequence[Sequence[str]] = ()) -> Dict[str, float]:
+        """The metric's maths for one score, without a Runner.
 
         Args:
-            scores: (N,) OOD scores, higher = more ID.
+            scores: (N,) OOD scores, higher = more ID; or (num_ood_sets, N) per-pair scores of a set-level head
+                (row ``i - 1``: the pair of OOD set ``i``, NaN outside it).
             set_ids: (N,) 0 for ID samples, i >= 1 for the i-th OOD set.
             set_names: names indexed by set id (index 0 = ID).
             set_groups: ``'id'``/``'near'``/``'far'`` per set id; near/far means are added when present.
@@ -83,28 +175,38 @@ class OODMetric(BaseMetric):
             preds: (N,) predicted classes.
             fpr_positive: positive class of FPR95.
             fpr_rule: threshold rule of FPR95.
+            extra_fpr: more ``(fpr_positive, fpr_rule)`` conventions, each its own ``FPR95_<positive>_<rule>`` key.
 
         Returns:
             Ordered dict of percentages.
         """
+        conventions = _conventions(fpr_positive, fpr_rule, extra_fpr)
         scores = np.asarray(scores, dtype=np.float64)
         set_ids = np.asarray(set_ids)
-        id_scores = scores[set_ids == 0]
-        if id_scores.size == 0:
+        if not np.any(set_ids == 0):
             raise ValueError('No ID samples (set id 0) to evaluate')
-        fkey = fpr_key(fpr_positive, fpr_rule)
+        if scores.ndim == 2 and scores.shape[0] != len(set_names) - 1:
+            raise ValueError(f'Per-pair scores need one row per OOD set ({len(set_names) - 1}), got {scores.shape}')
+        fkeys = [fpr_key(*c) for c in conventions]
+        keys = ['AUROC'] + fkeys + ['AUPR_IN', 'AUPR_OUT']
         out = OrderedDict()
         per_set = OrderedDict()
         for sid, name in enumerate(set_names):
             if sid == 0:
                 continue
-            ood = scores[set_ids == sid]
+            row = pair_row(scores, sid)
+            ood, id_scores = row[set_ids == sid], row[set_ids == 0]
             if ood.size == 0:
                 raise ValueError(f'OOD set "{name}" has no samples')
-            m = ood_metrics(id_scores, ood, fpr_positive=fpr_positive, fpr_rule=fpr_rule)
-            per_set[name] = m
-            for k in METRIC_NAMES:
-                out[f'{name}/{fkey if k == "FPR95" else k}'] = float(m[k])
+            m = ood_metrics(id_scores, ood, fpr_positive=conventions[0][0], fpr_rule=conventions[0][1])
+            values = dict(AUROC=m['AUROC'], AUPR_IN=m['AUPR_IN'], AUPR_OUT=m['AUPR_OUT'])
+            values[fkeys[0]] = m['FPR95']
+            for (positive, rule), key in zip(conventions[1:], fkeys[1:]):
+                pos, neg = (id_scores, ood) if positive == 'id' else (-ood, -id_scores)
+                values[key] = 100.0 * fpr_at_recall(pos, neg, 0.95, rule)
+            per_set[name] = values
+            for k in keys:
+                out[f'{name}/{k}'] = float(values[k])
         groups = {'mean': list(per_set)}
         if set_groups is not None:
             for g in ('near', 'far'):
@@ -112,24 +214,49 @@ class OODMetric(BaseMetric):
                 if members:
                     groups[g] = members
         for g, members in groups.items():
-            for k in METRIC_NAMES:
-                out[f'{g}/{fkey if k == "FPR95" else k}'] = float(np.mean([per_set[n][k] for n in members]))
+            for k in keys:
+                out[f'{g}/{k}'] = float(np.mean([per_set[n][k] for n in members]))
         if labels is not None and preds is not None:
             labels = np.asarray(labels)[set_ids == 0]
             preds = np.asarray(preds)[set_ids == 0]
             out['ID/accuracy'] = float(100.0 * np.mean(labels == preds))
         return out
 
+    @staticmethod
+    def calculate_named(scores: Mapping[str, np.ndarray], primary: str, set_ids: np.ndarray,
+                        set_names: Sequence[str], set_groups: Optional[Sequence[str]] = None,
+                        labels: Optional[np.ndarray] = None, preds: Optional[np.ndarray] = None,
+                        conventions: Sequence[Sequence[str]] = (('id', 'closest'), )) -> Dict[str, float]:
+        """Metrics of several named scores: every score under ``<name>/``, the primary one also unprefixed.
+
+        Args:
+            scores: name -> (N,) or (num_ood_sets, N) scores.
+            primary: the name reported under the plain keys.
+            conventions: ``(fpr_positive, fpr_rule)`` pairs, the first being the main one.
+            (others as :meth:`calculate`)
+
+        Returns:
+            Ordered dict of percentages.
+        """
+        check_score_names(list(scores), set_names)
+        conventions = [tuple(c) for c in conventions]
+        per_name = {name: OODMetric.calculate(s, set_ids, set_names, set_groups, labels, preds, *conventions[0],
+                                              extra_fpr=conventions[1:]) for name, s in scores.items()}
+        out = OrderedDict(per_name[primary])
+        for name, metrics in per_name.items():
+            out.update((f'{name}/{k}', v) for k, v in metrics.items() if k != 'ID/accuracy')
+        return out
+
 
 def format_table(metrics: Dict[str, float], set_names: Sequence[str], fpr_positive: str = 'id',
-                 fpr_rule: str = 'closest') -> str:
-    """A plain-text table (rows: OOD sets and means; columns: the four metrics, percent)."""
+                 fpr_rule: str = 'closest', title: str = '') -> str:
+    """A plain-text table of the plain (primary) keys: rows are OOD sets and means, columns the four metrics."""
     fkey = fpr_key(fpr_positive, fpr_rule)
     rows = [n for n in set_names[1:]] + [g for g in ('near', 'far', 'mean') if f'{g}/AUROC' in metrics]
     width = max(len(r) for r in rows + ['set'])
     head = f'{"set":<{width}}  {"AUROC":>7}  {"FPR95":>7}  {"AUPR_IN":>7}  {"AUPR_OUT":>8}'
-    lines = [f'OOD metrics (%; higher score = ID; FPR95 with {fpr_positive.upper()} positive, '
-             f'{fpr_rule} rule)', head, '-' * len(head)]
+    lines = [f'OOD metrics{" of " + title if title else ""} (%; higher score = ID; FPR95 with '
+             f'{fpr_positive.upper()} positive, {fpr_rule} rule)', head, '-' * len(head)]
     for r in rows:
         lines.append(f'{r:<{width}}  {metrics[f"{r}/AUROC"]:7.2f}  {metrics[f"{r}/{fkey}"]:7.2f}  '
                      f'{metrics[f"{r}/AUPR_IN"]:7.2f}  {metrics[f"{r}/AUPR_OUT"]:8.2f}')

@@ -14,10 +14,8 @@ No weights are downloaded when ``HF_HUB_OFFLINE=1``: a missing file raises :clas
 message names the file to fetch and the option to set.
 """
 import difflib
-import hashlib
 import json
 import logging
-import os
 import os.path as osp
 import tempfile
 from typing import Dict, Iterable, List, Optional, Sequence
@@ -28,22 +26,13 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
+from ...cache import file_identity
+
 FEATURE_KINDS = ('global', 'local', 'pre_proj')
 
 
 class MissingWeightsError(FileNotFoundError):
     """Raised when the requested CLIP weights are neither on disk nor downloadable."""
-
-
-def _file_identity(path: str) -> str:
-    """Cheap identity of a weights file: path, size and mtime (never re-hash a multi-GB file).
-
-    The mtime is taken in nanoseconds: a file re-exported to the same path with the same size (same
-    architecture) within one second must still get a new identity, or cached text embeddings would be stale.
-    """
-    st = os.stat(path)
-    raw = f'{osp.abspath(path)}|{st.st_size}|{st.st_mtime_ns}'
-    return 'file:' + hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
 def register_model_config(name: str, model_cfg: dict) -> None:
@@ -157,7 +146,7 @@ class OpenCLIPBackbone(BaseModule):
             print_log(f'open_clip {model_name}: random weights (no `pretrained` given).', logger='current',
                       level=logging.WARNING)
         self.clip = open_clip.create_model(model_name, pretrained=ckpt, precision=precision, device='cpu')
-        self.weights_id = _file_identity(ckpt) if ckpt else 'random'
+        self.weights_id = file_identity(ckpt) if ckpt else 'random'
         self.loaded_checkpoint = None  # identity of a checkpoint loaded on top of these weights (load_from)
         self.tokenizer = open_clip.get_tokenizer(model_name)
         if frozen:
@@ -184,7 +173,7 @@ class OpenCLIPBackbone(BaseModule):
     def note_checkpoint(self, path: Optional[str]) -> None:
         """Record that ``path`` (e.g. the Runner's ``load_from``) was loaded over the open_clip weights, so text
         caches are keyed by it; ``None`` clears it."""
-        self.loaded_checkpoint = _file_identity(path) if path and osp.isfile(path) else (path or None)
+        self.loaded_checkpoint = file_identity(path) if path and osp.isfile(path) else (path or None)
 
     @property
     def embed_dim(self) -> int:

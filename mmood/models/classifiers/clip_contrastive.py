@@ -71,6 +71,18 @@ class CLIPContrastiveModel(BaseModel):
         self.templates = resolve_templates(templates)
         self.max_log_scale = math.log(max_logit_scale)
         self.text_key = text_key
+        # class prototypes of predict(), encoded once per evaluation: dropped when training resumes or weights load
+        self._class_text = None
+        self.register_load_state_dict_post_hook(lambda module, keys: module._forget_class_text())
+
+    def _forget_class_text(self) -> None:
+        self._class_text = None
+
+    def train(self, mode: bool = True):
+        """Switch modes; entering training drops the class prototypes encoded by :meth:`predict`."""
+        if mode:
+            self._forget_class_text()
+        return super().train(mode)
 
     @property
     def logit_scale(self) -> torch.Tensor:
@@ -102,11 +114,13 @@ class CLIPContrastiveModel(BaseModel):
 
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None) -> List[DataSample]:
-        """Zero-shot top-1 on the class prompts (``pred_score``, ``pred_label``)."""
+        """Zero-shot top-1 on the class prompts (``pred_score``, ``pred_label``); the prompts are encoded once per
+        evaluation (the towers do not change until training resumes)."""
         if self.class_names is None:
             raise RuntimeError(f'{type(self).__name__}.predict needs `class_names` (zero-shot validation).')
-        text = self.backbone.build_text_classifier(self.class_names, self.templates)
-        logits = self.logit_scale * self.backbone.encode_image(inputs) @ text.T
+        if self._class_text is None or self.training:  # the towers do not change during an evaluation
+            self._class_text = self.backbone.build_text_classifier(self.class_names, self.templates)
+        logits = self.logit_scale * self.backbone.encode_image(inputs) @ self._class_text.T
         probs = logits.softmax(dim=1)
         if data_samples is None:
             data_samples = [DataSample() for _ in range(inputs.shape[0])]

@@ -1,9 +1,11 @@
-"""Zero-shot CLIP classifier with an OOD score head."""
+"""Zero-shot CLIP classifier with OOD heads (named scores)."""
 import logging
 import os
 from typing import Dict, List, Optional, Sequence, Union
 
+import numpy as np  # noqa: F401  (type of score_sets)
 import torch
+import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmpretrain.registry import MODELS
@@ -12,6 +14,7 @@ from mmpretrain.structures import DataSample
 from ...cache import CacheStore
 from ...text import build_text_classifier_cached, load_class_names, resolve_templates
 from ...utils import compute_on_main
+from ..heads import BaseOODHead, HeadContext, build_head, score_pairs
 
 CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
 CLIP_STD = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
@@ -32,29 +35,38 @@ def build_data_preprocessor(cfg=None):
 
 @MODELS.register_module()
 class CLIPOODClassifier(BaseModel):
-    """Backbone + class names + prompts + an OOD score head.
+    """Backbone + class names + prompts + OOD heads with named scores.
 
     ``predict`` returns data samples with the zero-shot class probabilities (``pred_score``), the predicted
-    label and ``ood_score`` (higher = more ID). Text-side state (ID prototypes, NegLabel negatives) is built by
-    :meth:`prepare` -- called by :class:`~mmood.engine.hooks.OODPrepareHook` before testing, or lazily on the
-    first forward -- once on rank 0 and broadcast.
+    label, ``ood_scores`` (every named score of every sample-level head, higher = more ID) and ``ood_score``
+    (the primary one). Text-side state (ID prototypes, NegLabel negatives) is built by :meth:`prepare` -- called
+    by :class:`~mmood.engine.hooks.OODPrepareHook` before testing, or lazily on the first forward -- once on
+    rank 0 and broadcast. Heads fitted on ID-train features (KNN, Mahalanobis) are fitted by that hook too
+    (:meth:`fit_heads`); set-level heads (:attr:`BaseOODHead.set_level`) are scored per (ID, OOD set) pair after
+    the test loop (:meth:`score_sets`, called by :class:`~mmood.evaluation.OODMetric`).
 
     Args:
         backbone: config of :class:`~mmood.models.backbones.OpenCLIPBackbone`.
         class_names: list of ID class names or a text file with one per line.
-        head: config of an OOD head (``MCMHead``, ``NegLabelHead``...).
+        head: config of the method's head (``MCMHead``, ``NegLabelHead``, ``KNNHead``...).
+        extra_heads: more heads scored from the same features (e.g. ``LogitHead`` for MSP / MaxLogit / Energy).
+        primary_score: the score reported under the metric's plain keys and in ``ood_score`` (default: the
+            first score of ``head``).
         templates: ID prompt templates: a named set (``'mcm'``, ``'neglabel'``, ``'plp5'``) or a list.
         logit_scale: scale of cosines for the ID class probabilities (100 = OpenAI CLIP's; None = the model's).
         cache_dir: shared cache directory for text embeddings and mined negatives (None disables caching; the
             tools fill in the user's cache folder).
         text_batch_size: prompts per text forward.
         data_preprocessor: defaults to CLIP normalisation.
+        init_cfg: mmengine init config.
     """
 
     def __init__(self,
                  backbone: dict,
                  class_names: Union[str, Sequence[str]],
                  head: dict,
+                 extra_heads: Sequence[dict] = (),
+                 primary_score: Optional[str] = None,
                  templates: Union[str, Sequence[str]] = 'mcm',
                  logit_scale: Optional[float] = 100.0,
                  cache_dir: Optional[str] = None,
@@ -63,7 +75,16 @@ class CLIPOODClassifier(BaseModel):
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=build_data_preprocessor(data_preprocessor), init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
-        self.head = MODELS.build(head)
+        self.head = build_head(head, 'model.head')
+        self.extra_heads = nn.ModuleList(build_head(h, 'model.extra_heads') for h in extra_heads)
+        names = [n for h in self.heads for n in h.score_names]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f'Score names {duplicates} are given by more than one head; set `prefix` on one of '
+                             f'them (e.g. model.extra_heads[0].prefix="zs_")')
+        if primary_score is not None and primary_score not in names:
+            raise ValueError(f'primary_score={primary_score!r} is not a score of the heads; scores: {names}')
+        self.primary_score = primary_score or self.head.primary
         self.class_names: List[str] = load_class_names(class_names)
         self.templates = resolve_templates(templates)
         self.logit_scale = logit_scale
@@ -71,6 +92,28 @@ class CLIPOODClassifier(BaseModel):
         self.text_batch_size = text_batch_size
         self.register_buffer('id_text', torch.zeros(0), persistent=False)
         self._prepared = False
+
+    # ------------------------------------------------------------------ heads
+    @property
+    def heads(self) -> List[BaseOODHead]:
+        """The method's head, then the extra heads."""
+        return [self.head] + list(self.extra_heads)
+
+    @property
+    def score_names(self) -> List[str]:
+        """Every named score of the heads, the primary one first."""
+        names = [n for h in self.heads for n in h.score_names]
+        return [self.primary_score] + [n for n in names if n != self.primary_score]
+
+    @property
+    def set_level_scores(self) -> List[str]:
+        """Names of the scores computed per (ID, OOD set) pair (set-level heads)."""
+        return [n for h in self.heads if h.set_level for n in h.score_names]
+
+    @property
+    def feature_kinds(self) -> tuple:
+        """Feature kinds the heads read, ``global`` first (the ID prediction needs it)."""
+        return tuple(dict.fromkeys(('global', ) + tuple(k for h in self.heads for k in h.feature_kinds)))
 
     @property
     def num_classes(self) -> int:
@@ -85,8 +128,20 @@ class CLIPOODClassifier(BaseModel):
         if checkpoint and self.checkpoint_changes_features:
             self.backbone.note_checkpoint(checkpoint)
 
+    def head_context(self, work_dir: Optional[str] = None) -> HeadContext:
+        """The :class:`~mmood.models.heads.HeadContext` of this classifier (prepared first if needed)."""
+        self.prepare(work_dir=work_dir)
+        return self._context(work_dir)
+
+    def _context(self, work_dir: Optional[str]) -> HeadContext:
+        scale = float(self.logit_scale) if self.logit_scale is not None else float(self.backbone.logit_scale)
+        return HeadContext(id_text=self.id_text, logit_scale=scale, class_names=list(self.class_names),
+                           templates=list(self.templates), backbone=self.backbone, model=self,
+                           cache=CacheStore(self.cache_dir) if self.cache_dir else None, work_dir=work_dir,
+                           batch_size=self.text_batch_size)
+
     def prepare(self, work_dir: Optional[str] = None, force: bool = False, checkpoint: Optional[str] = None) -> None:
-        """Encode the ID prompts and let the head build its text state (once; idempotent).
+        """Encode the ID prompts and let every head build its text state (once; idempotent).
 
         Args:
             work_dir: where to write readable records (mined negatives).
@@ -106,25 +161,54 @@ class CLIPOODClassifier(BaseModel):
         self.id_text = compute_on_main(encode_id).to(device)
         if work_dir:
             os.makedirs(work_dir, exist_ok=True)
-        self.head.prepare(dict(backbone=self.backbone, id_text=self.id_text, class_names=self.class_names,
-                               templates=self.templates, cache=cache, work_dir=work_dir,
-                               batch_size=self.text_batch_size))
+        ctx = self._context(work_dir)
+        for head in self.heads:
+            head.prepare(ctx)
         self._prepared = True
-        print_log(f'{type(self).__name__}: {self.num_classes} ID classes, templates {self.templates}, '
-                  f'head {type(self.head).__name__}', logger='current', level=logging.INFO)
+        print_log(f'{type(self).__name__}: {self.num_classes} ID classes, templates {self.templates}, heads '
+                  f'{[type(h).__name__ for h in self.heads]}, scores {self.score_names} (primary '
+                  f'{self.primary_score})', logger='current', level=logging.INFO)
+
+    def heads_to_fit(self) -> List[BaseOODHead]:
+        """Heads that need ID-train statistics (:meth:`fit_heads`) and do not have them yet."""
+        return [h for h in self.heads if h.requires_fit and not getattr(h, 'fitted', False)]
+
+    def fit_heads(self, feats: Dict[str, torch.Tensor], labels: Optional[torch.Tensor] = None) -> None:
+        """Fit every head that needs ID-train statistics on ``feats`` (kind -> (N, ...)) and ``labels`` (N,)."""
+        self.prepare()
+        for head in self.heads_to_fit():
+            head.fit({k: feats[k] for k in head.feature_kinds}, labels)
 
     def extract_feat(self, inputs: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Image features of the kinds the head needs (plus ``global``)."""
-        kinds = tuple(dict.fromkeys(('global', ) + tuple(self.head.feature_kinds)))
-        return self.backbone.extract_image_features(inputs, kinds)
+        """Image features of the kinds the heads need (plus ``global``)."""
+        return self.backbone.extract_image_features(inputs, self.feature_kinds)
+
+    def class_logits(self, feats: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Logits of the ID classifier (zero-shot: ``s · cos(h, e_k)``), for the predicted class."""
+        scale = float(self.logit_scale) if self.logit_scale is not None else float(self.backbone.logit_scale)
+        return scale * feats['global'] @ self.id_text.T
 
     def scores_from_features(self, feats: Dict[str, torch.Tensor]):
-        """(ID logits (B, K), OOD scores (B,)) from features: the one scoring path for images and caches."""
+        """(ID logits (B, K), ``{name: (B,)}`` of every sample-level head): the one scoring path for images and
+        caches."""
         if not self._prepared:
             self.prepare()
-        scale = float(self.logit_scale) if self.logit_scale is not None else float(self.backbone.logit_scale)
-        logits = scale * feats['global'] @ self.id_text.T
-        return logits, self.head(feats, self.id_text)
+        scores = {}
+        for head in self.heads:
+            if not head.set_level:
+                scores.update(head(feats))
+        return self.class_logits(feats), scores
+
+    def score_sets(self, feats: Dict[str, torch.Tensor], set_ids) -> Dict[str, 'np.ndarray']:
+        """Scores of the set-level heads per (ID, OOD set) pair (:func:`~mmood.models.heads.score_pairs`)."""
+        if not self._prepared:
+            self.prepare()
+        device = self.id_text.device
+        out = {}
+        for head in self.heads:
+            if head.set_level:
+                out.update(score_pairs(head, feats, set_ids, device))
+        return out
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None, mode: str = 'tensor'):
         if mode == 'tensor':
@@ -139,12 +223,20 @@ class CLIPOODClassifier(BaseModel):
 
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None) -> List[DataSample]:
-        logits, ood = self.scores_from_features(self.extract_feat(inputs))
+        feats = self.extract_feat(inputs)
+        logits, scores = self.scores_from_features(feats)
         probs = logits.float().softmax(dim=1)
         preds = probs.argmax(dim=1)
         if data_samples is None:
-            data_samples = [DataSample() for _ in range(inputs.shape[0])]
-        for sample, p, label, s in zip(data_samples, probs, preds, ood):
+            data_samples = [DataSample() for _ in range(probs.shape[0])]
+        set_kinds = tuple(dict.fromkeys(k for h in self.heads if h.set_level for k in h.feature_kinds))
+        values = {name: s.detach().float().reshape(-1).cpu() for name, s in scores.items()}
+        nan = torch.tensor(float('nan'))
+        for i, (sample, p, label) in enumerate(zip(data_samples, probs, preds)):
             sample.set_pred_score(p).set_pred_label(label)
-            sample.set_field(s.detach().float().reshape(()), 'ood_score', dtype=torch.Tensor)
+            per_sample = {name: v[i] for name, v in values.items()}
+            sample.set_field(per_sample, 'ood_scores')
+            sample.set_field(per_sample.get(self.primary_score, nan), 'ood_score', dtype=torch.Tensor)
+            if set_kinds:  # features the set-level heads score after the loop (gathered by OODMetric)
+                sample.set_field({k: feats[k][i].detach().cpu() for k in set_kinds}, 'set_level_feats')
         return data_samples

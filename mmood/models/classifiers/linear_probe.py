@@ -11,7 +11,8 @@ Pipeline (every step cached, no image decoded after the one extraction):
 3. a :class:`~mmood.models.heads.LinearProbeHead` ``l(x) = W' (x − μ)/σ + b`` trained with cross-entropy on
    ``y`` (Adam, coupled weight decay 1e-3, warm-up + cosine per iteration:
    :class:`~mmood.engine.WarmupCosineLR`), on cached features through the ``CachedFeature*Loop`` loops;
-4. OOD score ``S(x)`` = energy ``T·logsumexp(l/T)`` (default) or MSP of the probe's logits, **higher = more ID**.
+4. OOD scores ``plp_energy`` ``T·logsumexp(l/T)`` (primary by default) and ``plp_msp`` of the probe's logits,
+   **higher = more ID**.
 
 The classifier is a :class:`CLIPOODClassifier` (frozen open_clip tower, class names, prompts, cache folder), so
 ``tools/test.py`` on images, ``tools/extract_features.py`` and ``tools/score.py`` treat it like the zero-shot
@@ -47,10 +48,11 @@ TRAIN_LABELS = ('pseudo', 'true')
 
 
 def is_feature_batch(inputs: Any) -> bool:
-    """Whether ``inputs`` are cached feature rows ((B, D) tensor or a dict of kinds) rather than images."""
+    """Whether ``inputs`` are cached features -- (B, D) rows, (B, P, D) local features, or a dict of kinds --
+    rather than a batch of images (always (B, C, H, W))."""
     if isinstance(inputs, dict):
         return True
-    return isinstance(inputs, Tensor) and inputs.ndim <= 2
+    return isinstance(inputs, Tensor) and inputs.ndim < 4
 
 
 @MODELS.register_module()
@@ -87,7 +89,7 @@ class LinearProbeClassifier(CLIPOODClassifier):
     """Frozen open_clip tower + linear probe trained on pseudo-labels (PLP); OOD score of the probe's logits.
 
     ``loss`` and ``predict`` take images ((B, 3, H, W); the frozen tower computes the feature) or cached features
-    (a (B, D) tensor or a dict of kinds, as served by :class:`~mmood.datasets.CachedFeatureDataset`). In training
+    (a (B, D) tensor or a dict of kinds, as served by :class:`~mmood.features.CachedFeatureDataset`). In training
     mode the data samples may be a (B,) label tensor (the fast path of cached features) or a list of data samples.
 
     Args:
@@ -178,10 +180,9 @@ class LinearProbeClassifier(CLIPOODClassifier):
         with torch.no_grad():
             return super().extract_feat(inputs)
 
-    def scores_from_features(self, feats: Dict[str, Tensor]):
-        """(probe logits (B, C), OOD scores (B,)): the one scoring path for images and cached features."""
-        logits = self.head.logits(feats[self.feature_kind])
-        return logits, self.head.score_logits(logits)
+    def class_logits(self, feats: Dict[str, Tensor]) -> Tensor:
+        """The probe's logits (B, C): the predicted class of a linear-probe classifier."""
+        return self.head.logits(feats[self.feature_kind])
 
     # ------------------------------------------------------------------ pseudo-labels
     def pseudo_labels(self, feats: Any, progress: bool = False) -> np.ndarray:

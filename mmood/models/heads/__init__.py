@@ -1,9 +1,132 @@
-"""OOD score heads (higher = more ID)."""
-from .base import BaseOODHead
+"""OOD detectors: one head family (:class:`BaseOODHead`), named scores, higher = more in-distribution.
+
+A config's ``model.head`` / ``model.extra_heads`` and ``tools/score.py --methods NAME`` build the same classes:
+:data:`METHODS` is the table of short method names to head configs (not a second registry), and
+:func:`build_method` builds one with options (``build_method('knn', dict(k=100))``).
+
+=========================  ===================================================================  =========
+name                       head config                                                          needs fit
+=========================  ===================================================================  =========
+``msp`` ``maxlogit``       ``LogitHead(scores=(name, ))`` on zero-shot logits (scale 100)       no
+``energy`` ``l1norm``
+``mcm``                    ``MCMHead(tau=1)``                                                   no
+``glmcm``                  ``MCMHead(tau=1, local_weight=0.5)`` (local features)                no
+``neglabel``               ``NegLabelHead()`` (mined negatives, cached)                         no
+``knn``                    ``KNNHead(k=50)``                                                    yes
+``mahalanobis`` ``rmd``    ``MahalanobisHead(relative=False / True)``                           yes
+``plp_energy`` ...         ``LogitHead(logits='probe')``: the trained probe's logits (PLP)      no
+``plp_knn``                ``KNNHead`` on the probe's z-scored ``pre_proj`` features, k=1, exp-cos  yes
+``plp_mahalanobis``        ``MahalanobisHead`` on z-scored features, pseudo-label classes       yes
+``plp_logit_mahalanobis``  ``MahalanobisHead`` on probe logits, mean of per-class covariances   yes
+``pseudo_msp``             ``MCMHead(tau=1, templates='plp5')`` (PLP's pseudo-MSP baseline)     no
+=========================  ===================================================================  =========
+
+``tools/score.py --methods config`` scores with the config's own heads instead (every named score).
+"""
+import copy
+import difflib
+import inspect
+from typing import Any, Dict, List, Optional
+
+from mmpretrain.registry import MODELS
+
+from .base import BaseOODHead, Features, HeadContext
+from .feature_space import SPACES, FittedHead, KNNHead, MahalanobisHead
+from .linear_probe import LinearProbeHead, zscore_statistics
+from .logit_head import LogitHead, probe_of, zero_shot_logits
 from .mcm_head import MCMHead
 from .neglabel_head import NegLabelHead
-from .linear_probe import LinearProbeHead, zscore_statistics
+from .set_level import pair_stream, score_pairs
 
 __all__ = [
-    'BaseOODHead', 'MCMHead', 'NegLabelHead', 'LinearProbeHead', 'zscore_statistics'
+    'BaseOODHead', 'HeadContext', 'Features', 'LogitHead', 'MCMHead', 'NegLabelHead', 'LinearProbeHead',
+    'FittedHead', 'KNNHead', 'MahalanobisHead', 'SPACES', 'zscore_statistics', 'zero_shot_logits', 'probe_of',
+    'score_pairs', 'pair_stream', 'METHODS', 'build_method', 'list_methods', 'build_head', 'MethodError'
 ]
+
+
+def _probe_logits(score: str) -> dict:
+    return dict(type='LogitHead', logits='probe', scores=(score, ), prefix='plp_')
+
+
+#: Short method names -> head configs (``tools/score.py --methods NAME``). Adding a method adds a line here.
+METHODS: Dict[str, dict] = {
+    'msp': dict(type='LogitHead', scores=('msp', )),
+    'maxlogit': dict(type='LogitHead', scores=('maxlogit', )),
+    'energy': dict(type='LogitHead', scores=('energy', )),
+    'l1norm': dict(type='LogitHead', scores=('l1norm', )),
+    'mcm': dict(type='MCMHead', tau=1.0),
+    'glmcm': dict(type='MCMHead', tau=1.0, local_weight=0.5),
+    'neglabel': dict(type='NegLabelHead'),
+    'knn': dict(type='KNNHead', k=50),
+    'mahalanobis': dict(type='MahalanobisHead'),
+    'rmd': dict(type='MahalanobisHead', relative=True),
+    'plp_energy': _probe_logits('energy'),
+    'plp_msp': _probe_logits('msp'),
+    'plp_maxlogit': _probe_logits('maxlogit'),
+    'plp_l1norm': _probe_logits('l1norm'),
+    'plp_knn': dict(type='KNNHead', feature='pre_proj', space='probe_zscore', k=1, form='exp_cos',
+                    temperature=0.02, prefix='plp_'),
+    'plp_mahalanobis': dict(type='MahalanobisHead', feature='pre_proj', space='probe_zscore', labels='pseudo',
+                            prefix='plp_'),
+    'plp_logit_mahalanobis': dict(type='MahalanobisHead', feature='pre_proj', space='probe_logits',
+                                  labels='pseudo', covariance='mean_per_class', prefix='plp_logit_'),
+    'pseudo_msp': dict(type='MCMHead', tau=1.0, templates='plp5', prefix='pseudo_'),
+}
+
+
+class MethodError(KeyError):
+    """An unknown method name or head option; the message lists the valid ones (the tools print it without a
+    traceback)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ''
+
+
+def list_methods() -> List[str]:
+    """The short method names of :data:`METHODS`."""
+    return sorted(METHODS)
+
+
+def _valid_options(cls) -> List[str]:
+    names = []
+    for klass in cls.__mro__:
+        if klass in (BaseOODHead, object) or not issubclass(klass, BaseOODHead):
+            continue
+        for name, param in inspect.signature(klass.__init__).parameters.items():
+            if name not in ('self', 'init_cfg') and param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+                names.append(name)
+    names += [n for n in inspect.signature(BaseOODHead.__init__).parameters if n not in ('self', 'init_cfg')]
+    return sorted(set(names))
+
+
+def build_head(cfg: dict, where: str = 'head') -> BaseOODHead:
+    """Build a head config; an unknown option names the class's valid ones (``where`` says which option it was)."""
+    cfg = dict(cfg)
+    cls = MODELS.get(cfg.get('type')) if isinstance(cfg.get('type'), str) else cfg.get('type')
+    try:
+        return MODELS.build(cfg)
+    except TypeError as err:
+        if cls is None or 'unexpected keyword argument' not in str(err):
+            raise
+        valid = _valid_options(cls)
+        bad = [k for k in cfg if k != 'type' and k not in valid]
+        hints = {k: difflib.get_close_matches(k, valid, n=1) for k in bad}
+        hint = '; '.join(f'"{k}" (did you mean "{v[0]}"?)' if v else f'"{k}"' for k, v in hints.items())
+        raise MethodError(f'Invalid option(s) {hint} for {where} {cls.__name__}; valid options: {valid}') from None
+
+
+def build_method(name: str, options: Optional[Dict[str, Any]] = None) -> BaseOODHead:
+    """Build the head of method ``name`` (:data:`METHODS`) with keyword ``options`` on top of its config.
+
+    Raises:
+        MethodError: unknown method (the message lists the known ones and the closest match) or an unknown option
+            (the message lists the valid ones).
+    """
+    if name not in METHODS:
+        close = difflib.get_close_matches(name, list(METHODS) + ['config'], n=1)
+        hint = f' Did you mean "{close[0]}"?' if close else ''
+        raise MethodError(f'Unknown OOD method "{name}".{hint} Known methods: config, {", ".join(list_methods())}')
+    cfg = copy.deepcopy(METHODS[name])
+    cfg.update(options or {})
+    return build_head(cfg, where=f'method "{name}"')

@@ -1,25 +1,174 @@
-"""Base class of OOD score heads."""
-from typing import Dict, Tuple
+"""The one OOD detector family: :class:`BaseOODHead` and its context :class:`HeadContext`.
+
+Every OOD method of mmood is a head: a registered module that turns image features into **named scores**
+(``{name: (B,) tensor}``, **higher = more in-distribution**). The same head classes serve
+
+* ``tools/test.py`` / MMPretrain's ``tools/test.py``: the classifier's ``head`` (and ``extra_heads``) in a config,
+  scored on every test batch;
+* ``tools/score.py --methods NAME``: ``NAME`` looks up a head config in :data:`mmood.models.heads.METHODS`
+  (a table of names to configs, not a registry), scored on cached features.
+
+Life cycle (one for every head):
+
+1. ``prepare(ctx)`` -- text-side state from a :class:`HeadContext`: ID prototypes (the classifier's, or the head's
+   own ``templates``), mined negatives, a trained probe to read;
+2. ``fit(feats, labels)`` -- only for heads with :attr:`requires_fit` (KNN, Mahalanobis): ID-train statistics;
+3. ``forward(feats)`` -- ``{name: (B,)}`` for a batch of features (``feats``: kind -> tensor), or, for heads with
+   :attr:`set_level`, ``forward(feats)`` on a whole *stream* of samples at once (an ID set followed by one OOD set,
+   see :func:`~mmood.models.heads.score_pairs`): the score of a sample may then depend on the other samples.
+
+The maths lives in :mod:`mmood.scores` (pure tensor functions); a head holds state and options only.
+"""
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.model import BaseModule
+from torch import Tensor
+
+__all__ = ['HeadContext', 'BaseOODHead', 'Features']
+
+Features = Dict[str, Tensor]
+
+
+@dataclass
+class HeadContext:
+    """What heads may use besides image features: the classifier's text side and where to keep results.
+
+    Built by :meth:`CLIPOODClassifier.head_context` (or by hand in tests: only ``id_text`` is required).
+
+    Attributes:
+        id_text: (K, D) unit ID class prototypes (the zero-shot classifier's weights).
+        logit_scale: the classifier's scale of cosines (100 for OpenAI CLIP configs).
+        class_names: ID class names.
+        templates: the classifier's ID prompt templates.
+        backbone: the :class:`~mmood.models.backbones.OpenCLIPBackbone` (text tower for mining, own templates), or
+            None when only features and prototypes are at hand.
+        model: the classifier (e.g. PLP's trained probe and pseudo-labels), or None.
+        cache: a :class:`~mmood.cache.CacheStore` for text embeddings and negatives, or None.
+        work_dir: where heads may write readable records (mined negatives), or None.
+        batch_size: prompts per text forward.
+    """
+    id_text: Tensor
+    logit_scale: float = 100.0
+    class_names: Optional[List[str]] = None
+    templates: Optional[List[str]] = None
+    backbone: Any = None
+    model: Any = None
+    cache: Any = None
+    work_dir: Optional[str] = None
+    batch_size: int = 1000
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return self.id_text.device
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.id_text.shape[0])
+
+    def require_backbone(self, who: str) -> Any:
+        """The text tower, or a clear error naming the head that needs it."""
+        if self.backbone is None:
+            raise ValueError(f'{who} needs the CLIP text tower: prepare it from a classifier '
+                             f'(CLIPOODClassifier.head_context()), not from features alone.')
+        return self.backbone
+
+    def prototypes(self, templates: Union[str, Sequence[str]]) -> Tensor:
+        """ID class prototypes for other templates (encoded with the text tower, cached like the classifier's)."""
+        from ...text import build_text_classifier_cached, resolve_templates
+        templates = resolve_templates(templates)
+        if self.templates is not None and list(templates) == list(self.templates):
+            return self.id_text
+        backbone = self.require_backbone(f'Prototypes with templates {templates}')
+        if self.class_names is None:
+            raise ValueError('Prototypes with other templates need the class names in the head context')
+        return build_text_classifier_cached(backbone, self.class_names, templates, self.cache,
+                                            self.batch_size).to(self.device)
 
 
 class BaseOODHead(BaseModule):
-    """An OOD score head: turns image features (and the ID text prototypes) into one score per image.
+    """Base of every OOD detector: features in, named scores out, **higher = more in-distribution**.
 
-    Contract: **higher score = more in-distribution**. Heads that need text beyond the ID prototypes (NegLabel's
-    negatives) or fitted state build it in :meth:`prepare`, which the classifier calls once before testing,
-    on every rank (heads use :func:`mmood.utils.compute_on_main` for work that must happen once).
+    Subclasses set :attr:`score_names` (in their ``__init__``; the first is the head's primary score), implement
+    :meth:`forward`, and override :meth:`prepare` / :meth:`fit` when they need text or ID-train state.
+
+    Args:
+        templates: ID prompt templates for this head's own prototypes (a named set such as ``'plp5'`` or a list);
+            None uses the classifier's prototypes.
+        prefix: prepended to every score name (two heads of one classifier must not share a name).
+        init_cfg: mmengine init config.
     """
 
-    #: feature kinds the head reads from :meth:`OpenCLIPBackbone.extract_image_features`.
+    #: feature kinds the head reads (``global``, ``local``, ``pre_proj``).
     feature_kinds: Tuple[str, ...] = ('global', )
+    #: whether :meth:`fit` on ID-train features must run before scoring.
+    requires_fit: bool = False
+    #: whether the head scores a whole stream of samples at once (the score of one sample depends on others).
+    set_level: bool = False
 
-    def prepare(self, ctx: Dict) -> None:
-        """Build text-side state. ``ctx`` holds ``backbone``, ``id_text``, ``class_names``, ``templates``,
-        ``cache`` (a :class:`~mmood.cache.CacheStore` or None), ``work_dir`` (or None) and ``batch_size``."""
+    def __init__(self, templates: Optional[Union[str, Sequence[str]]] = None, prefix: str = '',
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.templates = templates
+        self.prefix = str(prefix)
+        self._score_names: Tuple[str, ...] = ()
+        self.register_buffer('id_text', torch.zeros(0), persistent=False)
+        self.logit_scale = 100.0
+        self.prepared = False
 
-    def forward(self, feats: Dict[str, torch.Tensor], id_text: torch.Tensor) -> torch.Tensor:
-        """Return OOD scores (B,), higher = more ID."""
+    # ------------------------------------------------------------------ names
+    @property
+    def score_names(self) -> Tuple[str, ...]:
+        """Names of the scores :meth:`forward` returns (prefixed), primary first."""
+        return tuple(self.prefix + n for n in self._score_names)
+
+    @score_names.setter
+    def score_names(self, names: Sequence[str]) -> None:
+        names = tuple(str(n) for n in names)
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f'{type(self).__name__}: score names must be unique and non-empty, got {names}')
+        self._score_names = names
+
+    @property
+    def primary(self) -> str:
+        """The head's main score (the first of :attr:`score_names`)."""
+        return self.score_names[0]
+
+    def named(self, **scores: Tensor) -> Dict[str, Tensor]:
+        """``{prefix + name: score}`` in :attr:`score_names` order (helper for :meth:`forward`)."""
+        return {self.prefix + n: scores[n] for n in self._score_names}
+
+    # ------------------------------------------------------------------ life cycle
+    def prepare(self, ctx: HeadContext) -> 'BaseOODHead':
+        """Take the ID prototypes (the head's own ``templates`` if set) and the logit scale from the context.
+
+        Subclasses that need more (negatives, a probe) call ``super().prepare(ctx)`` first.
+        """
+        id_text = ctx.id_text if self.templates is None else ctx.prototypes(self.templates)
+        self.id_text = id_text.to(ctx.device)
+        self.logit_scale = float(ctx.logit_scale)
+        self.prepared = True
+        return self
+
+    def fit(self, feats: Features, labels: Optional[Tensor] = None) -> 'BaseOODHead':
+        """Fit ID-train statistics (heads with :attr:`requires_fit`); ``feats``: kind -> (N, ...) tensor."""
+        return self
+
+    def forward(self, feats: Features) -> Dict[str, Tensor]:
+        """Named scores ``{name: (B,)}`` of a batch (or, for :attr:`set_level` heads, of a whole stream)."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ helpers
+    def _check_prepared(self) -> None:
+        if not self.prepared:
+            raise RuntimeError(f'{type(self).__name__}.prepare(ctx) must run before scoring (the classifier, '
+                               f'tools/test.py and tools/score.py do it).')
+
+    @staticmethod
+    def kind(feats: Features, kind: str, who: str = 'This head') -> Tensor:
+        """``feats[kind]`` or a clear error naming what is there."""
+        if kind not in feats:
+            raise KeyError(f'{who} needs "{kind}" features; got {sorted(feats)}')
+        return feats[kind]

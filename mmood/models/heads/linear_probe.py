@@ -8,36 +8,30 @@ testing needs no training file)::
 
     z(x) = (x − μ) / σ                     σ_d ≤ std_eps  ->  σ_d := 1  (column only centred; PLP-12)
     l(x) = W z(x) + b                      one nn.Linear(D, C) with bias, default initialisation
-    S(x) = T · logsumexp(l / T)            score='energy' (negative free energy)
-         = max_c softmax_c(l / T)          score='msp'
-         = max_c l_c                       score='maxlogit'
-         = Σ_c (l_c − min l)               score='l1norm'
+    S(x) = T · logsumexp(l / T)            'energy' (negative free energy)
+         = max_c softmax_c(l / T)          'msp'
+         = max_c l_c                       'maxlogit'
+         = Σ_c (l_c − min l)               'l1norm'
 
 The reference has no epsilon: a zero-variance column gives inf/NaN there (reference_bugs PLP-12); here it is
 centred only, so every z-score stays finite. Which logit score fills the paper's PLP rows is not verified
-(plp.md §5): ``tools/score.py`` reports energy and MSP side by side (``plp_energy``, ``plp_msp``).
+(plp.md §5): the head returns energy and MSP side by side (``plp_energy``, the primary ``score``, and
+``plp_msp``; option ``scores``), so every run reports both.
 
 Sign: every score is **higher = more in-distribution**.
 """
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from mmpretrain.registry import MODELS
 from torch import Tensor, nn
 
-from ...scores.logits import energy_score, l1_norm_score, maxlogit_score, msp_score
-from .base import BaseOODHead
+from ...scores.logits import LOGIT_SCORES
+from .base import BaseOODHead, Features
+from .logit_head import check_logit_scores
 
-__all__ = ['LinearProbeHead', 'zscore_statistics', 'LOGIT_SCORES']
-
-#: Scores of the probe's logits (option ``score``); each is higher = more ID.
-LOGIT_SCORES = {
-    'energy': lambda logits, t: energy_score(logits, t),
-    'msp': lambda logits, t: msp_score(logits, t),
-    'maxlogit': lambda logits, t: maxlogit_score(logits),
-    'l1norm': lambda logits, t: l1_norm_score(logits),
-}
+__all__ = ['LinearProbeHead', 'zscore_statistics']
 
 
 def zscore_statistics(feats: Any, batch_size: int = 65536) -> Tuple[Tensor, Tensor]:
@@ -85,9 +79,11 @@ class LinearProbeHead(BaseOODHead):
         in_channels: feature width ``D`` (None: set by the classifier from its backbone).
         num_classes: number of classes ``C`` (None: set by the classifier from its class names).
         feature: feature kind the probe reads (``'pre_proj'`` in PLP; ``'global'`` also works).
-        score: OOD score of the logits: ``'energy'``, ``'msp'``, ``'maxlogit'`` or ``'l1norm'``.
+        score: the primary OOD score of the logits: ``'energy'``, ``'msp'``, ``'maxlogit'`` or ``'l1norm'``.
+        scores: the logit scores returned besides ``score`` (named ``<prefix><score>``).
         temperature: ``T`` of energy / MSP (1.0 in PLP).
         std_eps: columns with ``σ ≤ std_eps`` are centred but not scaled.
+        prefix: prepended to the score names (``'plp_'``).
         init_cfg: mmengine init config (None keeps PyTorch's default ``nn.Linear`` initialisation, as PLP).
     """
 
@@ -96,12 +92,14 @@ class LinearProbeHead(BaseOODHead):
                  num_classes: Optional[int] = None,
                  feature: str = 'pre_proj',
                  score: str = 'energy',
+                 scores: Sequence[str] = ('energy', 'msp'),
                  temperature: float = 1.0,
                  std_eps: float = 1e-6,
+                 prefix: str = 'plp_',
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        if score not in LOGIT_SCORES:
-            raise ValueError(f'Unknown probe score {score!r}; choose from {sorted(LOGIT_SCORES)}')
+        super().__init__(prefix=prefix, init_cfg=init_cfg)
+        self.scores = tuple(dict.fromkeys(check_logit_scores((score, ) + tuple(scores), 'LinearProbeHead')))
+        self.score_names = self.scores
         if not temperature > 0:
             raise ValueError(f'temperature must be positive, got {temperature}')
         self.feature = feature
@@ -164,10 +162,10 @@ class LinearProbeHead(BaseOODHead):
         z = self.standardize(x)
         return self.fc(z.to(self.fc.weight.dtype))
 
-    def score_logits(self, logits: Tensor) -> Tensor:
-        """The configured OOD score of logits (higher = more ID)."""
-        return LOGIT_SCORES[self.score](logits, self.temperature)
+    def score_logits(self, logits: Tensor) -> Dict[str, Tensor]:
+        """The named OOD scores of probe logits (higher = more ID), primary first."""
+        return self.named(**{name: LOGIT_SCORES[name](logits, self.temperature) for name in self.scores})
 
-    def forward(self, feats: Dict[str, Tensor], id_text: Optional[Tensor] = None) -> Tensor:
-        """OOD scores (B,) from ``feats[feature]``; ``id_text`` is unused (kept for the head protocol)."""
-        return self.score_logits(self.logits(feats[self.feature]))
+    def forward(self, feats: Features) -> Dict[str, Tensor]:
+        """Named OOD scores from ``feats[feature]`` (the probe needs no text: no ``prepare`` required)."""
+        return self.score_logits(self.logits(self.kind(feats, self.feature, 'LinearProbeHead')))

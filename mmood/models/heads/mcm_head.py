@@ -1,4 +1,4 @@
-"""MCM and GL-MCM heads.
+"""MCM and GL-MCM.
 
 MCM (Ming et al., "Delving into Out-of-Distribution Detection with Vision-Language Representations",
 NeurIPS 2022, arXiv 2211.13445)::
@@ -8,18 +8,23 @@ NeurIPS 2022, arXiv 2211.13445)::
 GL-MCM (Miyai et al., "Zero-Shot In-Distribution Detection in Multi-Object Settings Using Vision-Language
 Foundation Models", arXiv 2304.04521) adds the best patch::
 
-    S_GL(x) = S_MCM(x) + λ · max_{i,j} max_k softmax_k( cos(h_ij, e_k) / τ )      λ = 0.5 (GL-2)
+    S_L(x)  = max_{i,j} max_k softmax_k( cos(h_ij, e_k) / τ )
+    S_GL(x) = S_MCM(x) + λ · S_L(x)                               λ = 0.5 (GL-2)
 
-One head, one option: ``local_weight = 0`` is MCM, ``local_weight > 0`` is GL-MCM. Higher = more ID.
+One head, one option: ``local_weight = 0`` is MCM (score ``mcm``); ``local_weight > 0`` is GL-MCM and returns
+``glmcm`` (primary), ``mcm`` and ``local_mcm`` from the same features. Maths: :mod:`mmood.scores.mcm`,
+:mod:`mmood.scores.glmcm`. Every score is **higher = more in-distribution**.
 """
-from typing import Dict
+from typing import Dict, Optional
 
-import torch
 from mmpretrain.registry import MODELS
+from torch import Tensor
 
-from ...scores.glmcm import local_mcm_score
+from ...scores.glmcm import glmcm_from_parts, local_mcm_score
 from ...scores.mcm import mcm_score
-from .base import BaseOODHead
+from .base import BaseOODHead, Features
+
+__all__ = ['MCMHead']
 
 
 @MODELS.register_module()
@@ -29,19 +34,31 @@ class MCMHead(BaseOODHead):
     Args:
         tau: softmax temperature on cosine similarities (1.0 in MCM/GL-MCM).
         local_weight: λ of GL-MCM; 0 gives plain MCM.
+        templates: ID templates for this head's own prototypes (None = the classifier's; PLP's pseudo-MSP baseline
+            is MCM with ``templates='plp5'``).
+        prefix: prepended to every score name.
+        init_cfg: mmengine init config.
     """
 
-    def __init__(self, tau: float = 1.0, local_weight: float = 0.0, init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        if tau <= 0:
-            raise ValueError(f'tau must be positive, got {tau}')
+    def __init__(self, tau: float = 1.0, local_weight: float = 0.0, templates=None, prefix: str = '',
+                 init_cfg: Optional[dict] = None):
+        super().__init__(templates=templates, prefix=prefix, init_cfg=init_cfg)
+        if not float(tau) > 0:
+            raise ValueError(f'MCMHead: tau must be positive, got {tau}')
         self.tau = float(tau)
         self.local_weight = float(local_weight)
-        self.feature_kinds = ('global', 'local') if self.local_weight else ('global', )
-
-    def forward(self, feats: Dict[str, torch.Tensor], id_text: torch.Tensor) -> torch.Tensor:
-        score = mcm_score(feats['global'] @ id_text.T, tau=self.tau)
         if self.local_weight:
-            local_cos = feats['local'] @ id_text.T
-            score = score + self.local_weight * local_mcm_score(local_cos, tau=self.tau)
-        return score
+            self.feature_kinds = ('global', 'local')
+            self.score_names = ('glmcm', 'mcm', 'local_mcm')
+        else:
+            self.score_names = ('mcm', )
+
+    def forward(self, feats: Features) -> Dict[str, Tensor]:
+        self._check_prepared()
+        h = self.kind(feats, 'global', 'MCMHead')
+        text = self.id_text.to(h.device)
+        s_mcm = mcm_score(h @ text.T, tau=self.tau)
+        if not self.local_weight:
+            return self.named(mcm=s_mcm)
+        s_local = local_mcm_score(self.kind(feats, 'local', 'GL-MCM') @ text.T, tau=self.tau)
+        return self.named(glmcm=glmcm_from_parts(s_mcm, s_local, self.local_weight), mcm=s_mcm, local_mcm=s_local)

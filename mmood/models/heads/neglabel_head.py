@@ -10,7 +10,7 @@ into ``ngroup`` groups by one seeded CPU permutation (reference_bugs NL-4) after
 tail (NL-3), S is computed per group and averaged. Higher = more ID.
 
 The negatives are mined once on rank 0 (or loaded from a ready file), cached, broadcast to every rank, and
-written to ``<work_dir>/neglabel_negatives.txt``.
+written to ``<work_dir>/neglabel_negatives.txt``. Score name: ``neglabel``.
 """
 import logging
 import os.path as osp
@@ -23,7 +23,7 @@ from mmpretrain.registry import MODELS
 from ...scores.neglabel import group_permutation, neglabel_score
 from ...text.mining import mine_negative_labels, write_prompts
 from ...utils import compute_on_main
-from .base import BaseOODHead
+from .base import BaseOODHead, Features, HeadContext
 
 
 @MODELS.register_module()
@@ -46,6 +46,9 @@ class NegLabelHead(BaseOODHead):
         seed: permutation seed.
         drop_tail_before_shuffle: drop the ``M mod ngroup`` tail before permuting (reference, NL-3).
         group_fuse_num: use only the first n groups (n, not the reference's n-1: NL-2).
+        templates: ID templates for this head's own prototypes (None = the classifier's).
+        prefix: prepended to the score name.
+        init_cfg: mmengine init config.
     """
 
     def __init__(self,
@@ -64,8 +67,11 @@ class NegLabelHead(BaseOODHead):
                  seed: int = 0,
                  drop_tail_before_shuffle: bool = True,
                  group_fuse_num: Optional[int] = None,
+                 templates=None,
+                 prefix: str = '',
                  init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(templates=templates, prefix=prefix, init_cfg=init_cfg)
+        self.score_names = ('neglabel', )
         if tau <= 0:
             raise ValueError(f'tau must be positive, got {tau}')
         self.mining_cfg = dict(corpus_dir=corpus_dir, noun_prompt=noun_prompt, adj_prompt=adj_prompt,
@@ -83,13 +89,14 @@ class NegLabelHead(BaseOODHead):
         self.register_buffer('perm', torch.zeros(0, dtype=torch.long), persistent=False)
         self.neg_prompts = []
 
-    def prepare(self, ctx: Dict) -> None:
-        backbone = ctx['backbone']
+    def prepare(self, ctx: HeadContext) -> 'NegLabelHead':
+        super().prepare(ctx)
+        backbone = ctx.require_backbone('NegLabel (mining negative labels)')
+        templates = ctx.templates if self.templates is None else self.templates
 
         def mine():
-            out = mine_negative_labels(backbone, ctx['id_text'], ctx['class_names'], ctx['templates'],
-                                       cache=ctx.get('cache'), batch_size=ctx.get('batch_size', 1000),
-                                       **self.mining_cfg)
+            out = mine_negative_labels(backbone, self.id_text, ctx.class_names, templates, cache=ctx.cache,
+                                       batch_size=ctx.batch_size, **self.mining_cfg)
             return dict(out, emb=out['emb'].cpu())
 
         result = compute_on_main(mine)
@@ -98,7 +105,7 @@ class NegLabelHead(BaseOODHead):
         if self.ngroup > num_neg:
             raise ValueError(f'ngroup={self.ngroup} is larger than the number of negative labels ({num_neg}); '
                              f'lower `model.head.ngroup` or mine more negatives (neg_ratio / num_neg).')
-        device = ctx['id_text'].device
+        device = ctx.device
         perm = group_permutation(num_neg, self.ngroup, shuffle=self.shuffle, seed=self.seed,
                                  drop_tail_before_shuffle=self.drop_tail_before_shuffle)
         # Permute (and drop the tail) once: group g is then the contiguous block g of `neg_text`.
@@ -108,15 +115,15 @@ class NegLabelHead(BaseOODHead):
         print_log(f'NegLabel: {num_neg} negative labels ({result["num_noun"]} nouns + {result["num_adj"]} '
                   f'adjectives; {source}), ngroup={self.ngroup}, tau={self.tau}', logger='current',
                   level=logging.INFO)
-        work_dir = ctx.get('work_dir')
-        if work_dir:
+        if ctx.work_dir:
             from mmengine.dist import is_main_process
             if is_main_process():
-                write_prompts(osp.join(work_dir, 'neglabel_negatives.txt'), self.neg_prompts)
+                write_prompts(osp.join(ctx.work_dir, f'{self.prefix}neglabel_negatives.txt'), self.neg_prompts)
+        return self
 
-    def forward(self, feats: Dict[str, torch.Tensor], id_text: torch.Tensor) -> torch.Tensor:
-        if self.neg_text.numel() == 0:
-            raise RuntimeError('NegLabelHead.prepare() must run before scoring (the classifier does it).')
-        h = feats['global']
-        return neglabel_score(h @ id_text.T, h @ self.neg_text.T, tau=self.tau, ngroup=self.ngroup,
-                              group_fuse_num=self.group_fuse_num)
+    def forward(self, feats: Features) -> Dict[str, torch.Tensor]:
+        self._check_prepared()
+        h = self.kind(feats, 'global', 'NegLabelHead')
+        score = neglabel_score(h @ self.id_text.to(h.device).T, h @ self.neg_text.to(h.device).T, tau=self.tau,
+                               ngroup=self.ngroup, group_fuse_num=self.group_fuse_num)
+        return self.named(neglabel=score)

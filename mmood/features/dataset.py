@@ -37,7 +37,7 @@ def dataset_sources(dataset_cfg: dict, sets: Optional[Sequence[str]] = None) -> 
     Returns:
         :class:`~mmood.features.SetSource` list, in dataset order.
     """
-    from ..features import eval_set_sources, train_set_source
+    from .identity import eval_set_sources, train_set_source
     cfg = dict(dataset_cfg)
     sources = eval_set_sources(cfg) if _type_name(cfg) == 'OODEvalDataset' else [train_set_source(cfg)]
     if sets is None:
@@ -100,7 +100,7 @@ class CachedFeatureDataset(torch.utils.data.Dataset):
                  test_mode: bool = True,
                  storages: Sequence[str] = ('float32', 'float16')):
         from ..cache import CacheStore
-        from ..features import find_set_features
+        from .store import find_set_features
         self.kinds = (kinds, ) if isinstance(kinds, str) else tuple(kinds)
         self.sources = dataset_sources(source, sets)
         store = CacheStore(cache_dir)

@@ -1,0 +1,117 @@
+"""What the command-line tools share: the user's environment turned into explicit config values.
+
+The library reads no environment variables; this module (beside the scripts, imported by them as
+``cli_common``) is where the tools resolve the user's cache folder (``--cache-dir``, ``$MMOOD_CACHE``,
+``$XDG_CACHE_HOME/mmood`` or ``~/.cache/mmood``), a CPU-capable distributed backend, the work directory and the
+options every runner-building tool takes.
+"""
+import mmood  # noqa: F401  (first: compat shims before anything imports torchvision)
+
+import ast
+import os
+import os.path as osp
+from typing import Any, Dict, Optional, Sequence
+
+import torch
+from mmengine.config import Config
+
+
+def default_cache_dir() -> str:
+    """The user's cache folder for mmood: ``$MMOOD_CACHE`` or ``$XDG_CACHE_HOME/mmood`` or ``~/.cache/mmood``."""
+    if os.environ.get('MMOOD_CACHE'):
+        return os.environ['MMOOD_CACHE']
+    base = os.environ.get('XDG_CACHE_HOME') or osp.join(osp.expanduser('~'), '.cache')
+    return osp.join(base, 'mmood')
+
+
+def apply_common_options(cfg: Config, cache_dir: Optional[str] = None) -> Config:
+    """Fill in the shared cache directory and a CPU-capable distributed backend.
+
+    * ``model.cache_dir``: ``cache_dir`` if given, else the config's value, else the user's cache folder; the
+      same folder is also written to ``cfg.cache_dir`` (what the feature tools read).
+    * Without CUDA, ``env_cfg.dist_cfg.backend`` becomes ``gloo`` (nccl needs GPUs).
+    """
+    if 'model' in cfg and 'cache_dir' in cfg.model:
+        if cache_dir is not None:
+            cfg.model.cache_dir = cache_dir
+        elif cfg.model.cache_dir is None:
+            cfg.model.cache_dir = default_cache_dir()
+    cfg.cache_dir = cache_dir or (cfg.model.get('cache_dir') if 'model' in cfg else None) or default_cache_dir()
+    if not torch.cuda.is_available():
+        cfg.setdefault('env_cfg', {})
+        cfg.env_cfg.setdefault('dist_cfg', {})
+        cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    return cfg
+
+
+def add_common_arguments(parser, cache_help: str = 'shared cache for text embeddings, negatives and features '
+                         '(default: $MMOOD_CACHE or ~/.cache/mmood)'):
+    """The options every runner-building tool takes: --cache-dir, --cfg-options, --launcher, --local_rank."""
+    from mmengine.config import DictAction
+    parser.add_argument('--cache-dir', help=cache_help)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. model.head.ngroup=10')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def parse_common(parser, argv=None):
+    """Parse, and export LOCAL_RANK for launchers that pass --local_rank instead of setting it."""
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def load_cli_config(args) -> Config:
+    """Config from ``args.config`` with --cfg-options, the launcher, and the work dir
+    (``--work-dir``, else the config's, else ``./work_dirs/<config name>``)."""
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if getattr(args, 'work_dir', None) is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def load_config(config: str, cfg_options: Optional[dict] = None, cache_dir: Optional[str] = None) -> Config:
+    """A config for the runner-less tools (``score.py``, ``extract_features.py``): --cfg-options, the cache folder
+    (``cfg.cache_dir`` and ``cfg.model.cache_dir``), the CPU backend, and mmpretrain's default scope."""
+    from mmengine.registry import init_default_scope
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    apply_common_options(cfg, cache_dir=cache_dir)
+    if cfg.model.get('cache_dir') is None:
+        cfg.model.cache_dir = cfg.cache_dir
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    return cfg
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_method_options(items: Optional[Sequence[str]]) -> Dict[str, Dict[str, Any]]:
+    """``['knn.k=100', 'energy.temperature=2']`` -> ``{'knn': {'k': 100}, 'energy': {'temperature': 2}}``.
+
+    Values are Python literals when they parse as one (numbers, booleans, None, lists), else strings.
+
+    Raises:
+        ValueError: an item is not of the form ``method.option=value``.
+    """
+    out: Dict[str, Dict[str, Any]] = {}
+    for item in items or ():
+        name, sep, value = item.partition('=')
+        method, dot, option = name.partition('.')
+        if not sep or not dot or not method or not option:
+            raise ValueError(f'Method option "{item}" must look like method.option=value (e.g. knn.k=100)')
+        out.setdefault(method, {})[option] = _literal(value)
+    return out
