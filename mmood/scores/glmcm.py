@@ -53,7 +53,8 @@ def local_mcm_score(local_cos: Tensor, tau: float = 1.0) -> Tensor:
     if flat.shape[1] < 1:
         raise ValueError('local_cos must contain at least one patch.')
     tau = _check_tau(tau)
-    return max_softmax(_upcast(flat) / tau, dim=-1).amax(dim=-1)
+    flat = _upcast(flat)
+    return max_softmax(flat if tau == 1.0 else flat / tau, dim=-1).amax(dim=-1)
 
 
 def glmcm_score(global_cos: Tensor, local_cos: Tensor, tau: float = 1.0, local_weight: float = 0.5) -> Tensor:

@@ -39,7 +39,8 @@ def knn_score(query: Tensor,
               normalize: bool = True,
               form: str = 'distance',
               temperature: float = 0.02,
-              bank_chunk_size: int = 16384) -> Tensor:
+              bank_chunk_size: int = 16384,
+              bank_is_unit: bool = False) -> Tensor:
     """Compute the KNN score of each query against a feature bank.
 
     Args:
@@ -56,6 +57,8 @@ def knn_score(query: Tensor,
         temperature (float): Temperature of ``'exp_cos'``; ignored otherwise. Defaults to 0.02.
         bank_chunk_size (int): Number of bank rows compared at once; banks larger than this are scanned in
             chunks with a running top-k. Defaults to 16384.
+        bank_is_unit (bool): The bank rows are already L2-normalised (a fitted head normalises its bank once), so
+            ``normalize`` applies to the queries only. Defaults to False.
 
     Returns:
         Tensor: Scores of shape ``(N,)``, float32 (float64 if an input is float64). Higher = more ID.
@@ -101,7 +104,7 @@ def knn_score(query: Tensor,
         best = None  # running top-k similarities, descending, (n, <= k)
         for b_start in range(0, num_bank, bank_chunk_size):
             b_chunk = bank[b_start:b_start + bank_chunk_size].to(device=device, dtype=dtype)
-            if normalize:
+            if normalize and not bank_is_unit:
                 b_chunk = F.normalize(b_chunk, dim=1)
             sim = q_chunk @ b_chunk.T
             if use_distance:

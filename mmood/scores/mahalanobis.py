@@ -161,8 +161,10 @@ def mahalanobis_score(x: Tensor,
     """Compute the (relative) Mahalanobis score ``-min_c d_c(x)`` (``-min_c (d_c(x) - d_g(x))``).
 
     Distances are computed in float64, in chunks of ``chunk_size`` rows, as
-    ``x^T P x - 2 x^T P mu_c + mu_c^T P mu_c`` after centring on the global mean (better conditioned);
-    rounding-level negative distances are clamped to 0.
+    ``x^T P x - 2 x^T P mu_c + mu_c^T P mu_c`` after centring on the global mean (better conditioned). The (N, C)
+    matrix is formed once, by the matrix product itself (``addmm`` adds ``mu_c^T P mu_c``), and read once by the
+    minimum; the per-row terms ``x^T P x`` and ``d_g`` do not depend on the class, so they are added after it
+    (``min_c (d_c - d_g) = min_c d_c - d_g``). Rounding-level negative distances are clamped to 0.
 
     Args:
         x (Tensor): Test features, shape ``(N, D)``.
@@ -207,13 +209,13 @@ def mahalanobis_score(x: Tensor,
 
     scores = []
     for start in range(0, x.shape[0], chunk_size):
-        xc = x[start:start + chunk_size].to(f64) - global_mean
-        xp = xc @ precision
-        dist = (xp * xc).sum(dim=1, keepdim=True) - 2.0 * (xc @ mu_p.T) + mu_term[None, :]
-        dist = dist.clamp_min(0.0)
+        xc = torch.sub(x[start:start + chunk_size].to(f64), global_mean)
+        quad = (xc @ precision).mul_(xc).sum(dim=1)  # x^T P x per row
+        nearest = torch.addmm(mu_term[None, :], xc, mu_p.T, alpha=-2.0).amin(dim=1)  # min_c (mu^T P mu - 2 x^T P mu)
+        dist = (quad + nearest).clamp_min(0.0)
         if relative:
-            dist = dist - ((xc @ global_precision) * xc).sum(dim=1, keepdim=True).clamp_min(0.0)
-        scores.append(-dist.amin(dim=1))
+            dist = dist - (xc @ global_precision).mul_(xc).sum(dim=1).clamp_min(0.0)
+        scores.append(-dist)
     if not scores:
         return torch.zeros(0, dtype=out_dtype, device=device)
     return torch.cat(scores).to(out_dtype)

@@ -43,7 +43,7 @@ def max_softmax(z: Tensor, dim: int = -1) -> Tensor:
     the log-sum-exp of x100 logits (``tau = 0.01``) rounds at ~2e-6 before the ``exp`` (issue #9, parity with the
     reference's plain ``softmax(z).max()``, which is accurate to ~7e-7).
     """
-    return torch.exp(z - z.amax(dim=dim, keepdim=True)).sum(dim=dim).reciprocal()
+    return (z - z.amax(dim=dim, keepdim=True)).exp_().sum(dim=dim).reciprocal()
 
 
 def mcm_score(cos: Tensor, tau: float = 1.0) -> Tensor:
@@ -70,5 +70,5 @@ def mcm_score(cos: Tensor, tau: float = 1.0) -> Tensor:
     if not cos.is_floating_point():
         raise ValueError(f'cos must be a floating tensor, got dtype {cos.dtype}.')
     tau = _check_tau(tau)
-    logits = _upcast(cos) / tau
-    return max_softmax(logits, dim=1)
+    logits = _upcast(cos)
+    return max_softmax(logits if tau == 1.0 else logits / tau, dim=1)

@@ -14,6 +14,9 @@ with log-sum-exps keeps it finite for logits around 100 and accurate for very sm
 float32 or better. For strongly ID images the negative mass falls below float32 resolution and the score is
 exactly 1.0 (ties that the metrics handle).
 
+With ``tau = 1`` the inputs are taken as logits already divided by the temperature (the head scales its text
+embeddings by ``1 / tau`` once, so no pass over the (B, M) matrix is spent on the division).
+
 Grouping (``ngroup > 1``): the negative columns are reordered by a permutation (see :func:`group_permutation`),
 split into ``ngroup`` groups of ``m = floor(M / ngroup)`` columns, the score is computed per group against all
 ID labels, and the group scores are averaged. Decisions relative to the reference implementation
@@ -38,7 +41,7 @@ from torch import Tensor
 
 from .mcm import _check_tau, _upcast
 
-__all__ = ['group_permutation', 'neglabel_score']
+__all__ = ['group_permutation', 'neglabel_score', 'grouped_neglabel_score_']
 
 
 def group_permutation(num_neg: int,
@@ -146,24 +149,44 @@ def neglabel_score(pos_cos: Tensor,
 
     dtype = torch.promote_types(_upcast(pos_cos).dtype, _upcast(neg_cos).dtype)
     pos = pos_cos.to(dtype)
-    lse_pos = torch.logsumexp(pos / tau, dim=1)  # (B,)
-
+    pos = pos if tau == 1.0 else pos / tau
+    num_used = group_fuse_num if group_fuse_num is not None else num_groups
     if ngroup <= 1:
-        lse_neg = torch.logsumexp(neg_cos.to(dtype) / tau, dim=1)
-        return torch.sigmoid(lse_pos - lse_neg)
+        used, per_group = neg_cos, num_neg
+    elif perm is None:  # the columns in order, tail dropped
+        per_group = num_neg // ngroup
+        used = neg_cos[:, :num_used * per_group]
+    else:
+        if not isinstance(perm, Tensor) or perm.ndim != 1 or perm.dtype not in (torch.int64, torch.int32):
+            raise ValueError('perm must be a 1-D integer (long) tensor of column indices.')
+        if perm.numel() < ngroup or perm.numel() % ngroup != 0:
+            raise ValueError(f'len(perm) ({perm.numel()}) must be a positive multiple of ngroup ({ngroup}).')
+        if int(perm.min()) < 0 or int(perm.max()) >= num_neg:
+            raise ValueError(f'perm contains indices outside [0, {num_neg}).')
+        per_group = perm.numel() // ngroup
+        # Only the columns of the groups that are averaged are gathered.
+        used = neg_cos.index_select(1, perm[:num_used * per_group].to(device=neg_cos.device, dtype=torch.long))
+    # a scratch copy of the used columns, divided by tau, which the in-place core may overwrite
+    scratch = used.to(dtype) / tau if tau != 1.0 else used.to(dtype, copy=True)
+    return grouped_neglabel_score_(pos, scratch.reshape(neg_cos.shape[0], num_used, per_group))
 
-    if perm is None:
-        perm = group_permutation(num_neg, ngroup, shuffle=False)
-    if not isinstance(perm, Tensor) or perm.ndim != 1 or perm.dtype not in (torch.int64, torch.int32):
-        raise ValueError('perm must be a 1-D integer (long) tensor of column indices.')
-    if perm.numel() < ngroup or perm.numel() % ngroup != 0:
-        raise ValueError(f'len(perm) ({perm.numel()}) must be a positive multiple of ngroup ({ngroup}).')
-    if int(perm.min()) < 0 or int(perm.max()) >= num_neg:
-        raise ValueError(f'perm contains indices outside [0, {num_neg}).')
-    per_group = perm.numel() // ngroup
-    num_used = group_fuse_num if group_fuse_num is not None else ngroup
-    # Only the columns of the groups that are averaged are gathered.
-    cols = perm[:num_used * per_group].to(device=neg_cos.device, dtype=torch.long)
-    grouped = neg_cos.index_select(1, cols).to(dtype).reshape(neg_cos.shape[0], num_used, per_group)
-    lse_neg = torch.logsumexp(grouped / tau, dim=2)  # (B, num_used)
+
+def grouped_neglabel_score_(pos_logits: Tensor, neg_logits: Tensor) -> Tensor:
+    """NegLabel's score from logits, **in place**: ``neg_logits`` is used as scratch memory and overwritten.
+
+    ``S = mean_g sigmoid(lse_k(pos_logits) - lse_j(neg_logits[:, g]))`` -- :func:`neglabel_score` without the
+    checks, the temperature and the gather, for callers that own the negative logits (the head writes them into
+    a reusable buffer with one matrix product, so no other pass touches the (B, M) matrix but the log-sum-exp's).
+
+    Args:
+        pos_logits (Tensor): ``cos / tau`` of the K ID prompts, ``(B, K)``, float32 or float64 (not modified).
+        neg_logits (Tensor): ``cos / tau`` of the negatives in grouped order, ``(B, G, m)`` (overwritten).
+
+    Returns:
+        Tensor: ``(B,)`` scores, higher = more ID.
+    """
+    lse_pos = torch.logsumexp(pos_logits, dim=1)  # (B,)
+    peak = neg_logits.amax(dim=2, keepdim=True)
+    peak = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))
+    lse_neg = neg_logits.sub_(peak).exp_().sum(dim=2).log_().add_(peak.squeeze(2))  # (B, G)
     return torch.sigmoid(lse_pos[:, None] - lse_neg).mean(dim=1)

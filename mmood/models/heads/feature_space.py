@@ -30,6 +30,7 @@ Classes (option ``labels``): ``'true'`` (the ID-train labels) or ``'pseudo'`` (P
 from typing import Callable, Dict, Optional
 
 import torch
+import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
@@ -149,14 +150,16 @@ class KNNHead(FittedHead):
             raise ValueError(f'knn: k={self.k} but the ID-train bank has {bank.shape[0]} features; lower it '
                              f'(tools/score.py --method-options knn.k=N, or model.head.k=N) with N <= '
                              f'{bank.shape[0]}.')
-        self.bank = bank.to(device=self.id_text.device, dtype=torch.float32).contiguous()
+        bank = bank.to(device=self.id_text.device, dtype=torch.float32)
+        # normalised once here, not once per query chunk
+        self.bank = (F.normalize(bank, dim=1) if self.normalize else bank).contiguous()
         self.fitted = True
         return self
 
     def forward(self, feats: Features) -> Dict[str, Tensor]:
         score = knn_score(self._query(feats), self.bank, k=self.k, chunk_size=self.chunk_size,
                           normalize=self.normalize, form=self.form, temperature=self.temperature,
-                          bank_chunk_size=self.bank_chunk_size)
+                          bank_chunk_size=self.bank_chunk_size, bank_is_unit=self.normalize)
         return self.named(knn=score)
 
 
@@ -172,12 +175,13 @@ class MahalanobisHead(FittedHead):
         shrinkage: relative ridge (1e-6).
         relative: relative Mahalanobis (score ``rmd``).
         num_classes: number of classes (default: the number of ID class names).
-        chunk_size: rows per chunk when scoring.
+        chunk_size: rows per chunk when scoring (default: :attr:`chunk_elements` / number of classes, at least
+            :attr:`chunk_min_rows`).
         **kwargs: ``feature``, ``space``, ``labels``, ``prefix`` (:class:`FittedHead`).
     """
 
     def __init__(self, covariance: str = 'pooled', shrinkage: float = 1e-6, relative: bool = False,
-                 num_classes: Optional[int] = None, chunk_size: int = 8192, **kwargs):
+                 num_classes: Optional[int] = None, chunk_size: Optional[int] = None, **kwargs):
         super().__init__(**kwargs)
         self.score_names = ('rmd', ) if relative else ('mahalanobis', )
         self.covariance = covariance
@@ -202,6 +206,7 @@ class MahalanobisHead(FittedHead):
         return self
 
     def forward(self, feats: Features) -> Dict[str, Tensor]:
-        score = mahalanobis_score(self._query(feats), self.gaussians, relative=self.relative,
-                                  chunk_size=self.chunk_size)
+        rows = self.chunk_size or max(int(self.chunk_min_rows),
+                                      int(self.chunk_elements) // int(self.gaussians['means'].shape[0]))
+        score = mahalanobis_score(self._query(feats), self.gaussians, relative=self.relative, chunk_size=rows)
         return self.named(**{self._score_names[0]: score})

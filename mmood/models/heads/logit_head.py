@@ -114,5 +114,9 @@ class LogitHead(BaseOODHead):
         return zero_shot_logits(h, self.id_text.to(h.device), self.logit_scale)
 
     def forward(self, feats: Features) -> Dict[str, Tensor]:
+        width = self.probe.num_classes if self.source == 'probe' else self.id_text.shape[0]
+        return self.chunked(feats, width, self._scores)
+
+    def _scores(self, feats: Features) -> Dict[str, Tensor]:
         logits = self.logits(feats)
         return self.named(**{name: LOGIT_SCORES[name](logits, self.temperature) for name in self.scores})

@@ -55,6 +55,11 @@ class MCMHead(BaseOODHead):
 
     def forward(self, feats: Features) -> Dict[str, Tensor]:
         self._check_prepared()
+        local = feats.get('local') if self.local_weight else None
+        patches = 1 if local is None else int(local[0].numel() // local.shape[-1])
+        return self.chunked(feats, patches * self.id_text.shape[0], self._scores)
+
+    def _scores(self, feats: Features) -> Dict[str, Tensor]:
         h = self.kind(feats, 'global', 'MCMHead')
         text = self.id_text.to(h.device)
         s_mcm = mcm_score(h @ text.T, tau=self.tau)

@@ -20,7 +20,7 @@ import torch
 from mmengine.logging import print_log
 from mmpretrain.registry import MODELS
 
-from ...scores.neglabel import group_permutation, neglabel_score
+from ...scores.neglabel import group_permutation, grouped_neglabel_score_
 from ...text.mining import mine_negative_labels, write_prompts
 from ...utils import compute_on_main
 from .base import BaseOODHead, Features, HeadContext
@@ -87,6 +87,9 @@ class NegLabelHead(BaseOODHead):
         self.register_buffer('neg_text', torch.zeros(0), persistent=False)
         # perm: indices into the mined prompts of the rows of neg_text (kept for inspection)
         self.register_buffer('perm', torch.zeros(0, dtype=torch.long), persistent=False)
+        # the embeddings divided by tau (set_text_logit_weights)
+        self.register_buffer('id_logit_text', torch.zeros(0), persistent=False)
+        self.register_buffer('neg_logit_text', torch.zeros(0), persistent=False)
         self.neg_prompts = []
 
     def prepare(self, ctx: HeadContext) -> 'NegLabelHead':
@@ -111,6 +114,7 @@ class NegLabelHead(BaseOODHead):
         # Permute (and drop the tail) once: group g is then the contiguous block g of `neg_text`.
         self.perm = perm.to(device)
         self.neg_text = result['emb'][perm].to(device)
+        self.set_text_logit_weights()
         source = 'cache' if result.get('cache_hit') else ('file' if self.mining_cfg['selected_file'] else 'mined')
         print_log(f'NegLabel: {num_neg} negative labels ({result["num_noun"]} nouns + {result["num_adj"]} '
                   f'adjectives; {source}), ngroup={self.ngroup}, tau={self.tau}', logger='current',
@@ -121,9 +125,32 @@ class NegLabelHead(BaseOODHead):
                 write_prompts(osp.join(ctx.work_dir, f'{self.prefix}neglabel_negatives.txt'), self.neg_prompts)
         return self
 
+    def set_text_logit_weights(self) -> None:
+        """Keep the ID and the used negative embeddings divided by ``tau`` (``h · (e / τ) = cos / τ``), so one
+        matrix product gives the logits (called by :meth:`prepare`)."""
+        groups = max(self.ngroup, 1)
+        used = (self.group_fuse_num or groups) * (self.neg_text.shape[0] // groups)
+        self.id_logit_text = self.id_text / self.tau
+        self.neg_logit_text = self.neg_text[:used] / self.tau
+
     def forward(self, feats: Features) -> Dict[str, torch.Tensor]:
+        """``neglabel`` of a batch: per chunk of rows, the negative logits are written by one matrix product into a
+        reused buffer and reduced in place (:func:`mmood.scores.grouped_neglabel_score_`) -- the same maths as
+        :func:`mmood.scores.neglabel_score` on the cosines, with no other pass over the (B, M) matrix."""
         self._check_prepared()
         h = self.kind(feats, 'global', 'NegLabelHead')
-        score = neglabel_score(h @ self.id_text.to(h.device).T, h @ self.neg_text.to(h.device).T, tau=self.tau,
-                               ngroup=self.ngroup, group_fuse_num=self.group_fuse_num)
-        return self.named(neglabel=score)
+        dtype = torch.float64 if h.dtype == torch.float64 else torch.float32
+        h = h.to(dtype)
+        id_logits, neg_logits = self.id_logit_text.to(dtype), self.neg_logit_text.to(dtype)
+        groups = max(self.ngroup, 1)
+        used_groups = self.group_fuse_num or groups
+        width = neg_logits.shape[0]
+        rows = max(int(self.chunk_min_rows), int(self.chunk_elements) // max(1, width), 1)
+        buffer = torch.empty(min(rows, h.shape[0]), width, dtype=dtype, device=h.device)
+        out = []
+        for start in range(0, h.shape[0], rows):
+            chunk = h[start:start + rows]
+            scratch = torch.mm(chunk, neg_logits.T, out=buffer[:chunk.shape[0]])
+            out.append(grouped_neglabel_score_(chunk @ id_logits.T,
+                                               scratch.view(chunk.shape[0], used_groups, width // used_groups)))
+        return self.named(neglabel=torch.cat(out) if out else h.new_zeros(0))
