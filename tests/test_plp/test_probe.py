@@ -123,3 +123,28 @@ def test_checkpoint_holds_the_probe_only(caplog):
     assert torch.equal(other.head.fc.weight, model.head.fc.weight)
     with pytest.raises(ValueError, match='frozen'):
         MODELS.build(dict(cfg, backbone=tiny_backbone(frozen=False)))
+
+
+def test_checkpoint_written_before_the_head_family_still_loads(tmp_path):
+    """A probe checkpoint in the layout of the single-score LinearProbeHead (what tools/train.py wrote before the
+    detector family: class_counts + head.{mean, std, stats_ready, fc.weight, fc.bias}) loads strictly and scores
+    with the same probe: energy as the primary score, MSP beside it."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type='LinearProbeClassifier', backbone=tiny_backbone(), class_names=['a', 'b', 'c']))
+    width = model.feature_dim
+    old = {'class_counts': torch.tensor([5, 0, 3]), 'head.mean': torch.linspace(-1, 1, width),
+           'head.std': torch.linspace(0.5, 2, width), 'head.stats_ready': torch.tensor(True),
+           'head.fc.weight': torch.randn(3, width), 'head.fc.bias': torch.tensor([0.1, -0.2, 0.3])}
+    path = str(tmp_path / 'iter_100.pth')
+    torch.save(dict(meta=dict(iter=100), state_dict=old), path)
+    result = model.load_state_dict(torch.load(path, weights_only=True)['state_dict'], strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    x = torch.randn(4, width)
+    logits = (x - old['head.mean']) / old['head.std'] @ old['head.fc.weight'].T + old['head.fc.bias']
+    with torch.no_grad():
+        got_logits, scores = model.scores_from_features({'pre_proj': x})
+    torch.testing.assert_close(got_logits, logits)
+    assert list(scores) == ['plp_energy', 'plp_msp'] and model.primary_score == 'plp_energy'
+    torch.testing.assert_close(scores['plp_energy'], torch.logsumexp(logits, 1))
+    torch.testing.assert_close(scores['plp_msp'], torch.softmax(logits, 1).amax(1))
+    assert model.class_counts.tolist() == [5, 0, 3]
