@@ -49,13 +49,26 @@ def test_loss_trains_both_towers_and_respects_frozen_prefixes():
         build(frozen_prefixes=('no_such_module', ))
 
 
-def test_predict_zero_shot():
+def test_predict_zero_shot(monkeypatch):
     model = build().eval()
+    calls = []
+    encode = model.backbone.build_text_classifier
+    monkeypatch.setattr(model.backbone, 'build_text_classifier', lambda *a, **k: calls.append(1) or encode(*a, **k))
     out = model(torch.randn(5, 3, 32, 32), [DataSample() for _ in range(5)], mode='predict')
     assert len(out) == 5
     for s in out:
         assert s.pred_score.shape == (3, ) and torch.isclose(s.pred_score.sum(), torch.tensor(1.0))
         assert int(s.pred_label) == int(s.pred_score.argmax())
+    # the class prompts are encoded once per evaluation, not per batch ...
+    again = model(torch.randn(3, 3, 32, 32), None, mode='predict')
+    assert len(calls) == 1 and torch.allclose(again[0].pred_score.sum(), torch.tensor(1.0))
+    # ... and again once training has changed the towers, or weights were loaded
+    model.train()
+    model.eval()
+    model(torch.randn(2, 3, 32, 32), None, mode='predict')
+    model.load_state_dict(model.state_dict())
+    model(torch.randn(2, 3, 32, 32), None, mode='predict')
+    assert len(calls) == 3
 
 
 def test_export_round_trip_and_identity(tmp_path):

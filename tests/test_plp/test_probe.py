@@ -148,3 +148,16 @@ def test_checkpoint_written_before_the_head_family_still_loads(tmp_path):
     torch.testing.assert_close(scores['plp_energy'], torch.logsumexp(logits, 1))
     torch.testing.assert_close(scores['plp_msp'], torch.softmax(logits, 1).amax(1))
     assert model.class_counts.tolist() == [5, 0, 3]
+
+
+def test_is_feature_batch_tells_cached_features_from_images():
+    """(B, D) rows, (B, P, D) local features and dicts are cached features; only (B, C, H, W) is a batch of images
+    (the data preprocessor must not normalise cached local features as if they were pixels)."""
+    from mmood.models.classifiers.linear_probe import FeatureClsDataPreprocessor, is_feature_batch
+    assert is_feature_batch(torch.zeros(4, 8)) and is_feature_batch(torch.zeros(4, 16, 8))
+    assert is_feature_batch({'local': torch.zeros(4, 16, 8)}) and not is_feature_batch(torch.zeros(2, 3, 8, 8))
+    pre = FeatureClsDataPreprocessor(mean=[1., 2., 3.], std=[2., 2., 2.], to_rgb=True)
+    local = torch.randn(2, 16, 8)
+    assert torch.equal(pre(dict(inputs=local, data_samples=None))['inputs'], local)  # moved, never normalised
+    images = pre(dict(inputs=[torch.full((3, 2, 2), 5, dtype=torch.uint8)] * 2, data_samples=None))['inputs']
+    assert images.shape == (2, 3, 2, 2) and torch.allclose(images[0, 0], torch.full((2, 2), 2.0))  # (5 - 1) / 2
