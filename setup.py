@@ -1,7 +1,9 @@
 """Install mmood: ``pip install -e .`` (add ``[test]`` / ``[wordnet]`` extras as needed).
 
 Ranges, not pins: users on other torch/CUDA stacks must be able to install. The exact validated versions live
-in ``requirements/constraints.txt`` and are applied by ``run.sh`` and CI.
+in ``requirements/constraints.txt`` and are applied by ``run.sh`` and CI. The upper bounds are the newest
+versions the test suite has passed on (``../shared/tools/fresh-check latest``: torch 2.14.1, torchvision 0.29.1,
+numpy 2.4.6 besides the pinned stack); raise them after the suite passes on newer ones.
 """
 import os.path as osp
 
@@ -24,14 +26,14 @@ setup(
     packages=find_packages(include=['mmood', 'mmood.*']),
     python_requires='>=3.9',
     install_requires=[
-        'torch>=2.1',
-        'torchvision>=0.16',
+        'torch>=2.1,<2.15',
+        'torchvision>=0.16,<0.30',
         'mmengine>=0.10.3,<1.0.0',
         'mmcv-lite>=2.0.0,<2.4.0',
         'mmpretrain>=1.2.0,<2.0.0',
         'open_clip_torch>=2.24,<4',
         'timm>=0.9',
-        'numpy>=1.23',
+        'numpy>=1.23,<2.5',
         'scikit-learn>=1.2',
         'nltk>=3.8',
         'matplotlib>=3.6',
