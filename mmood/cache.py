@@ -10,9 +10,19 @@ Layout::
   the key changes; keep them and it stays stable across runs and machines.
 * **Writes are atomic**: an entry is assembled in a temporary sibling directory and renamed into place, so a
   killed process never leaves a half-written entry under a valid key.
-* **Reads are validated**: a missing or unparsable ``meta.json``, a missing array, or a size/shape/dtype that
-  disagrees with the metadata makes :meth:`CacheStore.load` report the entry as corrupt, delete it and return
-  ``None``; the caller recomputes. A corrupt entry is never used silently.
+* **Reads are validated**: a missing or unparsable ``meta.json``, a missing array, a size/shape/dtype that
+  disagrees with the metadata, or a payload whose SHA-256 is not the one recorded at write time makes
+  :meth:`CacheStore.load` report the entry as corrupt (a warning naming it), delete it and return ``None``; the
+  caller recomputes. A corrupt entry is never used silently. Small entries (text embeddings, selections,
+  pseudo-labels: up to :data:`VERIFY_EVERY_READ_BYTES`) are checked on every read; large ones (feature arrays,
+  memory-mapped, tens of GB) once after they were written or changed: a ``.verified.json`` beside them records the
+  size and mtime of each checked file, so re-scoring never re-hashes them.
+* **Finite payloads**: a NaN or infinite value in a floating array is refused at write time, naming the entry
+  and the array (a model that produced NaN features fails there, not later in a metric).
+* **Concurrent writers** of one key are safe: the entry is published by an atomic rename, and a writer that finds
+  the key taken keeps the existing (identical: content-keyed) entry, so readers never see it disappear. Replacing
+  an entry is explicit (``writer(..., replace=True)``: forced re-extraction, a test run's own features): the old
+  one is moved aside atomically first.
 * **Large entries** (image features) are streamed through :meth:`CacheStore.writer` (memory-mapped arrays in the
   temporary directory); resumable work in progress lives in :meth:`CacheStore.partial_dir` until it is
   assembled into an entry. :meth:`CacheStore.list_entries` describes what is stored (``tools/cache.py``).
@@ -20,6 +30,7 @@ Layout::
 The library never chooses the cache root: configs and the CLI layer pass it in (``tools/cli_common.py`` resolves
 ``--cache-dir``, ``$MMOOD_CACHE`` or ``~/.cache/mmood``).
 """
+import errno
 import hashlib
 import json
 import logging
@@ -33,7 +44,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 from mmengine.logging import print_log
 
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2  # 2: SHA-256 of every array in meta.json
+#: entries up to this many bytes are checksum-verified on every read; larger ones once per (size, mtime)
+VERIFY_EVERY_READ_BYTES = 64 * 2**20
+_HASH_BLOCK = 16 * 2**20
 
 
 def canonical(obj: Any) -> Any:
@@ -71,6 +85,30 @@ def hash_strings(strings) -> str:
         h.update(s.encode('utf-8'))
         h.update(b'\n')
     return h.hexdigest()[:24]
+
+
+def _inode(path: str) -> Optional[int]:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 of a file, streamed in blocks."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(_HASH_BLOCK), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def nonfinite_count(arr: np.ndarray, rows: int = 65536) -> int:
+    """Number of NaN / infinite values of a floating array (0 for other dtypes), in row blocks."""
+    if not np.issubdtype(arr.dtype, np.floating) or arr.size == 0:
+        return 0
+    flat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
+    return int(sum(int((~np.isfinite(flat[s:s + rows])).sum()) for s in range(0, flat.shape[0], rows)))
 
 
 def dir_size(path: str) -> int:
@@ -114,15 +152,33 @@ class CacheStore:
             ``(arrays, meta)`` or None.
         """
         path = self.entry_dir(namespace, key)
-        if not osp.isdir(path):
-            return None
+        for _ in range(8):
+            inode = _inode(path)
+            if inode is None:
+                return None
+            try:
+                return self._read(path, mmap)
+            except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as err:
+                if _inode(path) != inode:
+                    continue  # a concurrent writer replaced the entry while it was read: read the new one
+                print_log(f'Corrupt cache entry {path} ({err}); removing it, it will be rebuilt.', logger='current',
+                          level=logging.WARNING)
+                self._discard(path, inode)
+                return None
+        return None
+
+    @staticmethod
+    def _discard(path: str, inode: int) -> None:
+        """Remove the entry directory ``path`` if it is still the one (``inode``) found corrupt: moved aside
+        atomically first, so a good entry published meanwhile by another process is never deleted."""
+        if _inode(path) != inode:
+            return
+        trash = osp.join(osp.dirname(path), f'.trash-{osp.basename(path)}-{uuid.uuid4().hex[:8]}')
         try:
-            return self._read(path, mmap)
-        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as err:
-            print_log(f'Corrupt cache entry {path} ({err}); removing it, it will be rebuilt.', logger='current',
-                      level=logging.WARNING)
-            shutil.rmtree(path, ignore_errors=True)
-            return None
+            os.rename(path, trash)
+        except OSError:
+            return
+        shutil.rmtree(trash, ignore_errors=True)
 
     @staticmethod
     def _read(path: str, mmap: bool) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
@@ -138,7 +194,37 @@ class CacheStore:
             if list(arr.shape) != info['shape'] or str(arr.dtype) != info['dtype']:
                 raise ValueError(f'{file}: shape/dtype {arr.shape}/{arr.dtype} disagree with meta.json')
             arrays[name] = arr
+        CacheStore._verify_payload(path, meta)
         return arrays, meta
+
+    @staticmethod
+    def _verify_payload(path: str, meta: Dict[str, Any]) -> None:
+        """Check every array's SHA-256 against ``meta.json``: on every read for small entries, once per (size,
+        mtime) of the files for large ones (recorded in ``.verified.json``)."""
+        infos = meta['arrays']
+        if any('sha256' not in info for info in infos.values()):
+            raise ValueError('no checksums in meta.json (written by an older mmood)')
+        total = sum(info['bytes'] for info in infos.values())
+        stamps = {}
+        for name in infos:
+            st = os.stat(osp.join(path, f'{name}.npy'))
+            stamps[name] = [st.st_size, st.st_mtime_ns]
+        record = osp.join(path, '.verified.json')
+        if total > VERIFY_EVERY_READ_BYTES:
+            try:
+                with open(record) as f:
+                    if json.load(f) == stamps:
+                        return
+            except (OSError, ValueError):
+                pass
+        for name, info in infos.items():
+            if file_sha256(osp.join(path, f'{name}.npy')) != info['sha256']:
+                raise ValueError(f'{name}.npy: checksum mismatch (the file changed after it was written)')
+        if total > VERIFY_EVERY_READ_BYTES:
+            tmp = f'{record}.{uuid.uuid4().hex[:8]}'
+            with open(tmp, 'w') as f:
+                json.dump(stamps, f)
+            os.replace(tmp, record)
 
     def check(self, namespace: str, key: str) -> Optional[str]:
         """Validate an entry without changing anything: None if it is sound, else what is wrong."""
@@ -155,10 +241,11 @@ class CacheStore:
         return osp.isfile(osp.join(self.entry_dir(namespace, key), 'meta.json'))
 
     # ------------------------------------------------------------------ write
-    def writer(self, namespace: str, key: str) -> 'EntryWriter':
+    def writer(self, namespace: str, key: str, replace: bool = False) -> 'EntryWriter':
         """An :class:`EntryWriter` for one entry: arrays are streamed into a temporary directory and the entry
-        appears under its key only on :meth:`EntryWriter.commit` (use it for arrays too large for memory)."""
-        return EntryWriter(self, namespace, key)
+        appears under its key only on :meth:`EntryWriter.commit` (use it for arrays too large for memory).
+        ``replace``: publish over an existing entry (else an existing entry is kept)."""
+        return EntryWriter(self, namespace, key, replace)
 
     def save(self, namespace: str, key: str, arrays: Dict[str, np.ndarray], meta: Optional[dict] = None) -> str:
         """Write an entry atomically (temporary directory, then rename).
@@ -219,7 +306,7 @@ class CacheStore:
                 if not osp.isdir(path):
                     continue
                 meta, status = None, 'ok'
-                if name.startswith('.partial-') or name.startswith('.tmp-'):
+                if name.startswith(('.partial-', '.tmp-', '.trash-')):
                     status = 'partial'
                 else:
                     try:
@@ -263,11 +350,13 @@ class EntryWriter:
         store: the :class:`CacheStore`.
         namespace: entry namespace.
         key: content key.
+        replace: publish over an existing entry under the key (else the existing one is kept).
     """
 
-    def __init__(self, store: 'CacheStore', namespace: str, key: str):
+    def __init__(self, store: 'CacheStore', namespace: str, key: str, replace: bool = False):
         self.final = store.entry_dir(namespace, key)
         self.key = key
+        self.replace = replace
         parent = osp.dirname(self.final)
         os.makedirs(parent, exist_ok=True)
         self.tmp = osp.join(parent, f'.tmp-{key}-{uuid.uuid4().hex[:8]}')
@@ -295,7 +384,14 @@ class EntryWriter:
         return arr
 
     def commit(self, meta: Optional[dict] = None) -> str:
-        """Write ``meta.json`` (last) and move the entry under its key; returns the entry directory."""
+        """Check and checksum the arrays, write ``meta.json`` (last) and publish the entry under its key.
+
+        Returns:
+            The entry directory.
+
+        Raises:
+            ValueError: a floating array holds NaN or infinite values (the message names the entry and array).
+        """
         for arr in self._maps.values():
             arr.flush()
         self._maps.clear()
@@ -303,17 +399,43 @@ class EntryWriter:
         for name in self._names:
             file = osp.join(self.tmp, f'{name}.npy')
             arr = np.load(file, mmap_mode='r', allow_pickle=False)
-            info[name] = dict(shape=list(arr.shape), dtype=str(arr.dtype), bytes=os.path.getsize(file))
+            bad = nonfinite_count(arr)
+            if bad:
+                raise ValueError(f'Cache entry {osp.basename(osp.dirname(self.final))}/{self.key}: array "{name}" '
+                                 f'holds {bad} NaN or infinite values; refusing to cache it '
+                                 f'({(meta or {}).get("set_name") or (meta or {}).get("kind") or "no set name"}).')
+            info[name] = dict(shape=list(arr.shape), dtype=str(arr.dtype), bytes=os.path.getsize(file),
+                              sha256=file_sha256(file))
             del arr
         full_meta = dict(meta or {}, arrays=info, created=time.strftime('%Y-%m-%d %H:%M:%S'),
                          cache_format=CACHE_FORMAT_VERSION)
         with open(osp.join(self.tmp, 'meta.json'), 'w') as f:
             json.dump(full_meta, f, indent=1)
-        if osp.isdir(self.final):
-            shutil.rmtree(self.final)
-        os.replace(self.tmp, self.final)
+        self._publish()
         self.committed = True
         return self.final
+
+    def _publish(self) -> None:
+        """Rename the temporary directory onto the key, safely under concurrent writers of the same key. A taken
+        key keeps its entry (the same content, by the content key) unless :attr:`replace`: then the existing entry
+        is moved aside atomically first (never deleted in place) and the rename retried."""
+        parent = osp.dirname(self.final)
+        for _ in range(8):
+            try:
+                os.rename(self.tmp, self.final)
+                return
+            except OSError as err:
+                if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+            if not self.replace:
+                break
+            trash = osp.join(parent, f'.trash-{self.key}-{uuid.uuid4().hex[:8]}')
+            try:
+                os.rename(self.final, trash)
+            except FileNotFoundError:
+                continue  # another writer moved it aside: try again
+            shutil.rmtree(trash, ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)  # the key is taken (by the same content): the existing entry stays
 
     def abort(self) -> None:
         """Discard the temporary directory."""

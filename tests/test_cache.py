@@ -150,7 +150,23 @@ def _missing_array(path):
     os.remove(path)
 
 
-@pytest.mark.parametrize('damage', [_truncate, _wrong_shape, _delete_meta, _bad_json, _missing_array])
+def _flipped_bytes(path):
+    """Same size, shape and dtype: only the checksum can tell."""
+    with open(path, 'r+b') as f:
+        f.seek(os.path.getsize(path) - 5)
+        byte = f.read(1)
+        f.seek(-1, 1)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
+def _zeroed_rows(path):
+    arr = np.load(path)
+    arr[2:4] = 0
+    np.save(path, arr)
+
+
+@pytest.mark.parametrize('damage', [_truncate, _wrong_shape, _delete_meta, _bad_json, _missing_array,
+                                    _flipped_bytes, _zeroed_rows])
 def test_corrupt_entry_detected_removed_and_rebuilt(store, damage):
     _save(store)
     feats_file = osp.join(store.entry_dir('features', 'k1'), 'feats.npy')
@@ -185,6 +201,49 @@ def test_writer_streams_and_aborts(store):
     assert store.load('features', 'never') is None
     leftovers = [e for e in store.list_entries('features') if e['status'] != 'ok']
     assert leftovers == []
+
+
+def test_large_entries_are_verified_once_per_change(store, monkeypatch):
+    """Feature-sized entries are hashed once after writing (recorded with size and mtime), not on every read; a
+    later change of a file is caught at the next read."""
+    monkeypatch.setattr(cache_mod, 'VERIFY_EVERY_READ_BYTES', 10)  # every entry counts as large here
+    _save(store)
+    hashed = []
+    original = cache_mod.file_sha256
+    monkeypatch.setattr(cache_mod, 'file_sha256', lambda path: hashed.append(path) or original(path))
+    for _ in range(3):
+        assert store.load('features', 'k1', mmap=True) is not None
+    assert len(hashed) == 2  # feats and labels, once
+    _zeroed_rows(osp.join(store.entry_dir('features', 'k1'), 'feats.npy'))  # new mtime: verified again
+    assert store.load('features', 'k1', mmap=True) is None and not osp.exists(store.entry_dir('features', 'k1'))
+
+
+def test_nonfinite_payload_refused_naming_the_entry(store):
+    bad = np.ones((3, 2), dtype=np.float32)
+    bad[1, 0] = np.nan
+    with pytest.raises(ValueError, match=r'features/nan-key: array "feats" holds 1 NaN or infinite values'):
+        store.save('features', 'nan-key', dict(feats=bad, labels=np.arange(3)), dict(set_name='iNaturalist'))
+    assert store.load('features', 'nan-key') is None and store.list_entries('features') == []
+    store.save('features', 'ints', dict(x=np.arange(3)))  # integer arrays have nothing to check
+
+
+def _hammer(rank, port, root, rounds):
+    store = CacheStore(root)
+    payload = dict(emb=np.arange(4096, dtype=np.float32).reshape(64, 64), labels=np.arange(64))
+    for i in range(rounds):
+        store.save('text_embeddings', 'same-key', payload, dict(writer=rank))
+        if i % 10 == 0:
+            assert store.load('text_embeddings', 'same-key') is not None
+
+
+def test_two_processes_writing_one_key(tmp_path):
+    """Two processes saving the same key 300 times each: no 'Directory not empty', no torn entry, no leftovers."""
+    from conftest import spawn_with_port
+    spawn_with_port(_hammer, 2, (str(tmp_path), 300), start_method='fork')
+    store = CacheStore(str(tmp_path))
+    arrays, meta = store.load('text_embeddings', 'same-key')
+    np.testing.assert_array_equal(arrays['emb'].reshape(-1), np.arange(4096))
+    assert [e['key'] for e in store.list_entries()] == ['same-key']
 
 
 def test_list_entries(store):

@@ -84,7 +84,9 @@ class FeatureEntryWriter:
                          manifest_digest=manifest_digest(paths, labels), made_by=made_by,
                          model=backbone.get('model_name'), pretrained=backbone.get('pretrained'),
                          key_parts=canonical(parts))
-        self._writer = cache.writer(FEATURE_NAMESPACE, self.key)
+        # replace: an entry is only written when the one under the key is unusable (forced re-extraction, another
+        # file list, a test run's own features)
+        self._writer = cache.writer(FEATURE_NAMESPACE, self.key, replace=True)
         try:
             self.feats = self._writer.create_array('feats', shape, parts['storage'])
             self._writer.add_array('labels', np.asarray(labels, dtype=np.int64))

@@ -30,14 +30,17 @@ SELECTION_NAMESPACE = 'neglabel_selection'
 
 
 def row_quantile(x: torch.Tensor, q: float) -> torch.Tensor:
-    """``torch.quantile(x, q, dim=1)`` (linear interpolation), bit for bit, via a partial sort.
+    """``torch.quantile(x, q, dim=1)`` (linear interpolation) via a partial sort, correctly rounded.
 
     Only the shorter tail up to the two order statistics around position ``q·(K−1)`` is sorted (``topk``),
-    which is ~5x faster than ``torch.quantile``'s full sort for q = 0.95 and K = 1000.
+    which is ~5x faster than ``torch.quantile``'s full sort for q = 0.95 and K = 1000. The position and the
+    interpolation are computed in float64 and rounded once, so the result is within half an ulp of the exact
+    quantile of the given values; ``torch.quantile`` rounds the position in the input's dtype on some versions
+    (2.13: ``0.333 * 100`` in float32) and not on others (2.14), which moves float32 results by a few ulp.
     """
     k = x.shape[1]
-    pos = torch.tensor(q, dtype=x.dtype) * (k - 1)
-    lo = int(pos.floor())
+    pos = float(q) * (k - 1)
+    lo = min(int(math.floor(pos)), k - 1)
     hi = min(lo + 1, k - 1)
     frac = pos - lo
     if lo >= k // 2:  # upper tail: the k - lo largest values, descending
@@ -46,7 +49,8 @@ def row_quantile(x: torch.Tensor, q: float) -> torch.Tensor:
     else:  # lower tail: the hi + 1 smallest values, ascending
         bottom = torch.topk(x, hi + 1, dim=1, largest=False, sorted=True).values
         v_lo, v_hi = bottom[:, lo], bottom[:, hi]
-    return torch.lerp(v_lo, v_hi, frac)
+    wide = torch.float64 if x.is_floating_point() else x.dtype
+    return (v_lo.to(wide) + frac * (v_hi.to(wide) - v_lo.to(wide))).to(x.dtype)
 
 
 def quantile_similarity(cand_emb: torch.Tensor, id_emb: torch.Tensor, percentile: float = 0.95,

@@ -41,22 +41,31 @@ def test_v3_quantiles_and_selection():
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 def test_row_quantile_matches_torch_quantile(dtype):
-    """Within one ulp of torch.quantile at any q (the interpolation may round differently across torch versions:
-    torch 2.14 differs in the last bit at q = 0.333 in float32), and the mined selection is identical."""
+    """Within one ulp of the exact quantile of the given values at any q, whatever the torch version (torch 2.13
+    rounds q * (K - 1) in float32, 2.14 in float64: their float32 results differ by a few ulp at q = 0.333), and
+    the mined selection is the one torch.quantile gives."""
     from mmood.text.mining import row_quantile
     x = torch.randn(300, 101, generator=torch.Generator().manual_seed(0), dtype=dtype)
     x[:, 7] = x[:, 3]  # ties
     for q in (0.0, 0.05, 0.333, 0.5, 0.95, 0.999, 1.0):
-        ours, ref = row_quantile(x, q), torch.quantile(x, q, dim=1)
-        ulp = torch.nextafter(ref.abs(), torch.tensor(float('inf'), dtype=dtype)) - ref.abs()
-        assert bool(((ours - ref).abs() <= ulp).all()), q
-    # the selection (stable order of the candidates' quantiles) is the one torch.quantile gives
+        ours = row_quantile(x, q)
+        assert ours.dtype == dtype
+        exact = torch.quantile(x.double(), q, dim=1)  # float64 of the float32 values: the reference
+        ulp = (torch.nextafter(ours.abs(), torch.tensor(float('inf'), dtype=dtype)) - ours.abs()).double()
+        assert bool(((ours.double() - exact).abs() <= ulp).all()), q
+    # the mined selection (the 15 % of candidates with the lowest quantile) is torch.quantile's, up to candidates
+    # whose quantiles lie within a few ulp of the cut-off (where torch versions disagree among themselves)
     cand = F.normalize(torch.randn(3000, 32, generator=torch.Generator().manual_seed(1), dtype=dtype), dim=-1)
     ids = F.normalize(torch.randn(100, 32, generator=torch.Generator().manual_seed(2), dtype=dtype), dim=-1)
     for q in (0.333, 0.95):
         ours = quantile_similarity(cand, ids, q)
         ref = torch.quantile(cand @ ids.T, q, dim=1)
-        assert torch.equal(torch.argsort(ours, stable=True), torch.argsort(ref, stable=True)), q
+        keep = int(0.15 * len(ours))
+        chosen = set(torch.argsort(ours, stable=True)[:keep].tolist())
+        chosen_ref = set(torch.argsort(ref, stable=True)[:keep].tolist())
+        cut = torch.sort(ours).values[keep - 1]
+        tolerance = 8 * float(torch.nextafter(cut.abs(), torch.tensor(float('inf'), dtype=dtype)) - cut.abs())
+        assert all(abs(float(ours[i] - cut)) <= tolerance for i in chosen ^ chosen_ref), q
 
 
 def test_split_counts():
