@@ -8,7 +8,8 @@ Every workaround mmood needs lives here, and each one applies only when its cond
   and ``mmpretrain.datasets``) succeeds. The C++ ops themselves stay unavailable. No-op when the ops exist.
 * :func:`patch_checkpoint_loading` -- mmengine 0.10.x calls ``torch.load`` without ``weights_only``; torch >= 2.6
   defaults to ``True`` and refuses mmengine's own checkpoints (message hub, numpy arrays). Local files are
-  re-registered with ``weights_only=False`` (checkpoints are the user's own files). No-op on torch < 2.6.
+  re-registered with :func:`mmood.utils.load_checkpoint_file`: still ``weights_only=True``, with exactly mmengine's
+  bookkeeping objects allowed (anything else is refused, naming it). No-op on torch < 2.6.
 * :func:`patch_cpu_distributed` -- mmengine calls ``torch.cuda.set_device`` unconditionally and passes
   ``device_ids`` to DDP for CPU modules; both fail without CUDA. No-op when CUDA is available.
 * :func:`patch_numpy` -- ``np.in1d`` (used by mmpretrain's retrieval metrics) was removed in numpy 2.4.
@@ -80,10 +81,8 @@ def patch_checkpoint_loading() -> bool:
 
     # mmengine logs the loader's name; it must start with ``load_from_``.
     def load_from_local(filename, map_location):
-        filename = osp.expanduser(filename)
-        if not osp.isfile(filename):
-            raise FileNotFoundError(f'{filename} can not be found.')
-        return torch.load(filename, map_location=map_location, weights_only=False)
+        from .utils.checkpoint import load_checkpoint_file  # weights_only=True, mmengine bookkeeping allowed
+        return load_checkpoint_file(filename, map_location)
 
     load_from_local._mmood_patched = True
     current = CheckpointLoader._schemes.get('')

@@ -12,7 +12,7 @@ import shutil
 import sys
 import time
 
-from cli_common import default_cache_dir
+from cli_common import default_cache_dir, guarded
 
 from mmood.cache import CacheStore
 
@@ -143,6 +143,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+@guarded
 def main(argv=None):
     args = parse_args(argv)
     root = args.cache_dir or default_cache_dir()

@@ -8,12 +8,30 @@ options every runner-building tool takes.
 import mmood  # noqa: F401  (first: compat shims before anything imports torchvision)
 
 import ast
+import functools
 import os
 import os.path as osp
+import sys
 from typing import Any, Dict, Optional, Sequence
 
 import torch
 from mmengine.config import Config
+
+
+def guarded(main):
+    """Decorator of a tool's ``main(argv)``: an error the user can fix (``mmood.utils.UserError``: a wrong file,
+    option, path or checkpoint) is printed as one line, ``error: ...``, and the tool exits with status 2."""
+    from mmood.utils import UserError
+
+    @functools.wraps(main)
+    def wrapper(argv=None):
+        try:
+            return main(argv)
+        except UserError as err:
+            print(f'error: {err}', file=sys.stderr)
+            raise SystemExit(2) from None
+
+    return wrapper
 
 
 def default_cache_dir() -> str:

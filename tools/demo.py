@@ -25,7 +25,7 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from cli_common import default_cache_dir
+from cli_common import default_cache_dir, guarded
 from mmengine.config import Config
 
 from mmood.cache import make_key
@@ -180,6 +180,7 @@ Re-run one demo evaluation by hand:
   python tools/test.py configs/mcm_tiny_digits.py --cfg-options model.backbone.pretrained={weights}"""
 
 
+@guarded
 def main(argv=None) -> Dict[str, Dict]:
     args = parse_args(argv)
     cache_dir = osp.abspath(osp.expanduser(args.cache_dir or default_cache_dir()))

@@ -15,6 +15,8 @@ import mmood  # noqa: F401  (first: compat shims before anything imports torchvi
 import argparse
 import os.path as osp
 
+from cli_common import guarded
+
 from mmood.models.classifiers.clip_contrastive import OPEN_CLIP_PREFIX, export_open_clip_weights
 
 
@@ -39,6 +41,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+@guarded
 def main(argv=None) -> str:
     args = parse_args(argv)
     ckpt = resolve_checkpoint(args.checkpoint)

@@ -12,7 +12,7 @@ import mmood  # noqa: F401  (first: compat shims before anything imports torchvi
 
 import argparse
 
-from cli_common import add_common_arguments, load_config, parse_common
+from cli_common import add_common_arguments, guarded, load_config, parse_common
 from mmengine.dist import get_dist_info, init_dist
 from mmpretrain.registry import DATASETS
 
@@ -41,6 +41,7 @@ def parse_args(argv=None):
     return parse_common(parser, argv)
 
 
+@guarded
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.cache_dir)

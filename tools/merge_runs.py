@@ -16,6 +16,7 @@ import os
 import os.path as osp
 import sys
 
+from cli_common import guarded
 from mmood.evaluation import merge_metrics, write_merged_report
 
 
@@ -48,6 +49,7 @@ def read_run(path: str, method: str) -> dict:
     return dict(record, metrics=metrics)
 
 
+@guarded
 def main(argv=None):
     args = parse_args(argv)
     files = [metrics_file(r) for r in args.runs]

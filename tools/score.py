@@ -25,10 +25,9 @@ import csv
 import json
 import os
 import os.path as osp
-import sys
 import time
 
-from cli_common import load_config, parse_method_options
+from cli_common import guarded, load_config, parse_method_options
 from mmengine.config import DictAction
 from mmengine.logging import MMLogger, print_log
 
@@ -36,7 +35,7 @@ from mmood.cache import CacheStore
 from mmood.engine import model_report_notes
 from mmood.engine.rescore import build_methods, evaluate_methods, fit_methods, required_kinds, score_split
 from mmood.evaluation.report import format_methods_table, write_report
-from mmood.features import MissingFeaturesError, load_eval_split, load_train_set, model_identity
+from mmood.features import load_eval_split, load_train_set, model_identity
 from mmood.features.runtime import build_model, resolve_device
 from mmood.models.heads import MethodError, list_methods
 
@@ -136,16 +135,10 @@ def run(args):
     return dict(metrics=metrics, scores=flat, preds=preds, log_dir=log_dir)
 
 
+@guarded
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except MissingFeaturesError as err:
-        print(f'error: {err}', file=sys.stderr)
-        raise SystemExit(2) from None
-    except MethodError as err:
-        print(f'error: {err}', file=sys.stderr)
-        raise SystemExit(2) from None
+    """A missing cache entry, an unknown method or option, a wrong checkpoint: one line, exit status 2."""
+    return run(parse_args(argv))
 
 
 if __name__ == '__main__':

@@ -9,7 +9,7 @@ import mmood  # noqa: F401  (first: compat shims before anything imports torchvi
 
 import argparse
 
-from cli_common import add_common_arguments, apply_common_options, load_cli_config, parse_common
+from cli_common import add_common_arguments, apply_common_options, guarded, load_cli_config, parse_common
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -45,6 +45,7 @@ def build_config(args) -> Config:
     return cfg
 
 
+@guarded
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)

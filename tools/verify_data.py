@@ -10,6 +10,7 @@ import mmood  # noqa: F401  (first: compat shims)
 import argparse
 import sys
 
+from cli_common import guarded
 from mmengine.config import Config, DictAction
 
 from mmood.datasets import BENCHMARKS, collect_set, resolve_sets
@@ -76,6 +77,7 @@ def check_weights(backbone_cfg: dict, out=sys.stdout) -> bool:
     return True
 
 
+@guarded
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.list_benchmarks:

@@ -12,6 +12,8 @@ import copy
 import os.path as osp
 from typing import Any, Dict, List
 
+from ..utils.errors import ConfigError
+
 __all__ = ['BENCHMARKS', 'MOS_FAR_OOD', 'benchmark_sets', 'list_benchmarks']
 
 #: The MOS far-OOD four (Huang & Li, CVPR 2021): iNaturalist, SUN, Places (10,000 images each) and Textures (DTD,
@@ -130,7 +132,7 @@ def benchmark_sets(name: str, root: str = 'data') -> Dict[str, Any]:
         ValueError: unknown benchmark (the message lists the known ones).
     """
     if name not in BENCHMARKS:
-        raise ValueError(f'Unknown benchmark {name!r}; known: {list_benchmarks()}')
+        raise ConfigError(f'Unknown benchmark {name!r}; known: {list_benchmarks()}')
     entry = BENCHMARKS[name]
     return dict(description=entry['description'], class_names=entry['class_names'],
                 id_set=_rooted(entry['id_set'], root), ood_sets=[_rooted(s, root) for s in entry['ood_sets']])

@@ -22,6 +22,7 @@ from mmengine.dataset import BaseDataset
 from mmpretrain.registry import DATASETS
 
 from ..text.class_names import load_class_names
+from ..utils.errors import DataError
 from .set_spec import read_set, resolve_sets
 
 __all__ = ['OODEvalDataset']
@@ -72,7 +73,7 @@ class OODEvalDataset(BaseDataset):
             samples, problems = read_set(spec, is_id, len(self.class_names), self.check_files)
             if problems:
                 more = f' (and {len(problems) - 5} more; run tools/verify_data.py)' if len(problems) > 5 else ''
-                raise FileNotFoundError('; '.join(problems[:5]) + more)
+                raise DataError('; '.join(problems[:5]) + more)
             if self.max_per_set:
                 samples = samples[:self.max_per_set]
             data_list.extend(dict(info, set_id=set_id, is_ood=int(not is_id)) for info in samples)

@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..text.class_names import load_class_names, resolve_path
+from ..utils.errors import ConfigError
 
 __all__ = ['IMG_EXTENSIONS', 'GROUPS', 'scan_images', 'label_problems', 'read_set', 'collect_set', 'resolve_sets']
 
@@ -191,19 +192,19 @@ def resolve_sets(dataset_cfg: dict) -> Tuple[dict, List[dict], Any]:
         ood_sets = table['ood_sets'] if ood_sets is None else ood_sets
         class_names = table['class_names'] if class_names is None else class_names
     if id_set is None:
-        raise ValueError('OODEvalDataset needs `id_set` (or a `benchmark` name)')
+        raise ConfigError('OODEvalDataset needs `id_set` (or a `benchmark` name)')
     if not ood_sets:
-        raise ValueError('OODEvalDataset needs at least one OOD set (option `ood_sets`, or a `benchmark` name)')
+        raise ConfigError('OODEvalDataset needs at least one OOD set (option `ood_sets`, or a `benchmark` name)')
     id_set = dict(id_set)
     id_set.setdefault('name', 'ID')
     ood_sets = [dict(s) for s in ood_sets]
     names = [id_set['name']] + [s.get('name') for s in ood_sets]
     if any(not n for n in names) or len(set(names)) != len(names):
-        raise ValueError(f'Every set needs a unique `name`; got {names}')
+        raise ConfigError(f'Every set needs a unique `name`; got {names}')
     for s in ood_sets:
         s.setdefault('group', 'far')
         if s['group'] not in GROUPS:
-            raise ValueError(f'OOD set "{s["name"]}": group must be one of {GROUPS}, got {s["group"]!r}')
+            raise ConfigError(f'OOD set "{s["name"]}": group must be one of {GROUPS}, got {s["group"]!r}')
     if class_names is None:
-        raise ValueError('OODEvalDataset needs `class_names` (or a `benchmark` name that gives them)')
+        raise ConfigError('OODEvalDataset needs `class_names` (or a `benchmark` name that gives them)')
     return id_set, ood_sets, class_names

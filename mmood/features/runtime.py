@@ -35,10 +35,13 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, device: Optional[
                         diff_rank_seed=randomness.get('diff_rank_seed', False))
     model = MODELS.build(cfg.model)
     if checkpoint:
-        from mmengine.runner import load_checkpoint
-        load_checkpoint(model, checkpoint, map_location='cpu', revise_keys=list(revise_keys))
+        from ..utils import check_checkpoint, checkpoint_record, checkpoint_state_dict, load_checkpoint_file
+        loaded = load_checkpoint_file(checkpoint)
+        what = check_checkpoint(model, loaded, checkpoint)  # strict: refuse a checkpoint of another model
+        model.load_state_dict(checkpoint_state_dict(loaded, revise_keys), strict=False)
+        model.checkpoint_record = checkpoint_record(checkpoint, what)
         if hasattr(model, 'note_checkpoint'):
             model.note_checkpoint(checkpoint)
-        print_log(f'Loaded checkpoint {checkpoint}', logger='current', level=logging.INFO)
+        print_log(f'Loaded checkpoint {checkpoint} ({what["keys"]} keys)', logger='current', level=logging.INFO)
     model.eval()
     return model.to(device or resolve_device())

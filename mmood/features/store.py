@@ -14,6 +14,7 @@ import torch
 from mmengine.logging import print_log
 
 from ..cache import CacheStore, make_key
+from ..utils.errors import UserError
 from .identity import (FEATURE_NAMESPACE, STORAGE_DTYPES, SetSource, decode_strings, eval_set_sources,
                        feature_key_parts, manifest_digest, train_set_source)
 
@@ -21,7 +22,7 @@ __all__ = ['MissingFeaturesError', 'CachedSet', 'FeatureSplit', 'find_set_featur
            'load_train_set', 'current_manifest_digest']
 
 
-class MissingFeaturesError(RuntimeError):
+class MissingFeaturesError(UserError, RuntimeError):
     """Some requested features are not in the cache; the message says what to run."""
 
     def __init__(self, message: str, missing: Sequence[tuple] = ()):

@@ -74,7 +74,11 @@ def test_knn_config_head_through_tools_test(setup):
     assert load_eval_split(cfg, model_identity(model), store, ['global']).set_names == ['TinyID', 'Noise', 'Flat']
 
 
-def test_fitted_head_without_id_train_data_says_what_to_add(setup):
-    with pytest.raises(ValueError, match='no `id_train_dataloader`: add a labelled dataset'):
+def test_fitted_head_without_id_train_data_says_what_to_add(setup, capsys):
+    with pytest.raises(SystemExit) as err:
         load_tool('test').main([setup['no_train'], '--work-dir', osp.join(setup['root'], 'work2'), '--cache-dir',
                                 setup['cache']])
+    assert err.value.code == 2
+    message = capsys.readouterr().err
+    assert message.startswith('error: KNNHead fits ID-train statistics, but the config has no `id_train_dataloader`')
+    assert 'id_train_dataloader = dict(' in message

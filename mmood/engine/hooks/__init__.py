@@ -21,8 +21,10 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
+from ...utils.errors import ConfigError
+
 __all__ = ['OODPrepareHook', 'OODResultsHook', 'model_report_notes', 'ood_metric_of', 'fit_heads_from_cache',
-           'RESULT_COLUMNS']
+           'RESULT_COLUMNS', 'checkpoint_note']
 
 RESULT_COLUMNS = ('index', 'set', 'group', 'is_ood', 'label', 'prediction', 'ood_score', 'path')
 
@@ -35,6 +37,15 @@ def model_report_notes(model) -> list:
     """Lines a model wants in every report header (e.g. PLP: classes without pseudo-labels)."""
     notes = getattr(model, 'report_notes', None)
     return list(notes()) if callable(notes) else []
+
+
+def checkpoint_note(record: Optional[Dict[str, Any]]) -> str:
+    """The report line on the checkpoint a run loaded (or that it loaded none)."""
+    if not record:
+        return 'checkpoint: none (the open_clip weights of the config)'
+    groups = ', '.join(f'{k} ({v})' for k, v in record['loaded'].get('groups', {}).items())
+    return (f'checkpoint: {record["path"]} ({record["bytes"]:,} bytes, sha256 {record["sha256"][:16]}...; loaded '
+            f'{record["loaded"].get("keys", 0)} keys: {groups})')
 
 
 def ood_metric_of(evaluator) -> Optional[Any]:
@@ -61,13 +72,13 @@ def fit_heads_from_cache(model, cfg, checkpoint: Optional[str] = None, config_pa
     from ..loops import ensure_features
     names = ', '.join(type(h).__name__ for h in heads)
     if cfg.get('id_train_dataloader') is None:
-        raise ValueError(f'{names} fits ID-train statistics, but the config has no `id_train_dataloader`: add a '
-                         f"labelled dataset of ID training images with the test pipeline, e.g. id_train_dataloader"
-                         f" = dict(batch_size=256, num_workers=8, dataset=dict(type='CustomDataset', "
-                         f"data_root='data/imagenet/train', pipeline=test_pipeline))")
+        raise ConfigError(f'{names} fits ID-train statistics, but the config has no `id_train_dataloader`: add a '
+                          f"labelled dataset of ID training images with the test pipeline, e.g. id_train_dataloader"
+                          f" = dict(batch_size=256, num_workers=8, dataset=dict(type='CustomDataset', "
+                          f"data_root='data/imagenet/train', pipeline=test_pipeline))")
     if not getattr(model, 'cache_dir', None):
-        raise ValueError(f'{names} reads the ID-train features from the feature cache: set `model.cache_dir` (the '
-                         f'tools fill it in from --cache-dir, or give it in the config).')
+        raise ConfigError(f'{names} reads the ID-train features from the feature cache: set `model.cache_dir` (the '
+                          f'tools fill it in from --cache-dir, or give it in the config).')
     kinds = tuple(dict.fromkeys(k for h in heads for k in h.feature_kinds))
     loader = cfg.id_train_dataloader
     cache = CacheStore(model.cache_dir)
@@ -94,7 +105,10 @@ class OODPrepareHook(Hook):
       cached and broadcast); the mined words land in the run's log directory;
     * heads fitted on ID-train features (``KNNHead``, ``MahalanobisHead`` as a config head) get them from the
       feature cache (:func:`fit_heads_from_cache`);
-    * the evaluator's :class:`~mmood.evaluation.OODMetric` is bound to the model (primary score, set-level heads).
+    * the evaluator's :class:`~mmood.evaluation.OODMetric` is bound to the model (primary score, set-level heads);
+    * a checkpoint the Runner loads (``load_from``, ``tools/test.py CONFIG CHECKPOINT``, resume) must belong to the
+      model: every key maps onto it with its shape, and what the method trains is there
+      (:func:`mmood.utils.check_checkpoint`), else the run stops with the keys and the fix.
     """
     priority = 'VERY_HIGH'
 
@@ -111,6 +125,16 @@ class OODPrepareHook(Hook):
         metric = ood_metric_of(evaluator)
         if metric is not None:
             metric.bind_model(model)
+
+    def after_load_checkpoint(self, runner, checkpoint) -> None:
+        """Refuse a checkpoint that does not belong to the model before mmengine loads it (non-strictly), and
+        record what it loads (``metrics.json``, report)."""
+        from ...utils import check_checkpoint, checkpoint_record
+        model = _unwrap(runner.model)
+        path = runner.cfg.get('load_from')
+        loaded = check_checkpoint(model, checkpoint, path)
+        if path and osp.isfile(path):
+            model.checkpoint_record = checkpoint_record(path, loaded)
 
     def before_test(self, runner) -> None:
         self._prepare(runner, runner.test_loop.evaluator)
@@ -176,9 +200,11 @@ class OODResultsHook(Hook):
         os.makedirs(out_dir, exist_ok=True)
         config = runner.cfg.filename
         stem = self.method_name or (osp.splitext(osp.basename(config))[0] if config else 'run')
+        model = _unwrap(runner.model)
+        record = getattr(model, 'checkpoint_record', None)
         with open(osp.join(out_dir, 'metrics.json'), 'w') as f:
-            json.dump(dict(config=config, primary_score=table['primary'], score_names=list(table['scores']),
-                           set_names=names, set_groups=groups,
+            json.dump(dict(config=config, checkpoint=record, primary_score=table['primary'],
+                           score_names=list(table['scores']), set_names=names, set_groups=groups,
                            fpr=[list(c) for c in metric.conventions], metrics=metrics or {}), f, indent=1)
         self.path = osp.join(out_dir, self.filename)
         primary = np.asarray(table['scores'][table['primary']])
@@ -204,6 +230,7 @@ class OODResultsHook(Hook):
                    for name in table['scores']}
         written = write_report(out_dir, results, table['set_ids'], names, groups, metric.fpr_positive,
                                metric.fpr_rule, title=f'OOD detection report: {stem}',
-                               notes=[f'run: {runner.log_dir}', f'primary score: {table["primary"]}'] +
+                               notes=[f'run: {runner.log_dir}', f'primary score: {table["primary"]}',
+                                      checkpoint_note(getattr(model, 'checkpoint_record', None))] +
                                model_report_notes(model))
         print_log(f'OOD report: {written["md"]}', logger='current', level=logging.INFO)

@@ -27,12 +27,48 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ...cache import file_identity
+from ...utils.errors import UserError
 
 FEATURE_KINDS = ('global', 'local', 'pre_proj')
 
 
-class MissingWeightsError(FileNotFoundError):
+class MissingWeightsError(UserError, FileNotFoundError):
     """Raised when the requested CLIP weights are neither on disk nor downloadable."""
+
+
+class PretrainedMismatchError(UserError, ValueError):
+    """The ``pretrained`` file is not open_clip weights of ``model_name`` (the message says what it is)."""
+
+
+def describe_weights_file(path: str, model_name: str, err: Exception) -> str:
+    """Why a ``pretrained`` file failed to load into ``model_name``, and the fix."""
+    import open_clip
+
+    from ...utils import checkpoint_state_dict, load_checkpoint_file
+    option = 'model.backbone.pretrained'
+    head = f'{path} cannot be loaded as the open_clip weights of {model_name} (`{option}`): '
+    try:
+        state = checkpoint_state_dict(load_checkpoint_file(path))
+    except Exception as read_err:  # not a checkpoint at all
+        return head + f'it is not a readable weights file ({type(read_err).__name__}: {read_err}).'
+    keys = list(state)
+    if any(k.startswith('backbone.clip.') for k in keys):
+        return head + ('it is a training checkpoint of a whole mmood CLIP model (keys backbone.clip.*). Export its '
+                       f'weights with python tools/export_clip_weights.py {path} OUT.pth and set {option}=OUT.pth, '
+                       'or pass the checkpoint itself as the CHECKPOINT argument of tools/test.py.')
+    if 'head.fc.weight' in state:
+        return head + ('it is a PLP linear-probe checkpoint, not CLIP weights: pass it as the CHECKPOINT argument '
+                       'of a configs/plp_*.py run.')
+    reference = open_clip.create_model(model_name, pretrained=None, device='cpu').state_dict()
+    mismatched = [(k, tuple(v.shape), tuple(reference[k].shape)) for k, v in state.items()
+                  if k in reference and hasattr(v, 'shape') and tuple(v.shape) != tuple(reference[k].shape)]
+    unknown = [k for k in keys if k not in reference]
+    if mismatched or unknown:
+        detail = ('; '.join(f'{k} {a} in the file vs {b}' for k, a, b in mismatched[:3])
+                  or f'{len(unknown)} keys {unknown[:4]} unknown to {model_name}')
+        return head + (f'these are weights of another architecture ({detail}). Set model.backbone.model_name to the '
+                       f'architecture they were trained as (and model_cfg for a custom one).')
+    return head + f'{type(err).__name__}: {err}'
 
 
 def register_model_config(name: str, model_cfg: dict) -> None:
@@ -145,7 +181,12 @@ class OpenCLIPBackbone(BaseModule):
         if ckpt is None:
             print_log(f'open_clip {model_name}: random weights (no `pretrained` given).', logger='current',
                       level=logging.WARNING)
-        self.clip = open_clip.create_model(model_name, pretrained=ckpt, precision=precision, device='cpu')
+        try:
+            self.clip = open_clip.create_model(model_name, pretrained=ckpt, precision=precision, device='cpu')
+        except Exception as err:  # open_clip's own messages do not say what the file is or what to do
+            if ckpt is None or not osp.isfile(ckpt):
+                raise
+            raise PretrainedMismatchError(describe_weights_file(ckpt, model_name, err)) from err
         self.weights_id = file_identity(ckpt) if ckpt else 'random'
         self.loaded_checkpoint = None  # identity of a checkpoint loaded on top of these weights (load_from)
         self.tokenizer = open_clip.get_tokenizer(model_name)

@@ -44,6 +44,9 @@ class CLIPContrastiveModel(BaseModel):
         init_cfg: mmengine init config.
     """
 
+    #: a checkpoint of this model must hold the whole open_clip model (what it trains)
+    checkpoint_required_prefixes = ('backbone.clip.', )
+
     def __init__(self,
                  backbone: dict,
                  loss: dict = dict(type='CLIPContrastiveLoss'),
@@ -141,7 +144,8 @@ def open_clip_state_dict(checkpoint: Union[str, dict], prefix: str = OPEN_CLIP_P
         Ordered dict of tensors, loadable by ``open_clip.create_model(name, pretrained=<saved file>)``.
     """
     if isinstance(checkpoint, str):
-        checkpoint = torch.load(checkpoint, map_location='cpu', weights_only=False)
+        from ...utils import load_checkpoint_file
+        checkpoint = load_checkpoint_file(checkpoint)
     state = checkpoint.get('state_dict', checkpoint)
     out = {}
     for key, value in state.items():

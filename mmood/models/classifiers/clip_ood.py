@@ -15,6 +15,7 @@ from ...cache import CacheStore
 from ...text import build_text_classifier_cached, load_class_names, resolve_templates
 from ...utils import compute_on_main
 from ..heads import BaseOODHead, HeadContext, build_head, score_pairs
+from ...utils.errors import ConfigError
 
 CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
 CLIP_STD = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
@@ -80,10 +81,10 @@ class CLIPOODClassifier(BaseModel):
         names = [n for h in self.heads for n in h.score_names]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f'Score names {duplicates} are given by more than one head; set `prefix` on one of '
-                             f'them (e.g. model.extra_heads[0].prefix="zs_")')
+            raise ConfigError(f'Score names {duplicates} are given by more than one head; set `prefix` on one of '
+                              f'them (e.g. model.extra_heads[0].prefix="zs_")')
         if primary_score is not None and primary_score not in names:
-            raise ValueError(f'primary_score={primary_score!r} is not a score of the heads; scores: {names}')
+            raise ConfigError(f'primary_score={primary_score!r} is not a score of the heads; scores: {names}')
         self.primary_score = primary_score or self.head.primary
         self.class_names: List[str] = load_class_names(class_names)
         self.templates = resolve_templates(templates)
@@ -122,6 +123,11 @@ class CLIPOODClassifier(BaseModel):
     #: whether a checkpoint loaded over the open_clip weights can change the tower (and so the text and image
     #: features); a model whose checkpoints hold only a head sets this to False.
     checkpoint_changes_features = True
+    #: key prefixes a checkpoint of this model must cover (what the method trains): none for a zero-shot model,
+    #: whose optional checkpoint may replace any of the tower's weights (mmood.utils.check_checkpoint)
+    checkpoint_required_prefixes = ()
+    #: provenance of the checkpoint loaded over the weights (path, size, SHA-256, what it loaded), or None
+    checkpoint_record = None
 
     def note_checkpoint(self, checkpoint: Optional[str]) -> None:
         """Tell the model which checkpoint was loaded on top of its open_clip weights (text-cache keys)."""
@@ -219,7 +225,7 @@ class CLIPOODClassifier(BaseModel):
         if mode == 'loss':
             raise RuntimeError(f'{type(self).__name__} is a zero-shot model with nothing to train; use '
                                f'tools/test.py (mode="loss" is unsupported).')
-        raise ValueError(f'Invalid mode "{mode}".')
+        raise RuntimeError(f'Invalid mode "{mode}".')
 
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None) -> List[DataSample]:

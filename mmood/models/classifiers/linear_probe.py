@@ -41,6 +41,7 @@ from ...text.pseudo_labels import (cached_pseudo_labels, compute_pseudo_labels, 
 from ...utils import compute_on_main
 from ..heads.linear_probe import LinearProbeHead, zscore_statistics
 from .clip_ood import CLIP_MEAN, CLIP_STD, CLIPOODClassifier
+from ...utils.errors import ConfigError
 
 __all__ = ['LinearProbeClassifier', 'FeatureClsDataPreprocessor', 'is_feature_batch']
 
@@ -110,6 +111,8 @@ class LinearProbeClassifier(CLIPOODClassifier):
 
     #: the checkpoint holds the probe only; image features are those of the open_clip weights.
     checkpoint_changes_features = False
+    #: what a checkpoint must hold: the trained probe, its z-score statistics and its label counts
+    checkpoint_required_prefixes = ('head.', 'class_counts')
 
     def __init__(self,
                  backbone: dict,
@@ -125,9 +128,9 @@ class LinearProbeClassifier(CLIPOODClassifier):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if train_labels not in TRAIN_LABELS:
-            raise ValueError(f'train_labels must be one of {TRAIN_LABELS}, got {train_labels!r}')
+            raise ConfigError(f'train_labels must be one of {TRAIN_LABELS}, got {train_labels!r}')
         if not dict(backbone).get('frozen', True):
-            raise ValueError('LinearProbeClassifier trains a probe on a frozen tower; set backbone.frozen=True')
+            raise ConfigError('LinearProbeClassifier trains a probe on a frozen tower; set backbone.frozen=True')
         if data_preprocessor is None:
             data_preprocessor = dict(type='FeatureClsDataPreprocessor', mean=CLIP_MEAN, std=CLIP_STD, to_rgb=True)
         super().__init__(backbone=backbone, class_names=resolve_class_names(class_names), head=head,
@@ -164,7 +167,7 @@ class LinearProbeClassifier(CLIPOODClassifier):
             return int(proj.shape[0])
         if self.feature_kind in ('pre_proj', 'global'):
             return int(proj.shape[1]) if isinstance(proj, Tensor) else int(visual.output_dim)
-        raise ValueError(f'A linear probe reads pooled features ("pre_proj" or "global"), not {self.feature_kind!r}')
+        raise ConfigError(f'A linear probe reads pooled features ("pre_proj" or "global"), not {self.feature_kind!r}')
 
     @property
     def projection(self) -> Optional[Tensor]:
@@ -225,7 +228,7 @@ class LinearProbeClassifier(CLIPOODClassifier):
         if self.train_labels == 'true':
             labels = np.asarray(train_set.labels, dtype=np.int64)
             if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
-                raise ValueError(f'train_labels="true" needs labels in [0, {self.num_classes}) in the ID-train set')
+                raise ConfigError(f'train_labels="true" needs labels in [0, {self.num_classes}) in the ID-train set')
         else:
             self.prepare()
             key = self.pseudo_label_key(train_set.metas[self.feature_kind])
@@ -268,7 +271,7 @@ class LinearProbeClassifier(CLIPOODClassifier):
         if isinstance(data_samples, Tensor):
             return data_samples.to(device=device, dtype=torch.long).reshape(-1)
         if not data_samples or any('gt_label' not in s for s in data_samples):
-            raise ValueError('Training the linear probe needs a label per sample (gt_label)')
+            raise ConfigError('Training the linear probe needs a label per sample (gt_label)')
         return torch.cat([s.gt_label.reshape(-1) for s in data_samples]).to(device=device, dtype=torch.long)
 
     def loss(self, inputs: Any, data_samples: Union[Tensor, List[DataSample]]) -> Dict[str, Tensor]:

@@ -30,6 +30,8 @@ from typing import Any, Dict, List, Optional
 
 from mmpretrain.registry import MODELS
 
+from ...utils.errors import UserError
+
 from .base import BaseOODHead, Features, HeadContext
 from .feature_space import SPACES, FittedHead, KNNHead, MahalanobisHead
 from .linear_probe import LinearProbeHead, zscore_statistics
@@ -75,7 +77,7 @@ METHODS: Dict[str, dict] = {
 }
 
 
-class MethodError(KeyError):
+class MethodError(UserError, KeyError):
     """An unknown method name or head option; the message lists the valid ones (the tools print it without a
     traceback)."""
 

@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from mmengine.model import BaseModule
 from torch import Tensor
+from ...utils.errors import ConfigError
 
 __all__ = ['HeadContext', 'BaseOODHead', 'Features']
 
@@ -71,8 +72,8 @@ class HeadContext:
     def require_backbone(self, who: str) -> Any:
         """The text tower, or a clear error naming the head that needs it."""
         if self.backbone is None:
-            raise ValueError(f'{who} needs the CLIP text tower: prepare it from a classifier '
-                             f'(CLIPOODClassifier.head_context()), not from features alone.')
+            raise ConfigError(f'{who} needs the CLIP text tower: prepare it from a classifier '
+                              f'(CLIPOODClassifier.head_context()), not from features alone.')
         return self.backbone
 
     def prototypes(self, templates: Union[str, Sequence[str]]) -> Tensor:
@@ -83,7 +84,7 @@ class HeadContext:
             return self.id_text
         backbone = self.require_backbone(f'Prototypes with templates {templates}')
         if self.class_names is None:
-            raise ValueError('Prototypes with other templates need the class names in the head context')
+            raise ConfigError('Prototypes with other templates need the class names in the head context')
         return build_text_classifier_cached(backbone, self.class_names, templates, self.cache,
                                             self.batch_size).to(self.device)
 
@@ -134,7 +135,7 @@ class BaseOODHead(BaseModule):
     def score_names(self, names: Sequence[str]) -> None:
         names = tuple(str(n) for n in names)
         if not names or len(set(names)) != len(names):
-            raise ValueError(f'{type(self).__name__}: score names must be unique and non-empty, got {names}')
+            raise ConfigError(f'{type(self).__name__}: score names must be unique and non-empty, got {names}')
         self._score_names = names
 
     @property

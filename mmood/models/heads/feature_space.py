@@ -38,6 +38,7 @@ from ...scores.knn import knn_score
 from ...scores.mahalanobis import fit_gaussians, mahalanobis_score
 from .base import BaseOODHead, Features, HeadContext
 from .logit_head import probe_of
+from ...utils.errors import ConfigError
 
 __all__ = ['FittedHead', 'KNNHead', 'MahalanobisHead', 'SPACES']
 
@@ -66,9 +67,9 @@ class FittedHead(BaseOODHead):
                  init_cfg: Optional[dict] = None):
         super().__init__(prefix=prefix, init_cfg=init_cfg)
         if space not in SPACES:
-            raise ValueError(f'{type(self).__name__}: space must be one of {sorted(SPACES)}, got {space!r}')
+            raise ConfigError(f'{type(self).__name__}: space must be one of {sorted(SPACES)}, got {space!r}')
         if labels not in LABEL_SOURCES:
-            raise ValueError(f'{type(self).__name__}: labels must be one of {LABEL_SOURCES}, got {labels!r}')
+            raise ConfigError(f'{type(self).__name__}: labels must be one of {LABEL_SOURCES}, got {labels!r}')
         self.feature = feature
         self.feature_kinds = (feature, )
         self.space = space
@@ -85,8 +86,8 @@ class FittedHead(BaseOODHead):
         self.__dict__['probe'] = None if self.space == 'feature' else probe_of(ctx, f'{type(self).__name__}'
                                                                                     f'(space={self.space!r})')
         if self.labels == 'pseudo' and not hasattr(ctx.model, 'pseudo_labels'):
-            raise ValueError(f'{type(self).__name__}(labels="pseudo") needs a classifier that computes '
-                             f'pseudo-labels (LinearProbeClassifier)')
+            raise ConfigError(f'{type(self).__name__}(labels="pseudo") needs a classifier that computes '
+                              f'pseudo-labels (LinearProbeClassifier)')
         return self
 
     def view(self, x: Tensor) -> Tensor:
@@ -103,8 +104,8 @@ class FittedHead(BaseOODHead):
         self._check_prepared()
         raw = torch.as_tensor(self.kind(feats, self.feature, type(self).__name__))
         if raw.ndim != 2:
-            raise ValueError(f'{type(self).__name__} fits (N, D) features; "{self.feature}" has shape '
-                             f'{tuple(raw.shape)}')
+            raise ConfigError(f'{type(self).__name__} fits (N, D) features; "{self.feature}" has shape '
+                              f'{tuple(raw.shape)}')
         if self.labels == 'pseudo':
             labels = torch.from_numpy(self.model.pseudo_labels(raw))
         return self.view(raw), labels
@@ -147,9 +148,9 @@ class KNNHead(FittedHead):
         """Keep the ID-train features (in the head's space) as the bank; labels are unused."""
         bank, _ = self.fit_inputs(feats, None)
         if not 1 <= self.k <= bank.shape[0]:
-            raise ValueError(f'knn: k={self.k} but the ID-train bank has {bank.shape[0]} features; lower it '
-                             f'(tools/score.py --method-options knn.k=N, or model.head.k=N) with N <= '
-                             f'{bank.shape[0]}.')
+            raise ConfigError(f'knn: k={self.k} but the ID-train bank has {bank.shape[0]} features; lower it '
+                              f'(tools/score.py --method-options knn.k=N, or model.head.k=N) with N <= '
+                              f'{bank.shape[0]}.')
         bank = bank.to(device=self.id_text.device, dtype=torch.float32)
         # normalised once here, not once per query chunk
         self.bank = (F.normalize(bank, dim=1) if self.normalize else bank).contiguous()
@@ -194,7 +195,7 @@ class MahalanobisHead(FittedHead):
     def fit(self, feats: Features, labels: Optional[Tensor] = None) -> 'MahalanobisHead':
         x, labels = self.fit_inputs(feats, labels)
         if labels is None:
-            raise ValueError(f'{type(self).__name__} needs the ID-train labels (or labels="pseudo")')
+            raise ConfigError(f'{type(self).__name__} needs the ID-train labels (or labels="pseudo")')
         labels = torch.as_tensor(labels).to(torch.long)
         num_classes = self.fixed_num_classes or self.num_classes
         if num_classes is not None:

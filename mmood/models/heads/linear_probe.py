@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from ...scores.logits import LOGIT_SCORES
 from .base import BaseOODHead, Features
 from .logit_head import check_logit_scores
+from ...utils.errors import ConfigError
 
 __all__ = ['LinearProbeHead', 'zscore_statistics']
 
@@ -49,7 +50,7 @@ def zscore_statistics(feats: Any, batch_size: int = 65536) -> Tuple[Tensor, Tens
     """
     num = int(feats.shape[0])
     if num < 2:
-        raise ValueError(f'z-score statistics need at least 2 samples, got {num}')
+        raise ConfigError(f'z-score statistics need at least 2 samples, got {num}')
 
     def batches():
         for start in range(0, num, int(batch_size)):
@@ -101,7 +102,7 @@ class LinearProbeHead(BaseOODHead):
         self.scores = tuple(dict.fromkeys(check_logit_scores((score, ) + tuple(scores), 'LinearProbeHead')))
         self.score_names = self.scores
         if not temperature > 0:
-            raise ValueError(f'temperature must be positive, got {temperature}')
+            raise ConfigError(f'temperature must be positive, got {temperature}')
         self.feature = feature
         self.feature_kinds = (feature, )
         self.score = score
@@ -121,8 +122,8 @@ class LinearProbeHead(BaseOODHead):
         """
         if self.fc is not None:
             if (self.in_channels, self.num_classes) != (int(in_channels), int(num_classes)):
-                raise ValueError(f'LinearProbeHead was built for {self.in_channels} -> {self.num_classes}, '
-                                 f'not {in_channels} -> {num_classes}')
+                raise ConfigError(f'LinearProbeHead was built for {self.in_channels} -> {self.num_classes}, '
+                                  f'not {in_channels} -> {num_classes}')
             return
         self.in_channels, self.num_classes = int(in_channels), int(num_classes)
         self.fc = nn.Linear(self.in_channels, self.num_classes)
@@ -140,8 +141,8 @@ class LinearProbeHead(BaseOODHead):
         mean = torch.as_tensor(mean, dtype=torch.float64).reshape(-1)
         std = torch.as_tensor(std, dtype=torch.float64).reshape(-1)
         if mean.numel() != self.in_channels or std.numel() != self.in_channels:
-            raise ValueError(f'statistics of width {mean.numel()} / {std.numel()} for a probe of width '
-                             f'{self.in_channels}')
+            raise ConfigError(f'statistics of width {mean.numel()} / {std.numel()} for a probe of width '
+                              f'{self.in_channels}')
         flat = ~(std > self.std_eps)  # also catches NaN
         self.mean.copy_(mean.to(self.mean.dtype))
         self.std.copy_(torch.where(flat, torch.ones_like(std), std).to(self.std.dtype))

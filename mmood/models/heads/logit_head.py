@@ -24,6 +24,7 @@ from torch import Tensor
 
 from ...scores.logits import LOGIT_SCORES
 from .base import BaseOODHead, Features, HeadContext
+from ...utils.errors import ConfigError
 
 __all__ = ['LogitHead', 'zero_shot_logits', 'check_logit_scores', 'probe_of']
 
@@ -40,7 +41,7 @@ def check_logit_scores(scores: Sequence[str], who: str) -> tuple:
     scores = (scores, ) if isinstance(scores, str) else tuple(scores)
     unknown = [s for s in scores if s not in LOGIT_SCORES]
     if not scores or unknown:
-        raise ValueError(f'{who}: unknown logit scores {unknown or scores}; choose from {sorted(LOGIT_SCORES)}')
+        raise ConfigError(f'{who}: unknown logit scores {unknown or scores}; choose from {sorted(LOGIT_SCORES)}')
     return scores
 
 
@@ -48,11 +49,11 @@ def probe_of(ctx: HeadContext, who: str):
     """The trained linear probe of the context's classifier (PLP), or a clear error."""
     head = getattr(ctx.model, 'head', None)
     if head is None or not all(hasattr(head, n) for n in ('logits', 'standardize', 'stats_ready')):
-        raise ValueError(f'{who} reads the trained linear probe of a LinearProbeClassifier config (e.g. '
-                         f'configs/plp_vitb16_in1k.py) with its checkpoint: tools/score.py CONFIG CHECKPOINT ...')
+        raise ConfigError(f'{who} reads the trained linear probe of a LinearProbeClassifier config (e.g. '
+                          f'configs/plp_vitb16_in1k.py) with its checkpoint: tools/score.py CONFIG CHECKPOINT ...')
     if not bool(head.stats_ready):
-        raise ValueError(f'{who}: the linear probe is untrained; pass the checkpoint written by tools/train.py '
-                         f'(tools/score.py CONFIG work_dirs/<config>/iter_<N>.pth ...).')
+        raise ConfigError(f'{who}: the linear probe is untrained; pass the checkpoint written by tools/train.py '
+                          f'(tools/score.py CONFIG work_dirs/<config>/iter_<N>.pth ...).')
     return head
 
 
@@ -81,9 +82,9 @@ class LogitHead(BaseOODHead):
                  init_cfg: Optional[dict] = None):
         super().__init__(templates=templates, prefix=prefix, init_cfg=init_cfg)
         if logits not in LOGIT_SOURCES:
-            raise ValueError(f'LogitHead: logits must be one of {LOGIT_SOURCES}, got {logits!r}')
+            raise ConfigError(f'LogitHead: logits must be one of {LOGIT_SOURCES}, got {logits!r}')
         if not float(temperature) > 0:
-            raise ValueError(f'LogitHead: temperature must be positive, got {temperature}')
+            raise ConfigError(f'LogitHead: temperature must be positive, got {temperature}')
         self.scores = check_logit_scores(scores, 'LogitHead')
         self.score_names = self.scores
         self.temperature = float(temperature)

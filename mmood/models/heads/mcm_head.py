@@ -23,6 +23,7 @@ from torch import Tensor
 from ...scores.glmcm import glmcm_from_parts, local_mcm_score
 from ...scores.mcm import mcm_score
 from .base import BaseOODHead, Features
+from ...utils.errors import ConfigError
 
 __all__ = ['MCMHead']
 
@@ -44,7 +45,7 @@ class MCMHead(BaseOODHead):
                  init_cfg: Optional[dict] = None):
         super().__init__(templates=templates, prefix=prefix, init_cfg=init_cfg)
         if not float(tau) > 0:
-            raise ValueError(f'MCMHead: tau must be positive, got {tau}')
+            raise ConfigError(f'MCMHead: tau must be positive, got {tau}')
         self.tau = float(tau)
         self.local_weight = float(local_weight)
         if self.local_weight:

@@ -24,6 +24,7 @@ from ...scores.neglabel import group_permutation, grouped_neglabel_score_
 from ...text.mining import mine_negative_labels, write_prompts
 from ...utils import compute_on_main
 from .base import BaseOODHead, Features, HeadContext
+from ...utils.errors import ConfigError
 
 
 @MODELS.register_module()
@@ -73,7 +74,7 @@ class NegLabelHead(BaseOODHead):
         super().__init__(templates=templates, prefix=prefix, init_cfg=init_cfg)
         self.score_names = ('neglabel', )
         if tau <= 0:
-            raise ValueError(f'tau must be positive, got {tau}')
+            raise ConfigError(f'tau must be positive, got {tau}')
         self.mining_cfg = dict(corpus_dir=corpus_dir, noun_prompt=noun_prompt, adj_prompt=adj_prompt,
                                percentile=percentile, neg_ratio=neg_ratio, num_neg=num_neg,
                                exclude_id_names=exclude_id_names, exclude_files=exclude_files,
@@ -106,8 +107,8 @@ class NegLabelHead(BaseOODHead):
         self.neg_prompts = result['prompts']
         num_neg = len(self.neg_prompts)
         if self.ngroup > num_neg:
-            raise ValueError(f'ngroup={self.ngroup} is larger than the number of negative labels ({num_neg}); '
-                             f'lower `model.head.ngroup` or mine more negatives (neg_ratio / num_neg).')
+            raise ConfigError(f'ngroup={self.ngroup} is larger than the number of negative labels ({num_neg}); '
+                              f'lower `model.head.ngroup` or mine more negatives (neg_ratio / num_neg).')
         device = ctx.device
         perm = group_permutation(num_neg, self.ngroup, shuffle=self.shuffle, seed=self.seed,
                                  drop_tail_before_shuffle=self.drop_tail_before_shuffle)
