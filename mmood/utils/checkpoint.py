@@ -54,13 +54,21 @@ def _numpy_dtypes() -> List[Any]:
     return [getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')] if dtypes is not None else []
 
 
+#: the CHECKPOINT argument that means "no checkpoint" (zero-shot configs under scripts that require one, such as
+#: MMPretrain's tools/test.py): an empty checkpoint, accepted only by models that need none
+NO_CHECKPOINT = 'none'
+
+
 def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
     """``torch.load`` with ``weights_only=True``; mmengine training checkpoints allowed their bookkeeping objects.
+    ``'none'`` (:data:`NO_CHECKPOINT`) is an empty checkpoint.
 
     Raises:
         FileNotFoundError: no such file.
         UnsafeCheckpointError: the file references other objects (named in the message).
     """
+    if str(path).lower() == NO_CHECKPOINT and not osp.exists(path):
+        return dict(state_dict={})
     path = osp.expanduser(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path} can not be found.')
@@ -139,7 +147,7 @@ def check_checkpoint(model: torch.nn.Module, checkpoint: Any, path: Optional[str
 
     Every key must exist in the model with the same shape, and every key under the model's
     ``checkpoint_required_prefixes`` (what its method trains) must be present. A checkpoint that loads nothing is
-    refused too.
+    refused too, except ``'none'`` (:data:`NO_CHECKPOINT`) for a model that requires nothing.
 
     Returns:
         ``{'keys': n, 'groups': {prefix: count}}`` of what the checkpoint loads.
@@ -156,7 +164,8 @@ def check_checkpoint(model: torch.nn.Module, checkpoint: Any, path: Optional[str
     required = tuple(getattr(model, 'checkpoint_required_prefixes', ()))
     missing = [k for k in model_state if k.startswith(required) and k not in state] if required else []
     loaded = [k for k in state if k in model_state]
-    if unexpected or mismatched or missing or not loaded:
+    empty_allowed = not state and str(path).lower() == NO_CHECKPOINT
+    if unexpected or mismatched or missing or not (loaded or empty_allowed):
         where = f' {path}' if path else ''
         lines = [f'Checkpoint{where} does not fit {type(model).__name__}: {len(loaded)} of its {len(state)} keys '
                  f'map onto the model.']

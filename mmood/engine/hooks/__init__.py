@@ -133,7 +133,7 @@ class OODPrepareHook(Hook):
         model = _unwrap(runner.model)
         path = runner.cfg.get('load_from')
         loaded = check_checkpoint(model, checkpoint, path)
-        if path and osp.isfile(path):
+        if path and osp.isfile(path) and loaded['keys']:
             model.checkpoint_record = checkpoint_record(path, loaded)
 
     def before_test(self, runner) -> None:
