@@ -56,9 +56,12 @@ def make_benchmark(root, n_per_class=3, classes=('zero', 'one', 'two'), n_ood=(4
         write_images(osp.join(root, 'id', name), n_per_class, seed=c, kind='stripes')
     write_images(osp.join(root, 'ood_a', 'nested', 'deeper'), n_ood[0], seed=10, kind='noise')
     write_images(osp.join(root, 'ood_b'), n_ood[1], seed=11, kind='flat')
+    order = osp.join(root, 'id_folders.txt')  # the class folders in class order (sorted, they would not be)
+    with open(order, 'w') as f:
+        f.write('\n'.join(classes) + '\n')
     return dict(
         type='OODEvalDataset',
-        id_set=dict(name='TinyID', data_root=osp.join(root, 'id')),
+        id_set=dict(name='TinyID', data_root=osp.join(root, 'id'), folder_order=order),
         ood_sets=[dict(name='Noise', data_root=osp.join(root, 'ood_a'), group='far'),
                   dict(name='Flat', data_root=osp.join(root, 'ood_b'), group='near')],
         class_names=list(classes),

@@ -23,9 +23,15 @@ from mmpretrain.registry import DATASETS
 
 from ..text.class_names import load_class_names
 from ..utils.errors import DataError
-from .set_spec import read_set, resolve_sets
+from .set_spec import overlap_problems, read_set, resolve_sets
 
 __all__ = ['OODEvalDataset']
+
+
+def _raise(problems: List[str]) -> None:
+    if problems:
+        more = f' (and {len(problems) - 5} more; run tools/verify_data.py)' if len(problems) > 5 else ''
+        raise DataError('; '.join(problems[:5]) + more)
 
 
 @DATASETS.register_module()
@@ -41,6 +47,8 @@ class OODEvalDataset(BaseDataset):
         pipeline: data pipeline.
         check_files: check that every file named by an annotation list exists (slow for huge lists).
         max_per_set: keep only the first N samples of each set (quick runs).
+        allow_overlap: accept an ID image inside an OOD set (or one set's folder inside another's); refused by
+            default, since an ID image scored as OOD corrupts every metric.
         **kwargs: passed to :class:`mmengine.dataset.BaseDataset`.
     """
 
@@ -53,6 +61,7 @@ class OODEvalDataset(BaseDataset):
                  pipeline: Sequence = (),
                  check_files: bool = False,
                  max_per_set: Optional[int] = None,
+                 allow_overlap: bool = False,
                  test_mode: bool = True,
                  **kwargs):
         self.id_set, self.ood_sets, class_names = resolve_sets(dict(
@@ -61,22 +70,24 @@ class OODEvalDataset(BaseDataset):
         self.class_names = load_class_names(class_names)
         self.check_files = check_files
         self.max_per_set = max_per_set
+        self.allow_overlap = allow_overlap
         names = [self.id_set['name']] + [s['name'] for s in self.ood_sets]
         metainfo = dict(classes=tuple(self.class_names), set_names=tuple(names),
                         set_groups=tuple(['id'] + [s['group'] for s in self.ood_sets]))
         super().__init__(metainfo=metainfo, pipeline=pipeline, test_mode=test_mode, **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        data_list = []
+        data_list, read = [], []
         specs = [(self.id_set, True)] + [(s, False) for s in self.ood_sets]
         for set_id, (spec, is_id) in enumerate(specs):
-            samples, problems = read_set(spec, is_id, len(self.class_names), self.check_files)
-            if problems:
-                more = f' (and {len(problems) - 5} more; run tools/verify_data.py)' if len(problems) > 5 else ''
-                raise DataError('; '.join(problems[:5]) + more)
+            samples, problems = read_set(spec, is_id, len(self.class_names), self.check_files, self.class_names)
+            _raise(problems)
+            read.append((spec, [info['img_path'] for info in samples]))
             if self.max_per_set:
                 samples = samples[:self.max_per_set]
             data_list.extend(dict(info, set_id=set_id, is_ood=int(not is_id)) for info in samples)
+        if not self.allow_overlap:
+            _raise(overlap_problems(read))
         return data_list
 
     def set_counts(self) -> Dict[str, int]:

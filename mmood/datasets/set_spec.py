@@ -24,16 +24,19 @@ raising, so :class:`~mmood.datasets.OODEvalDataset` raises on the first ones and
 them all. :func:`resolve_sets` turns a dataset config (explicit sets, or a ``benchmark`` name) into the sets.
 """
 import copy
+import logging
 import os
 import os.path as osp
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from mmengine.logging import print_log
 
 from ..text.class_names import load_class_names, resolve_path
 from ..utils.errors import ConfigError
 
-__all__ = ['IMG_EXTENSIONS', 'GROUPS', 'scan_images', 'label_problems', 'read_set', 'collect_set', 'resolve_sets']
+__all__ = ['IMG_EXTENSIONS', 'GROUPS', 'scan_images', 'label_problems', 'read_set', 'collect_set', 'resolve_sets',
+           'overlap_problems']
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp', '.gif')
 GROUPS = ('near', 'far')
@@ -98,8 +101,24 @@ def _read_dataset_set(spec: dict, name: str, is_id: bool) -> Tuple[List[Dict[str
     return infos, []
 
 
+def _folder_order(name: str, folders: List[str], class_names: Optional[Sequence[str]], explicit: bool
+                  ) -> List[str]:
+    """Problems of an ID set's class folders against the class names (label i = folder i = class_names[i]).
+
+    Folders named like the classes must be in their order: sorted folders (``four``, ``one``, ...) against names in
+    natural order (``zero``, ``one``, ...) would give every image another class's label. Folders named otherwise
+    (wnids) are identities: only their count is checked (by the caller).
+    """
+    if explicit or class_names is None or not set(folders) & set(class_names) or list(folders) == list(class_names):
+        return []
+    return [f'set "{name}": its class folders {folders[:5]} (sorted) are not in the order of `class_names` '
+            f'{list(class_names)[:5]}, so labels would name other classes; give `folder_order` (a file of the folder '
+            f'names in class order) or list `class_names` in folder order']
+
+
 def _read_file_set(spec: dict, name: str, is_id: bool, num_classes: Optional[int],
-                   check_files: bool) -> Tuple[List[Dict[str, Any]], List[str]]:
+                   check_files: bool, class_names: Optional[Sequence[str]] = None
+                   ) -> Tuple[List[Dict[str, Any]], List[str]]:
     data_root, ann_file = spec.get('data_root'), spec.get('ann_file')
     if data_root is None and ann_file is None:
         return [], [f'set "{name}": give data_root and/or ann_file']
@@ -128,6 +147,10 @@ def _read_file_set(spec: dict, name: str, is_id: bool, num_classes: Optional[int
         if num_classes is not None and len(folders) != num_classes:
             problems.append(f'set "{name}": {len(folders)} class folders in {data_root} but {num_classes} '
                             f'class names (option `class_names`)')
+        problems += _folder_order(name, folders, class_names, bool(order_file))
+        shown = ', '.join(f'{i} {f}' for i, f in enumerate(folders[:6])) + (' ...' if len(folders) > 6 else '')
+        print_log(f'set "{name}": labels = class folders in {"`folder_order`" if order_file else "sorted"} order: '
+                  f'{shown}', logger='current', level=logging.INFO)
         for label, folder in enumerate(folders):
             sub = osp.join(root, folder)
             if not osp.isdir(sub):
@@ -139,8 +162,8 @@ def _read_file_set(spec: dict, name: str, is_id: bool, num_classes: Optional[int
     return [dict(img_path=p, gt_label=int(lab)) for p, lab in samples], problems
 
 
-def read_set(spec: dict, is_id: bool, num_classes: Optional[int] = None,
-             check_files: bool = False) -> Tuple[List[Dict[str, Any]], List[str]]:
+def read_set(spec: dict, is_id: bool, num_classes: Optional[int] = None, check_files: bool = False,
+             class_names: Optional[Sequence[str]] = None) -> Tuple[List[Dict[str, Any]], List[str]]:
     """Read one set: its samples (dicts with ``img_path``, ``gt_label`` and, for dataset-backed sets, the dataset's
     fields such as ``img``) and the problems found.
 
@@ -149,6 +172,7 @@ def read_set(spec: dict, is_id: bool, num_classes: Optional[int] = None,
         is_id: ID set (labels needed, checked against ``num_classes``) or OOD set (labels -1).
         num_classes: number of ID class names.
         check_files: check that every file named by an annotation list exists (slow for huge lists).
+        class_names: the ID class names, to check class folders named like them against their order.
 
     Returns:
         ``(samples, problems)``: problems are human-readable lines naming the set and the missing path.
@@ -157,7 +181,7 @@ def read_set(spec: dict, is_id: bool, num_classes: Optional[int] = None,
     if spec.get('dataset') is not None:
         infos, problems = _read_dataset_set(spec, name, is_id)
     else:
-        infos, problems = _read_file_set(spec, name, is_id, num_classes, check_files)
+        infos, problems = _read_file_set(spec, name, is_id, num_classes, check_files, class_names)
     if is_id:
         problems += label_problems(name, (info['gt_label'] for info in infos), num_classes)
     if not infos and not problems:
@@ -166,11 +190,45 @@ def read_set(spec: dict, is_id: bool, num_classes: Optional[int] = None,
     return infos, problems
 
 
-def collect_set(spec: dict, is_id: bool, num_classes: Optional[int] = None,
-                check_files: bool = False) -> Tuple[List[Tuple[str, int]], List[str]]:
+def collect_set(spec: dict, is_id: bool, num_classes: Optional[int] = None, check_files: bool = False,
+                class_names: Optional[Sequence[str]] = None) -> Tuple[List[Tuple[str, int]], List[str]]:
     """``(path, label)`` pairs of one set and its problems (:func:`read_set` without the in-memory fields)."""
-    infos, problems = read_set(spec, is_id, num_classes, check_files)
+    infos, problems = read_set(spec, is_id, num_classes, check_files, class_names)
     return [(info['img_path'], info['gt_label']) for info in infos], problems
+
+
+def _roots(spec: dict) -> List[str]:
+    return [osp.realpath(resolve_path(spec[k])) for k in ('data_root', 'data_prefix') if spec.get(k)]
+
+
+def overlap_problems(sets: Sequence[Tuple[dict, Sequence[str]]]) -> List[str]:
+    """Problems of ID/OOD overlap: the same file in the ID set and an OOD set, or one set's folder inside another's.
+
+    Args:
+        sets: ``(spec, paths)`` per set, the ID set first.
+
+    Returns:
+        Problem lines naming the sets, the folders and a shared file (an ID image scored as OOD would make the
+        metrics of a wrong benchmark look right).
+    """
+    problems = []
+    id_spec, id_paths = sets[0]
+    id_files = {osp.normpath(osp.abspath(p)) for p in id_paths}
+    for spec, paths in sets[1:]:
+        for a in _roots(id_spec):
+            for b in _roots(spec):
+                if a == b or a.startswith(b.rstrip(os.sep) + os.sep) or b.startswith(a.rstrip(os.sep) + os.sep):
+                    inner, outer = (a, b) if len(a) >= len(b) else (b, a)
+                    problems.append(f'sets "{id_spec["name"]}" (ID) and "{spec["name"]}" (OOD) overlap: folder '
+                                    f'{inner} lies in {outer}')
+        shared = [p for p in paths if osp.normpath(osp.abspath(p)) in id_files]
+        if shared:
+            problems.append(f'{len(shared)} images of OOD set "{spec["name"]}" are also in the ID set '
+                            f'"{id_spec["name"]}", e.g. {shared[0]}')
+    if problems:
+        problems.append('an ID image scored as OOD corrupts every metric; fix the paths, or set allow_overlap=True '
+                        'if the overlap is intended')
+    return problems
 
 
 def resolve_sets(dataset_cfg: dict) -> Tuple[dict, List[dict], Any]:

@@ -121,7 +121,12 @@ class CachedFeatureDataset(torch.utils.data.Dataset):
         names = tuple(s.name for s in self.sources)
         self.metainfo = dict(set_names=names, set_groups=tuple(s.group for s in self.sources),
                              feature_kinds=self.kinds)
-        class_names = source.get('class_names') if isinstance(source, dict) else None
+        class_names = None
+        if isinstance(source, dict) and _type_name(source) == 'OODEvalDataset':
+            from ..datasets import resolve_sets
+            class_names = resolve_sets(source)[2]
+        elif isinstance(source, dict):
+            class_names = source.get('class_names')
         if class_names is not None:
             from ..text.class_names import load_class_names
             self.metainfo['classes'] = tuple(load_class_names(class_names))

@@ -130,3 +130,57 @@ def test_verify_data_tool(benchmark_dir, tmp_path, capsys):
     assert tool.verify(cfg) is False
     out = capsys.readouterr().out
     assert 'TinyID' in out and '9' in out and 'missing image' in out and 'a.png' in out and 'b.png' in out
+
+
+def test_class_folders_must_follow_the_class_names(tmp_path):
+    """Folders named like the classes are sorted (four, one, three, two, zero): against names in natural order
+    every image would get another class's label. Refused; folder_order (or names in folder order) fixes it."""
+    from mmood.utils import DataError
+    names = ['zero', 'one', 'two', 'three', 'four']
+    cfg = make_benchmark(str(tmp_path), n_per_class=1, classes=tuple(names), n_ood=(1, 1))
+    cfg['id_set'].pop('folder_order')
+    with pytest.raises(DataError, match=r"class folders \['four', 'one', 'three', 'two', 'zero'\] \(sorted\) are not "
+                                        r"in the order of `class_names` \['zero', 'one', 'two', 'three', 'four'\]"):
+        build(cfg)
+    assert build(dict(cfg, class_names=sorted(names))).metainfo['classes'] == tuple(sorted(names))
+    wnids = dict(cfg, class_names=[f'class {i}' for i in range(5)])  # folders as identities: count only
+    assert len(build(wnids)) == 7
+
+
+def test_id_images_inside_an_ood_set_are_refused(tmp_path):
+    from mmood.utils import DataError
+    cfg = make_benchmark(str(tmp_path), n_ood=(2, 2))
+    cfg['ood_sets'].append(dict(name='Everything', data_root=str(tmp_path), group='far'))  # holds id/ too
+    with pytest.raises(DataError, match=r'sets "TinyID" \(ID\) and "Everything" \(OOD\) overlap: folder .*id lies '
+                                        r'in [\s\S]*9 images of OOD set "Everything" are also in the ID set'):
+        build(cfg)
+    assert len(build(dict(cfg, allow_overlap=True))) == 9 + 2 + 2 + 13
+
+
+def test_model_class_names_must_be_the_data_classes(tmp_path):
+    """4 or 6 names for the data's 5 classes, a duplicate, another order: refused before testing; a config that
+    names the same classes differently says so (class_name_check='count')."""
+    import torch
+    from conftest import tiny_backbone
+    from mmpretrain.registry import MODELS
+
+    from mmood.utils import ConfigError
+    torch.manual_seed(0)
+    names = ['zero', 'one', 'two', 'three', 'four']
+
+    def model(class_names, check='names'):
+        return MODELS.build(dict(type='CLIPOODClassifier', backbone=tiny_backbone(), class_names=class_names,
+                                 head=dict(type='MCMHead'), class_name_check=check))
+
+    for wrong, message in ((names[:4], 'has 4 names but the test data has 5 classes'),
+                           (names + ['five'], 'has 6 names but the test data has 5 classes'),
+                           (['zero', 'zero', 'two', 'three', 'four'], 'at label 1: "zero" vs "one"'),
+                           (sorted(names), 'at label 0: "four" vs "zero"')):
+        with pytest.raises(ConfigError, match=message):
+            model(wrong).check_dataset_classes(names, 'the test data')
+    renamed = model([f'digit {n}' for n in names], check='count')
+    renamed.check_dataset_classes(names)  # same count: accepted, by the config's own statement
+    with pytest.raises(ConfigError, match='has 4 names'):
+        model(names[:4], check='count').check_dataset_classes(names, 'the test data')
+    assert model(['a', 'b', 'a']).duplicate_class_names == ['a'] and 'duplicate class names' in \
+        model(['a', 'b', 'a']).report_notes()[0]

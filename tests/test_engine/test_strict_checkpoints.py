@@ -101,3 +101,10 @@ def test_mmpretrain_tools_test_runs_the_same(setup):
         run_command([sys.executable, script, setup['config'], setup['unrelated'], '--work-dir', work],
                     env=dict(PYTHONPATH=REPO))
     assert 'CheckpointMismatchError' in str(err.value)
+
+
+def test_class_names_against_the_data_through_tools_test(setup, capsys):
+    message = refused(setup, capsys, '--cfg-options', 'model.class_names=[zero,one]')
+    assert 'model.class_names has 2 names but the test data has 3 classes' in message
+    message = refused(setup, capsys, '--cfg-options', 'model.class_names=[one,zero,two]')
+    assert 'at label 0: "one" vs "zero"' in message and 'class_name_check="count"' in message

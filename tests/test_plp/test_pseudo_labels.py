@@ -110,7 +110,8 @@ def test_prepare_cached_training_caches_counts_and_reports(tiny_probe, tmp_path)
     with open(osp.join(str(tmp_path), 'pseudo_labels.json')) as f:
         summary = json.load(f)
     assert summary['num_samples'] == 40 and {'index': 2, 'name': 'zero'} in summary['unlabelled_classes']
-    note = model.report_notes()[0]
+    duplicates, note = model.report_notes()  # the duplicate name (the cause), then what the probe saw
+    assert "duplicate class names" in duplicates and "['zero']" in duplicates
     assert 'pseudo-labels of 40 images' in note and '2 (zero)' in note
     # the z-score statistics were fitted on the same rows
     np.testing.assert_allclose(model.head.mean.numpy(), feats.mean(0), rtol=1e-5, atol=1e-6)

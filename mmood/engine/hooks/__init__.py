@@ -120,6 +120,9 @@ class OODPrepareHook(Hook):
         model.prepare(work_dir=runner.log_dir, checkpoint=checkpoint)
         if evaluator is None:
             return
+        dataset = getattr(evaluator, 'dataset_meta', None) or {}
+        if hasattr(model, 'check_dataset_classes'):
+            model.check_dataset_classes(dataset.get('classes'), 'the test data')
         if hasattr(model, 'heads_to_fit'):
             fit_heads_from_cache(model, runner.cfg, checkpoint, runner.cfg.filename)
         metric = ood_metric_of(evaluator)

@@ -17,6 +17,7 @@ from ...utils import compute_on_main
 from ..heads import BaseOODHead, HeadContext, build_head, score_pairs
 from ...utils.errors import ConfigError
 
+CLASS_NAME_CHECKS = ('names', 'count')
 CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
 CLIP_STD = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
 
@@ -58,6 +59,9 @@ class CLIPOODClassifier(BaseModel):
         cache_dir: shared cache directory for text embeddings and mined negatives (None disables caching; the
             tools fill in the user's cache folder).
         text_batch_size: prompts per text forward.
+        class_name_check: how the class names must agree with the test data's classes: ``'names'`` (the same
+            names in the same order; default) or ``'count'`` (the config names the same classes differently, e.g.
+            CLIP's names on a list of wnids: their number is checked, the order is the data's label order).
         data_preprocessor: defaults to CLIP normalisation.
         init_cfg: mmengine init config.
     """
@@ -72,9 +76,13 @@ class CLIPOODClassifier(BaseModel):
                  logit_scale: Optional[float] = 100.0,
                  cache_dir: Optional[str] = None,
                  text_batch_size: int = 1000,
+                 class_name_check: str = 'names',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=build_data_preprocessor(data_preprocessor), init_cfg=init_cfg)
+        if class_name_check not in CLASS_NAME_CHECKS:
+            raise ConfigError(f'class_name_check must be one of {CLASS_NAME_CHECKS}, got {class_name_check!r}')
+        self.class_name_check = class_name_check
         self.backbone = MODELS.build(backbone)
         self.head = build_head(head, 'model.head')
         self.extra_heads = nn.ModuleList(build_head(h, 'model.extra_heads') for h in extra_heads)
@@ -134,6 +142,42 @@ class CLIPOODClassifier(BaseModel):
         if checkpoint and self.checkpoint_changes_features:
             self.backbone.note_checkpoint(checkpoint)
 
+    @property
+    def duplicate_class_names(self) -> List[str]:
+        """Names given to more than one class (ImageNet's CLIP list has ``crane``-like pairs on purpose)."""
+        seen, dup = set(), []
+        for name in self.class_names:
+            if name in seen and name not in dup:
+                dup.append(name)
+            seen.add(name)
+        return dup
+
+    def check_dataset_classes(self, classes: Optional[Sequence[str]], where: str = 'the test data') -> None:
+        """The class names must be the data's classes: the same names in the same order (``class_name_check =
+        'names'``), or as many (``'count'``); a dataset without names (None) is checked by its labels elsewhere.
+
+        Raises:
+            ConfigError: names, order or count disagree (the message shows the first difference and the option).
+        """
+        if classes is None:
+            return
+        mine, theirs = list(self.class_names), list(classes)
+        if len(mine) != len(theirs):
+            raise ConfigError(f'model.class_names has {len(mine)} names but {where} has {len(theirs)} classes '
+                              f'({theirs[:5]}{" ..." if len(theirs) > 5 else ""}): every label would be scored '
+                              f'against the wrong prototypes. Give the data\'s class list.')
+        if self.class_name_check == 'names' and mine != theirs:
+            i = next(i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b)
+            raise ConfigError(f'model.class_names differ from the classes of {where} at label {i}: "{mine[i]}" vs '
+                              f'"{theirs[i]}" (names and order must agree, or labels name other classes). Fix the '
+                              f'list, or set model.class_name_check="count" if the config names the same classes '
+                              f'differently on purpose (e.g. CLIP\'s names on a wnid list).')
+
+    def report_notes(self) -> List[str]:
+        """Lines for every report header: duplicate class names (they give identical prototypes)."""
+        dup = self.duplicate_class_names
+        return [f'duplicate class names (identical prototypes, kept as in the reference lists): {dup}'] if dup else []
+
     def head_context(self, work_dir: Optional[str] = None) -> HeadContext:
         """The :class:`~mmood.models.heads.HeadContext` of this classifier (prepared first if needed)."""
         self.prepare(work_dir=work_dir)
@@ -171,6 +215,10 @@ class CLIPOODClassifier(BaseModel):
         for head in self.heads:
             head.prepare(ctx)
         self._prepared = True
+        if self.duplicate_class_names:
+            print_log(f'{type(self).__name__}: class names given to more than one class: '
+                      f'{self.duplicate_class_names} (their prototypes are identical)', logger='current',
+                      level=logging.WARNING)
         print_log(f'{type(self).__name__}: {self.num_classes} ID classes, templates {self.templates}, heads '
                   f'{[type(h).__name__ for h in self.heads]}, scores {self.score_names} (primary '
                   f'{self.primary_score})', logger='current', level=logging.INFO)

@@ -253,8 +253,8 @@ class LinearProbeClassifier(CLIPOODClassifier):
         """Lines for run reports: what the probe was trained on (empty before training)."""
         counts = self.class_counts.cpu().numpy()
         if counts.sum() == 0:
-            return []
-        return [f'linear probe ({self.head.score} of its logits, {self.feature_kind} features) trained on '
+            return super().report_notes()
+        return super().report_notes() + [f'linear probe ({self.head.score} of its logits, {self.feature_kind} features) trained on '
                 f'{self.train_labels} labels; ' + describe_pseudo_labels(
                     counts, self.class_names, what='pseudo-label' if self.train_labels == 'pseudo' else 'label')]
 
