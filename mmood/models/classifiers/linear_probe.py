@@ -250,13 +250,14 @@ class LinearProbeClassifier(CLIPOODClassifier):
         return labels
 
     def report_notes(self) -> List[str]:
-        """Lines for run reports: what the probe was trained on (empty before training)."""
+        """Lines for run reports: duplicate class names, then what the probe was trained on (after training)."""
         counts = self.class_counts.cpu().numpy()
         if counts.sum() == 0:
             return super().report_notes()
-        return super().report_notes() + [f'linear probe ({self.head.score} of its logits, {self.feature_kind} features) trained on '
-                f'{self.train_labels} labels; ' + describe_pseudo_labels(
-                    counts, self.class_names, what='pseudo-label' if self.train_labels == 'pseudo' else 'label')]
+        what = 'pseudo-label' if self.train_labels == 'pseudo' else 'label'
+        return super().report_notes() + [
+            f'linear probe ({self.head.score} of its logits, {self.feature_kind} features) trained on '
+            f'{self.train_labels} labels; ' + describe_pseudo_labels(counts, self.class_names, what=what)]
 
     def prepare(self, work_dir: Optional[str] = None, force: bool = False, checkpoint: Optional[str] = None) -> None:
         was_prepared = self._prepared
