@@ -40,7 +40,7 @@ case "${1:-}" in
         ;;
     "")
         installed || install ""
-        if "$PY" tools/verify_data.py configs/neglabel_vitb16.py --check-weights >/tmp/mmood_ready.$$ 2>&1; then
+        if "$PY" tools/verify_data.py configs/neglabel_vitb16.py --check-weights --no-decode >/tmp/mmood_ready.$$ 2>&1; then
             rm -f /tmp/mmood_ready.$$
             exec "$PY" tools/test.py configs/neglabel_vitb16.py
         fi

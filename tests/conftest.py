@@ -71,7 +71,7 @@ def make_benchmark(root, n_per_class=3, classes=('zero', 'one', 'two'), n_ood=(4
 
 def tiny_pipeline():
     return [
-        dict(type='LoadImageFromFile', imdecode_backend='pillow'),
+        dict(type='LoadOODImage', imdecode_backend='pillow'),
         dict(type='ResizeEdge', scale=32, edge='short', backend='pillow', interpolation='bilinear'),
         dict(type='CenterCrop', crop_size=32),
         dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood')),

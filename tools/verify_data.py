@@ -1,60 +1,104 @@
-"""Check a config's evaluation data: ``python tools/verify_data.py CONFIG [--cfg-options ...]``, or a benchmark's
+"""Check every path a config reads: ``python tools/verify_data.py CONFIG [--cfg-options ...]``, or a benchmark's
 default paths without a config: ``python tools/verify_data.py --benchmark imagenet_mos [--root data]``.
 
-Prints the image count of every set (ID and each OOD set) and every problem found -- missing roots,
-annotation files, class folders, or (with lists) every missing image path. Exit status 1 when anything is
-missing, so scripts can test readiness. ``--list-benchmarks`` prints the benchmark table.
+For the test data (each ID / OOD set) and every other dataset the config names (``train_dataloader``,
+``val_dataloader``, ``id_train_dataloader``): the image count and every problem found -- missing roots, annotation
+files, class folders, class folders out of the class names' order, ID images inside an OOD set, and (unless
+``--no-decode``) every image that cannot be decoded, found by decoding all of them in parallel with a progress bar.
+The messages are the ones a run would stop with. ``--check-weights`` also checks the backbone weights (no
+download). Exit status 1 when anything is wrong, so scripts can test readiness. ``--list-benchmarks`` prints the
+benchmark table.
 """
 import mmood  # noqa: F401  (first: compat shims)
 
 import argparse
+import os
 import sys
 
 from cli_common import guarded
 from mmengine.config import Config, DictAction
 
-from mmood.datasets import BENCHMARKS, collect_set, resolve_sets
+from mmood.datasets import BENCHMARKS, overlap_problems, read_set, resolve_sets, unreadable_images
 from mmood.text import load_class_names
+
+LOADERS = ('test_dataloader', 'val_dataloader', 'train_dataloader', 'id_train_dataloader')
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Report image counts and missing paths of a config\'s data')
+    parser = argparse.ArgumentParser(description='Report image counts, missing paths and unreadable images of the '
+                                     'data a config reads')
     parser.add_argument('config', nargs='?', help='config file (or --benchmark)')
     parser.add_argument('--benchmark', choices=sorted(BENCHMARKS), help='check a benchmark\'s default paths')
     parser.add_argument('--root', default='data', help='root of the benchmark paths (default data)')
     parser.add_argument('--list-benchmarks', action='store_true', help='print the benchmark table and exit')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--max-problems', type=int, default=50, help='problems printed per set')
+    parser.add_argument('--no-decode', action='store_true', help='only check that the files exist (fast)')
+    parser.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1), help='decoding threads')
     parser.add_argument('--check-weights', action='store_true',
                         help='also check that the backbone weights are on disk (no download)')
     return parser.parse_args(argv)
 
 
-def verify(dataset_cfg: dict, max_problems: int = 50, out=sys.stdout) -> bool:
-    """Print counts and problems of an ``OODEvalDataset`` config; True when everything is present."""
+def _print_problems(problems, max_problems, out) -> None:
+    for p in problems[:max_problems]:
+        print(f'    {p}', file=out)
+    if len(problems) > max_problems:
+        print(f'    ... {len(problems) - max_problems} more', file=out)
+
+
+def _decode_problems(name, paths, decode, workers):
+    if not decode:
+        return []
+    return [f'set "{name}": unreadable image {path} ({reason})'
+            for path, reason in unreadable_images(paths, workers, progress=True, desc=f'decoding {name}')]
+
+
+def verify(dataset_cfg: dict, max_problems: int = 50, out=sys.stdout, decode: bool = True, workers: int = 8) -> bool:
+    """Print counts and problems of an ``OODEvalDataset`` config; True when everything is present and readable."""
     try:
         id_set, ood_sets, class_names = resolve_sets(dataset_cfg)
-    except ValueError as err:
+        names = load_class_names(class_names)
+    except (FileNotFoundError, ValueError) as err:
         print(f'dataset: {err}', file=out)
         return False
-    try:
-        num_classes = len(load_class_names(class_names))
-    except (FileNotFoundError, ValueError) as err:
-        print(f'class names: {err}', file=out)
-        num_classes = None
-    ok = num_classes is not None
-    specs = [(id_set, True, 'id')] + [(s, False, s['group']) for s in ood_sets]
+    ok = True
     print(f'{"set":<20} {"group":<5} {"images":>8}  status', file=out)
-    for spec, is_id, group in specs:
-        samples, problems = collect_set(spec, is_id, num_classes, check_files=True)
+    read = []
+    for spec, is_id, group in [(id_set, True, 'id')] + [(s, False, s['group']) for s in ood_sets]:
+        samples, problems = read_set(spec, is_id, len(names), check_files=True, class_names=names)
+        paths = [s['img_path'] for s in samples]
+        problems += _decode_problems(spec['name'], paths, decode, workers)
+        read.append((spec, paths))
         status = 'ok' if not problems else f'{len(problems)} problem(s)'
         print(f'{spec["name"]:<20} {group:<5} {len(samples):>8}  {status}', file=out)
-        for p in problems[:max_problems]:
-            print(f'    {p}', file=out)
-        if len(problems) > max_problems:
-            print(f'    ... {len(problems) - max_problems} more', file=out)
+        _print_problems(problems, max_problems, out)
+        ok = ok and not problems
+    if not dataset_cfg.get('allow_overlap'):
+        problems = overlap_problems(read)
+        _print_problems(problems, max_problems, out)
         ok = ok and not problems
     return ok
+
+
+def verify_other(name: str, dataset_cfg: dict, max_problems: int = 50, out=sys.stdout, decode: bool = True,
+                 workers: int = 8) -> bool:
+    """Print the count and problems of any other dataset (training data): built without its pipeline, then its
+    files checked (and decoded)."""
+    from mmpretrain.registry import DATASETS
+    cfg = dict(dataset_cfg, pipeline=[])
+    try:
+        dataset = DATASETS.build(cfg)
+        infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    except Exception as err:  # a missing root, file or download: reported, the other datasets still checked
+        print(f'{name:<20} {"":<5} {"-":>8}  cannot build {cfg.get("type")}: {err}', file=out)
+        return False
+    paths = [str(i['img_path']) for i in infos if i.get('img_path')]
+    problems = [f'{name}: missing image {p}' for p in paths if not os.path.isfile(p)]
+    problems += _decode_problems(name, paths, decode, workers)
+    print(f'{name:<20} {"":<5} {len(infos):>8}  {"ok" if not problems else f"{len(problems)} problem(s)"}', file=out)
+    _print_problems(problems, max_problems, out)
+    return not problems
 
 
 def list_benchmarks(out=sys.stdout) -> None:
@@ -77,14 +121,21 @@ def check_weights(backbone_cfg: dict, out=sys.stdout) -> bool:
     return True
 
 
+def _type_name(cfg: dict) -> str:
+    kind = cfg.get('type')
+    return kind.split('.')[-1] if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
+
+
 @guarded
 def main(argv=None) -> int:
     args = parse_args(argv)
+    decode = not args.no_decode
     if args.list_benchmarks:
         list_benchmarks()
         return 0
     if args.benchmark:
-        ok = verify(dict(type='OODEvalDataset', benchmark=args.benchmark, benchmark_root=args.root), args.max_problems)
+        ok = verify(dict(type='OODEvalDataset', benchmark=args.benchmark, benchmark_root=args.root),
+                    args.max_problems, decode=decode, workers=args.workers)
         print('all data present' if ok else 'data missing: see above (README "Data" describes the layout)')
         return 0 if ok else 1
     if not args.config:
@@ -92,14 +143,24 @@ def main(argv=None) -> int:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    ds = cfg.test_dataloader.dataset
-    if ds.get('type') != 'OODEvalDataset':
-        print(f'verify_data checks OODEvalDataset configs; this config uses {ds.get("type")}')
-        return 0
-    ok = verify(ds.to_dict() if hasattr(ds, 'to_dict') else dict(ds), args.max_problems)
+    ok, seen = True, []
+    for loader in LOADERS:
+        if cfg.get(loader) is None or cfg[loader].get('dataset') is None:
+            continue
+        ds = cfg[loader].dataset
+        ds = ds.to_dict() if hasattr(ds, 'to_dict') else dict(ds)
+        if ds in seen:
+            continue
+        seen.append(ds)
+        print(f'== {loader}.dataset ({_type_name(ds)})')
+        if _type_name(ds) == 'OODEvalDataset':
+            ok = verify(ds, args.max_problems, decode=decode, workers=args.workers) and ok
+        else:
+            ok = verify_other(loader.replace('_dataloader', ''), ds, args.max_problems, decode=decode,
+                              workers=args.workers) and ok
     if args.check_weights:
         ok = check_weights(cfg.model.get('backbone', {})) and ok
-    print('all data present' if ok else 'data missing: see above (README "Data" describes the layout)')
+    print('all data present' if ok else 'data missing or unreadable: see above (README "Data" describes the layout)')
     return 0 if ok else 1
 
 

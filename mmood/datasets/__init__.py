@@ -2,10 +2,13 @@
 from .benchmarks import BENCHMARKS, MOS_FAR_OOD, benchmark_sets, list_benchmarks
 from .digits import DIGIT_WORDS, DigitsCaptionDataset, DigitsOODDataset, RandomCaption, digits_split
 from .ood_eval import OODEvalDataset
-from .set_spec import GROUPS, IMG_EXTENSIONS, collect_set, label_problems, read_set, resolve_sets, scan_images
+from .set_spec import (GROUPS, IMG_EXTENSIONS, collect_set, label_problems, overlap_problems, read_set, resolve_sets,
+                       scan_images)
+from .transforms import LoadOODImage, decode_image, pil_to_bgr, to_8bit, unreadable_images
 
 __all__ = [
     'IMG_EXTENSIONS', 'GROUPS', 'OODEvalDataset', 'collect_set', 'read_set', 'resolve_sets', 'scan_images',
     'label_problems', 'BENCHMARKS', 'MOS_FAR_OOD', 'benchmark_sets', 'list_benchmarks', 'DIGIT_WORDS',
-    'DigitsCaptionDataset', 'DigitsOODDataset', 'RandomCaption', 'digits_split'
+    'DigitsCaptionDataset', 'DigitsOODDataset', 'RandomCaption', 'digits_split', 'overlap_problems', 'LoadOODImage',
+    'pil_to_bgr', 'to_8bit', 'decode_image', 'unreadable_images'
 ]

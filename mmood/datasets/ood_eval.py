@@ -18,6 +18,7 @@ or taken from the benchmark table (:data:`~mmood.datasets.BENCHMARKS`): ``benchm
 """
 from typing import Dict, List, Optional, Sequence, Union
 
+import numpy as np
 from mmengine.dataset import BaseDataset
 from mmpretrain.registry import DATASETS
 
@@ -49,6 +50,8 @@ class OODEvalDataset(BaseDataset):
         max_per_set: keep only the first N samples of each set (quick runs).
         allow_overlap: accept an ID image inside an OOD set (or one set's folder inside another's); refused by
             default, since an ID image scored as OOD corrupts every metric.
+        skip_unreadable: leave unreadable images out of the metrics, counted in the log, ``metrics.json`` and the
+            report; by default an unreadable image stops the run with an error naming it.
         **kwargs: passed to :class:`mmengine.dataset.BaseDataset`.
     """
 
@@ -62,6 +65,7 @@ class OODEvalDataset(BaseDataset):
                  check_files: bool = False,
                  max_per_set: Optional[int] = None,
                  allow_overlap: bool = False,
+                 skip_unreadable: bool = False,
                  test_mode: bool = True,
                  **kwargs):
         self.id_set, self.ood_sets, class_names = resolve_sets(dict(
@@ -71,6 +75,7 @@ class OODEvalDataset(BaseDataset):
         self.check_files = check_files
         self.max_per_set = max_per_set
         self.allow_overlap = allow_overlap
+        self.skip_unreadable = skip_unreadable
         names = [self.id_set['name']] + [s['name'] for s in self.ood_sets]
         metainfo = dict(classes=tuple(self.class_names), set_names=tuple(names),
                         set_groups=tuple(['id'] + [s['group'] for s in self.ood_sets]))
@@ -102,5 +107,24 @@ class OODEvalDataset(BaseDataset):
         try:
             return self.pipeline(info)
         except Exception as err:
-            raise RuntimeError(f'Cannot load image {info["img_path"]} '
-                               f'(set "{self.metainfo["set_names"][info["set_id"]]}"): {err}') from err
+            where = f'{info["img_path"]} (set "{self.metainfo["set_names"][info["set_id"]]}")'
+            if not self.skip_unreadable:
+                raise DataError(f'Cannot read image {where}: {type(err).__name__}: {err}. List every unreadable '
+                                f'image with tools/verify_data.py CONFIG; set test_dataloader.dataset.'
+                                f'skip_unreadable=True to leave them out of the metrics (counted and listed in '
+                                f'metrics.json and the report).') from err
+            return self._placeholder(info, f'{type(err).__name__}: {err}')
+
+    def _placeholder(self, info: dict, reason: str) -> dict:
+        """A stand-in for an unreadable image (skip_unreadable): a black image through the pipeline after its loading
+        step, marked ``unreadable`` so :class:`~mmood.evaluation.OODMetric` leaves it out and counts it."""
+        from mmcv.transforms import LoadImageFromFile
+        steps = list(self.pipeline.transforms)
+        while steps and isinstance(steps[0], LoadImageFromFile):
+            steps.pop(0)
+        img = np.zeros((256, 256, 3), dtype=np.uint8)
+        results = dict(info, img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2])
+        for step in steps:
+            results = step(results)
+        results['data_samples'].set_metainfo(dict(unreadable=reason))
+        return results

@@ -33,6 +33,7 @@ from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
 
 from ..cache import CacheStore, canonical, make_key
+from ..utils.errors import DataError
 from .identity import (FEATURE_NAMESPACE, STORAGE_DTYPES, SetSource, encode_strings, feature_key_parts,
                        manifest_digest, model_identity)
 
@@ -267,6 +268,11 @@ def _extract_source(model, dataset, source, indices, labels, paths, digest, todo
         model.eval()
         with torch.no_grad():
             for pos, ((s, batch), data) in enumerate(zip(batches, loader)):
+                unreadable = [str(d.img_path) for d in data.get('data_samples') or [] if 'unreadable' in d]
+                if unreadable:
+                    raise DataError(f'Cannot cache features of unreadable images (skip_unreadable=True gives them '
+                                    f'stand-ins): {unreadable[:3]}. Fix or remove them (tools/verify_data.py lists '
+                                    f'them all) and extract again.')
                 data = model.data_preprocessor(data, False)
                 feats = model.backbone.extract_image_features(data['inputs'], need[s])
                 for k in need[s]:

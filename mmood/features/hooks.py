@@ -79,6 +79,10 @@ class SaveFeaturesHook(Hook):
             return
         rank, _ = get_dist_info()
         stem = osp.join(self._spill, f'r{rank}_{batch_idx:06d}')
+        unreadable = [str(s.img_path) for s in outputs if 'unreadable' in s]
+        if unreadable:  # stand-ins of skipped images must never be cached as their features
+            with open(f'{stem}.unreadable', 'w') as f:
+                f.write('\n'.join(unreadable) + '\n')
         for kind, value in self._captured.items():
             self._save(f'{stem}.{kind}.npy', value.cpu().numpy().astype(self.storage))
         self._save(f'{stem}.idx.npy', np.array([int(s.sample_idx) for s in outputs], dtype=np.int64))
@@ -109,6 +113,13 @@ class SaveFeaturesHook(Hook):
         self._model = None
 
     def _assemble(self, runner) -> None:
+        skipped = glob.glob(osp.join(self._spill, '*.unreadable'))
+        if skipped:
+            shutil.rmtree(self._spill, ignore_errors=True)
+            print_log(f'SaveFeaturesHook: features NOT cached: {len(skipped)} batches held unreadable images that '
+                      f'were skipped (skip_unreadable=True); their rows would be stand-ins. Fix or remove the images '
+                      f'(tools/verify_data.py lists them) and run again.', logger='current', level=logging.WARNING)
+            return
         dataset = runner.test_dataloader.dataset
         sources = eval_set_sources(runner.cfg.test_dataloader.dataset)
         model_id = model_identity(self._model, self.checkpoint)

@@ -6,6 +6,8 @@ import pytest
 from conftest import load_tool, make_benchmark, tiny_pipeline
 from mmpretrain.registry import DATASETS
 
+from mmood.utils import DataError
+
 
 def build(cfg):
     return DATASETS.build(copy.deepcopy(cfg))
@@ -102,7 +104,8 @@ def test_unreadable_image(tmp_path):
         f.write(b'this is not a jpeg')
     ds = build(cfg)
     idx = [i for i in range(len(ds)) if ds.get_data_info(i)['img_path'] == bad][0]
-    with pytest.raises(RuntimeError, match=r'Cannot load image .*broken.jpg \(set "Flat"\)'):
+    with pytest.raises(DataError, match=r'Cannot read image .*broken.jpg \(set "Flat"\)[\s\S]*verify_data.py'
+                                        r'[\s\S]*skip_unreadable=True'):
         ds[idx]
 
 
@@ -184,3 +187,29 @@ def test_model_class_names_must_be_the_data_classes(tmp_path):
         model(names[:4], check='count').check_dataset_classes(names, 'the test data')
     assert model(['a', 'b', 'a']).duplicate_class_names == ['a'] and 'duplicate class names' in \
         model(['a', 'b', 'a']).report_notes()[0]
+
+
+def test_verify_data_decodes_every_image_and_checks_training_data(tmp_path, capsys):
+    """verify_data on a config: a truncated image and an ID folder inside an OOD root are reported with the
+    messages a run would stop with; the training data the config names is checked too."""
+    from PIL import Image
+    import numpy as np
+    tool = load_tool('verify_data')
+    cfg = make_benchmark(str(tmp_path / 'bench'))
+    broken = str(tmp_path / 'bench' / 'ood_b' / 'cut.jpg')
+    Image.fromarray(np.full((40, 40, 3), 50, np.uint8)).save(broken)
+    with open(broken, 'r+b') as f:
+        f.truncate(200)
+    config = tmp_path / 'cfg.py'
+    config.write_text(f'''test_dataloader = dict(dataset={cfg!r})
+train_dataloader = dict(dataset=dict(type='CustomDataset', data_root={str(tmp_path / 'no_train')!r}))
+''')
+    assert tool.main([str(config), '--workers', '2']) == 1
+    out = capsys.readouterr().out
+    assert f'set "Flat": unreadable image {broken}' in out
+    assert '== train_dataloader.dataset (CustomDataset)' in out and 'cannot build CustomDataset' in out
+    assert tool.main([str(config), '--no-decode']) == 1  # the training data is still missing
+    assert 'unreadable image' not in capsys.readouterr().out
+    cfg['ood_sets'].append(dict(name='All', data_root=str(tmp_path / 'bench'), group='far'))
+    assert tool.verify(cfg, decode=False) is False
+    assert '"TinyID" (ID) and "All" (OOD) overlap' in capsys.readouterr().out

@@ -135,7 +135,7 @@ def mmood_loop(model_cfg, root, size, batch_size, workers, device, work_dir):
     from mmengine.config import Config
     from mmengine.hooks import Hook
     from mmengine.runner import Runner
-    pipeline = [dict(type='LoadImageFromFile', imdecode_backend='pillow'),
+    pipeline = [dict(type='LoadOODImage', imdecode_backend='pillow'),
                 dict(type='ResizeEdge', scale=size, edge='short', backend='pillow', interpolation='bilinear'),
                 dict(type='CenterCrop', crop_size=size),
                 dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood'))]

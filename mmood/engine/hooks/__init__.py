@@ -48,6 +48,15 @@ def checkpoint_note(record: Optional[Dict[str, Any]]) -> str:
             f'{record["loaded"].get("keys", 0)} keys: {groups})')
 
 
+def skipped_note(skipped: List[Dict[str, str]]) -> List[str]:
+    """Report lines on unreadable images left out of the metrics (``skip_unreadable=True``)."""
+    if not skipped:
+        return []
+    shown = '; '.join(f'{s["path"]} ({s["set"]})' for s in skipped[:5])
+    more = ' ...' if len(skipped) > 5 else ''
+    return [f'{len(skipped)} unreadable images left out of the metrics: {shown}{more}']
+
+
 def ood_metric_of(evaluator) -> Optional[Any]:
     """The :class:`~mmood.evaluation.OODMetric` of an evaluator, or None."""
     return next((m for m in getattr(evaluator, 'metrics', None) or [] if hasattr(m, 'results_table')), None)
@@ -208,7 +217,9 @@ class OODResultsHook(Hook):
         with open(osp.join(out_dir, 'metrics.json'), 'w') as f:
             json.dump(dict(config=config, checkpoint=record, primary_score=table['primary'],
                            score_names=list(table['scores']), set_names=names, set_groups=groups,
-                           fpr=[list(c) for c in metric.conventions], metrics=metrics or {}), f, indent=1)
+                           fpr=[list(c) for c in metric.conventions],
+                           skipped_images=dict(count=len(table['skipped']), images=table['skipped']),
+                           metrics=metrics or {}), f, indent=1)
         self.path = osp.join(out_dir, self.filename)
         primary = np.asarray(table['scores'][table['primary']])
         columns = _score_columns(table, names)
@@ -235,5 +246,5 @@ class OODResultsHook(Hook):
                                metric.fpr_rule, title=f'OOD detection report: {stem}',
                                notes=[f'run: {runner.log_dir}', f'primary score: {table["primary"]}',
                                       checkpoint_note(getattr(model, 'checkpoint_record', None))] +
-                               model_report_notes(model))
+                               skipped_note(table['skipped']) + model_report_notes(model))
         print_log(f'OOD report: {written["md"]}', logger='current', level=logging.INFO)

@@ -75,7 +75,8 @@ class OODMetric(BaseMetric):
     ``score_sets`` -- bound by :class:`~mmood.engine.OODPrepareHook` (:meth:`bind_model`).
 
     After ``compute_metrics`` the per-sample table (:attr:`results_table`) is kept on the main process for
-    :class:`~mmood.engine.OODResultsHook` (CSV and report).
+    :class:`~mmood.engine.OODResultsHook` (CSV and report). Stand-ins for unreadable images (a dataset with
+    ``skip_unreadable=True``) are left out of every metric and listed there (``skipped``).
 
     Args:
         fpr_positive: ``'id'`` (default; every seed method) or ``'ood'`` (OpenOOD v1.5).
@@ -110,6 +111,10 @@ class OODMetric(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
+            if sample.get('unreadable'):  # a stand-in for an unreadable image (skip_unreadable): counted, not scored
+                self.results.append(dict(idx=int(sample.get('sample_idx', -1)), skipped=str(sample['unreadable']),
+                                         set_id=int(sample['set_id']), path=str(sample.get('img_path', ''))))
+                continue
             scores = sample.get('ood_scores')
             if scores is None:
                 scores = {'ood_score': sample['ood_score']}
@@ -132,6 +137,12 @@ class OODMetric(BaseMetric):
             raise ValueError('OODMetric needs `set_names` in the dataset metainfo (use OODEvalDataset)')
         if all(r['idx'] >= 0 for r in results):
             results = sorted(results, key=lambda r: r['idx'])  # dataset order (the set-level stream order)
+        skipped = [dict(path=r['path'], set=set_names[r['set_id']], reason=r['skipped']) for r in results
+                   if 'skipped' in r]
+        results = [r for r in results if 'skipped' not in r]
+        if skipped:
+            print_log(f'{len(skipped)} unreadable images left out of the metrics (skip_unreadable=True), e.g. '
+                      f'{skipped[0]["path"]}: {skipped[0]["reason"]}', logger='current', level=logging.WARNING)
         set_ids = np.array([r['set_id'] for r in results])
         scores = OrderedDict((name, np.array([r['scores'][name] for r in results], dtype=np.float64))
                              for name in results[0]['scores'])
@@ -148,7 +159,8 @@ class OODMetric(BaseMetric):
         metrics = self.calculate_named(scores, primary, set_ids, set_names, meta.get('set_groups'), labels, preds,
                                        self.conventions)
         self.results_table = dict(idx=np.array([r['idx'] for r in results]), set_ids=set_ids, labels=labels,
-                                  preds=preds, paths=[r['path'] for r in results], scores=scores, primary=primary)
+                                  preds=preds, paths=[r['path'] for r in results], scores=scores, primary=primary,
+                                  skipped=skipped)
         lines = [format_table(metrics, set_names, self.fpr_positive, self.fpr_rule, title=f'score {primary}')]
         fkey = fpr_key(self.fpr_positive, self.fpr_rule)
         for name in scores:
