@@ -18,6 +18,7 @@ import sys
 
 from cli_common import guarded
 from mmood.evaluation import merge_metrics, write_merged_report
+from mmood.utils import atomic_open
 
 
 def parse_args(argv=None):
@@ -66,7 +67,7 @@ def main(argv=None):
     fpr = (first.get('fpr') or [['id', 'closest']])[0]
     scores = first.get('score_names') or [first.get('primary_score') or args.method]
     os.makedirs(args.out, exist_ok=True)
-    with open(osp.join(args.out, 'metrics.json'), 'w') as f:
+    with atomic_open(osp.join(args.out, 'metrics.json'), 'w') as f:
         json.dump(dict(runs=files, num_runs=merged['num_runs'], set_names=set_names,
                        set_groups=first.get('set_groups'), fpr=first.get('fpr'), score_names=scores,
                        mean=merged['mean'], std=merged['std']), f, indent=1)

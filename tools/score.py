@@ -38,6 +38,7 @@ from mmood.evaluation.report import format_methods_table, write_report
 from mmood.features import load_eval_split, load_train_set, model_identity
 from mmood.features.runtime import build_model, resolve_device
 from mmood.models.heads import MethodError, list_methods
+from mmood.utils import atomic_open
 
 
 def parse_args(argv=None):
@@ -113,11 +114,11 @@ def run(args):
     table = format_methods_table({n: tables[n] for n in shown}, split.set_names, split.set_groups,
                                  fpr_positive, fpr_rule)
     print(table)
-    with open(osp.join(log_dir, 'metrics.json'), 'w') as f:
+    with atomic_open(osp.join(log_dir, 'metrics.json'), 'w') as f:
         json.dump(dict(config=args.config, checkpoint=checkpoint, methods=names, method_options=options,
                        set_names=list(split.set_names), set_groups=list(split.set_groups),
                        fpr=[list(c) for c in conventions], metrics=metrics), f, indent=1)
-    with open(osp.join(log_dir, 'per_sample_scores.csv'), 'w', newline='') as f:
+    with atomic_open(osp.join(log_dir, 'per_sample_scores.csv'), 'w', newline='') as f:
         writer = csv.writer(f)
         columns = [n for n in flat if flat[n].ndim == 1]
         writer.writerow(['index', 'set', 'label', 'prediction'] + columns)

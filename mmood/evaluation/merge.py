@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from ..utils.io import atomic_open
 from .metrics.ood_metric import METRIC_NAMES, fpr_key
 
 __all__ = ['merge_metrics', 'write_merged_report']
@@ -90,7 +91,7 @@ def write_merged_report(out_dir: str, merged: Mapping[str, Any], score_names: Se
     fkey = fpr_key(fpr_positive, fpr_rule)
     rows = _rows(merged, score_names, set_names, set_groups, fkey)
     csv_path = osp.join(out_dir, 'report.csv')
-    with open(csv_path, 'w', newline='') as f:
+    with atomic_open(csv_path, 'w', newline='') as f:
         f.write(f'# {title}\n# {merged["num_runs"]} runs; FPR95 = {fkey}; metrics in percent; std with ddof=1\n')
         writer = csv.writer(f)
         writer.writerow(['score', 'set', 'group'] + [f'{m}_{s}' for m in METRIC_NAMES for s in ('mean', 'std')])
@@ -104,6 +105,6 @@ def write_merged_report(out_dir: str, merged: Mapping[str, Any], score_names: Se
         cells = ' | '.join(f'{row[m][0]:.2f} ± {row[m][1]:.2f}' for m in METRIC_NAMES)
         lines.append(f'| {row["score"]} | {row["set"]} | {row["group"]} | {cells} |')
     md_path = osp.join(out_dir, 'report.md')
-    with open(md_path, 'w') as f:
+    with atomic_open(md_path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return dict(md=md_path, csv=csv_path)

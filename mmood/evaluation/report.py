@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from ..utils.io import atomic_open, atomic_path
 from .metrics.ood_metric import METRIC_NAMES, fpr_key, pair_row
 
 __all__ = ['write_report', 'format_methods_table', 'report_rows', 'safe_name', 'MEAN_ROWS']
@@ -165,7 +166,8 @@ def plot_roc(path: str, method: str, scores: np.ndarray, set_ids: np.ndarray, se
     ax.set_title(f'{method}: ROC per OOD set (ID positive)')
     ax.legend(loc='lower right', fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format='png')
     return path
 
 
@@ -190,7 +192,8 @@ def plot_score_hist(path: str, method: str, scores: np.ndarray, set_ids: np.ndar
     ax.set_title(f'{method}: score distributions')
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format='png')
     return path
 
 
@@ -231,7 +234,7 @@ def write_report(out_dir: str,
     bench = _benchmark_lines(set_names, set_groups)
 
     csv_path = osp.join(out_dir, 'report.csv')
-    with open(csv_path, 'w', newline='') as f:
+    with atomic_open(csv_path, 'w', newline='') as f:
         f.write(f'# {title}\n')
         f.write(f'# benchmark: {"; ".join(bench)}\n')
         f.write(f'# {convention}; metrics in percent; higher score = more ID\n')
@@ -266,6 +269,6 @@ def write_report(out_dir: str,
         if plots:
             name = safe_name(method)
             lines += [f'![ROC {method}](roc_{name}.png) ![scores {method}](score_hist_{name}.png)', '']
-    with open(out['md'], 'w') as f:
+    with atomic_open(out['md'], 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return out

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..cache import CacheStore, hash_strings
+from ..utils.io import atomic_open
 from .class_names import resolve_path
 from .corpus import load_corpus
 from .embeddings import encode_prompts_cached
@@ -196,5 +197,5 @@ def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[s
 def write_prompts(path: str, prompts: Sequence[str]) -> None:
     """Write the selected negatives, one per line (readable record of a run)."""
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path, 'w', encoding='utf-8') as f:
+    with atomic_open(path, 'w', encoding='utf-8') as f:
         f.writelines(p + '\n' for p in prompts)

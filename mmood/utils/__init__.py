@@ -3,7 +3,9 @@ from .checkpoint import (CheckpointMismatchError, UnsafeCheckpointError, check_c
                          checkpoint_state_dict, load_checkpoint_file)
 from .dist import compute_on_main
 from .errors import ConfigError, DataError, UserError
+from .io import atomic_open, atomic_path
 
-__all__ = ['UserError', 'ConfigError', 'DataError', 'compute_on_main', 'CheckpointMismatchError',
+__all__ = ['UserError', 'ConfigError', 'DataError', 'atomic_open', 'atomic_path', 'compute_on_main',
+           'CheckpointMismatchError',
            'UnsafeCheckpointError', 'check_checkpoint', 'checkpoint_record', 'checkpoint_state_dict',
            'load_checkpoint_file']

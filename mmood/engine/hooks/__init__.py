@@ -4,8 +4,9 @@
 * :class:`OODPrepareHook` -- before testing: text side (ID prototypes, NegLabel negatives), fitted heads (KNN /
   Mahalanobis on the cached ID-train features, extracted once when missing), and the metric bound to the model's
   set-level heads;
-* :class:`OODResultsHook` -- after testing: ``metrics.json``, ``per_sample_results.csv`` and the report
-  (``report.md``, ``report.csv``, ROC and histogram PNGs), one row block per named score.
+* :class:`OODResultsHook` -- after testing: ``per_sample_results.csv``, the report (``report.md``, ``report.csv``,
+  ROC and histogram PNGs, one row block per named score) and, last, ``metrics.json`` -- each written atomically, so
+  a killed run leaves no file that looks finished.
 """
 import csv
 import json
@@ -22,6 +23,7 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from ...utils.errors import ConfigError
+from ...utils.io import atomic_open
 
 __all__ = ['OODPrepareHook', 'OODResultsHook', 'model_report_notes', 'ood_metric_of', 'fit_heads_from_cache',
            'RESULT_COLUMNS', 'checkpoint_note']
@@ -214,16 +216,10 @@ class OODResultsHook(Hook):
         stem = self.method_name or (osp.splitext(osp.basename(config))[0] if config else 'run')
         model = _unwrap(runner.model)
         record = getattr(model, 'checkpoint_record', None)
-        with open(osp.join(out_dir, 'metrics.json'), 'w') as f:
-            json.dump(dict(config=config, checkpoint=record, primary_score=table['primary'],
-                           score_names=list(table['scores']), set_names=names, set_groups=groups,
-                           fpr=[list(c) for c in metric.conventions],
-                           skipped_images=dict(count=len(table['skipped']), images=table['skipped']),
-                           metrics=metrics or {}), f, indent=1)
         self.path = osp.join(out_dir, self.filename)
         primary = np.asarray(table['scores'][table['primary']])
         columns = _score_columns(table, names)
-        with open(self.path, 'w', newline='') as f:
+        with atomic_open(self.path, 'w', newline='') as f:
             writer = csv.writer(f)
             writer.writerow(RESULT_COLUMNS + tuple(c for c, _ in columns))
             for row in range(len(table['set_ids'])):
@@ -232,10 +228,17 @@ class OODResultsHook(Hook):
                                  int(table['labels'][row]), int(table['preds'][row]),
                                  _cell(primary[row]) if primary.ndim == 1 else '', table['paths'][row]] +
                                 [_cell(values[row]) for _, values in columns])
-        print_log(f'Metrics: {osp.join(out_dir, "metrics.json")}; per-sample results: {self.path}',
-                  logger='current', level=logging.INFO)
         if self.report and metrics:
             self._write_report(runner, table, names, groups, metrics, metric, out_dir, stem)
+        # last: a metrics.json means every file of the run is complete (each is written atomically)
+        with atomic_open(osp.join(out_dir, 'metrics.json'), 'w') as f:
+            json.dump(dict(config=config, checkpoint=record, primary_score=table['primary'],
+                           score_names=list(table['scores']), set_names=names, set_groups=groups,
+                           fpr=[list(c) for c in metric.conventions],
+                           skipped_images=dict(count=len(table['skipped']), images=table['skipped']),
+                           metrics=metrics or {}), f, indent=1)
+        print_log(f'Metrics: {osp.join(out_dir, "metrics.json")}; per-sample results: {self.path}',
+                  logger='current', level=logging.INFO)
 
     def _write_report(self, runner, table, names, groups, metrics, metric, out_dir, stem) -> None:
         from ...evaluation import metrics_of, write_report

@@ -38,7 +38,7 @@ from torch import Tensor
 from ...cache import hash_strings
 from ...text.pseudo_labels import (cached_pseudo_labels, compute_pseudo_labels, describe_pseudo_labels,
                                    label_counts, log_pseudo_labels, resolve_class_names, unlabelled_classes)
-from ...utils import compute_on_main
+from ...utils import atomic_open, compute_on_main
 from ..heads.linear_probe import LinearProbeHead, zscore_statistics
 from .clip_ood import CLIP_MEAN, CLIP_STD, CLIPOODClassifier
 from ...utils.errors import ConfigError
@@ -242,7 +242,7 @@ class LinearProbeClassifier(CLIPOODClassifier):
             describe_pseudo_labels(counts, self.class_names, what='label')
         if work_dir and is_main_process():
             os.makedirs(work_dir, exist_ok=True)
-            with open(osp.join(work_dir, 'pseudo_labels.json'), 'w') as f:
+            with atomic_open(osp.join(work_dir, 'pseudo_labels.json'), 'w') as f:
                 json.dump(dict(train_labels=self.train_labels, summary=line, num_samples=int(counts.sum()),
                                unlabelled_classes=[dict(index=c, name=self.class_names[c])
                                                    for c in unlabelled_classes(counts)],
