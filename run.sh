@@ -51,6 +51,10 @@ case "${1:-}" in
         exec "$PY" tools/demo.py
         ;;
     *)
+        if [ ! -f "$1" ]; then
+            echo "run.sh: config file not found: $1 (usage: bash run.sh [test | CONFIG [CHECKPOINT] [args]]; configs are under configs/)" >&2
+            exit 2
+        fi
         installed || install ""
         exec "$PY" tools/test.py "$@"
         ;;

@@ -13,6 +13,8 @@ Every workaround mmood needs lives here, and each one applies only when its cond
 * :func:`patch_cpu_distributed` -- mmengine calls ``torch.cuda.set_device`` unconditionally and passes
   ``device_ids`` to DDP for CPU modules; both fail without CUDA. No-op when CUDA is available.
 * :func:`patch_numpy` -- ``np.in1d`` (used by mmpretrain's retrieval metrics) was removed in numpy 2.4.
+* :func:`quiet_known_warnings` -- mmcv-lite warns on every import that ``MultiScaleDeformableAttention`` (an op of
+  the full mmcv, which mmood never uses) is missing; the warning is filtered so that real warnings stand out.
 
 The shims are idempotent: importing mmood again, or in spawned workers, changes nothing.
 """
@@ -140,8 +142,16 @@ def patch_numpy() -> bool:
     return True
 
 
+def quiet_known_warnings() -> bool:
+    """Filter mmcv-lite's harmless ``MultiScaleDeformableAttention`` import warning (mmood needs no mmcv ops)."""
+    import warnings
+    warnings.filterwarnings('ignore', message='.*MultiScaleDeformableAttention.*', category=UserWarning)
+    return True
+
+
 def apply_all() -> dict:
     """Apply every shim once; returns which ones were active."""
+    APPLIED['warnings'] = quiet_known_warnings()
     APPLIED['torchvision'] = ensure_torchvision_importable()
     APPLIED['checkpoint'] = patch_checkpoint_loading()
     APPLIED['cpu_distributed'] = patch_cpu_distributed()

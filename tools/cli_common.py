@@ -82,12 +82,26 @@ def parse_common(parser, argv=None):
     return args
 
 
+def read_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """``Config.fromfile`` with ``--cfg-options`` merged after checking every key exists
+    (:func:`mmood.utils.check_cfg_options`); a missing file is one clear error."""
+    from mmood.utils import ConfigError, check_cfg_options
+    if not osp.isfile(path):
+        raise ConfigError(f'Config file not found: {path} (the configs are under configs/, e.g. '
+                          f'configs/mcm_vitb16.py)')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        from mmengine.registry import init_default_scope
+        init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+        check_cfg_options(cfg, cfg_options)
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
 def load_cli_config(args) -> Config:
     """Config from ``args.config`` with --cfg-options, the launcher, and the work dir
     (``--work-dir``, else the config's, else ``./work_dirs/<config name>``)."""
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     if getattr(args, 'work_dir', None) is not None:
         cfg.work_dir = args.work_dir
@@ -100,9 +114,7 @@ def load_config(config: str, cfg_options: Optional[dict] = None, cache_dir: Opti
     """A config for the runner-less tools (``score.py``, ``extract_features.py``): --cfg-options, the cache folder
     (``cfg.cache_dir`` and ``cfg.model.cache_dir``), the CPU backend, and mmpretrain's default scope."""
     from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = read_config(config, cfg_options)
     apply_common_options(cfg, cache_dir=cache_dir)
     if cfg.model.get('cache_dir') is None:
         cfg.model.cache_dir = cfg.cache_dir

@@ -15,8 +15,8 @@ import argparse
 import os
 import sys
 
-from cli_common import guarded
-from mmengine.config import Config, DictAction
+from cli_common import guarded, read_config
+from mmengine.config import DictAction
 
 from mmood.datasets import BENCHMARKS, overlap_problems, read_set, resolve_sets, unreadable_images
 from mmood.text import load_class_names
@@ -140,9 +140,7 @@ def main(argv=None) -> int:
         return 0 if ok else 1
     if not args.config:
         raise SystemExit('give a CONFIG or --benchmark NAME (--list-benchmarks shows them)')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     ok, seen = True, []
     for loader in LOADERS:
         if cfg.get(loader) is None or cfg[loader].get('dataset') is None:

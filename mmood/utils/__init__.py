@@ -1,6 +1,7 @@
 """Small shared utilities."""
 from .checkpoint import (CheckpointMismatchError, UnsafeCheckpointError, check_checkpoint, checkpoint_record,
                          checkpoint_state_dict, load_checkpoint_file)
+from .config import check_cfg_options, component_options
 from .dist import compute_on_main
 from .errors import ConfigError, DataError, UserError
 from .io import atomic_open, atomic_path
@@ -8,4 +9,4 @@ from .io import atomic_open, atomic_path
 __all__ = ['UserError', 'ConfigError', 'DataError', 'atomic_open', 'atomic_path', 'compute_on_main',
            'CheckpointMismatchError',
            'UnsafeCheckpointError', 'check_checkpoint', 'checkpoint_record', 'checkpoint_state_dict',
-           'load_checkpoint_file']
+           'load_checkpoint_file', 'check_cfg_options', 'component_options']
