@@ -84,12 +84,17 @@ def parse_common(parser, argv=None):
 
 def read_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """``Config.fromfile`` with ``--cfg-options`` merged after checking every key exists
-    (:func:`mmood.utils.check_cfg_options`); a missing file is one clear error."""
+    (:func:`mmood.utils.check_cfg_options`); a missing file is one clear error. The config text the Runner logs
+    and dumps is not reformatted by yapf (seconds per call on long paths)."""
     from mmood.utils import ConfigError, check_cfg_options
     if not osp.isfile(path):
         raise ConfigError(f'Config file not found: {path} (the configs are under configs/, e.g. '
                           f'configs/mcm_vitb16.py)')
-    cfg = Config.fromfile(path)
+    # format_python_code=False: the Runner logs and dumps the config several times, and yapf's formatting of configs
+    # with long paths takes seconds each time (5 s per call seen on a generated config); the text stays valid Python
+    cfg = Config.fromfile(path, format_python_code=False)
+    # mmengine 0.10.x drops the flag for ordinary (non-lazy) configs: set it as Config.__init__ would
+    super(Config, cfg).__setattr__('_format_python_code', False)
     if cfg_options:
         from mmengine.registry import init_default_scope
         init_default_scope(cfg.get('default_scope', 'mmpretrain'))

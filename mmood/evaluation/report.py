@@ -136,8 +136,15 @@ def _new_figure(width: float = 6.0, height: float = 4.5):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     fig = Figure(figsize=(width, height), dpi=100)
+    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.12, top=0.92)  # fixed margins: tight_layout costs 0.1 s
     FigureCanvasAgg(fig)
     return fig
+
+
+def _density(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    values = values[np.isfinite(values)]
+    counts, _ = np.histogram(values, bins=edges)
+    return counts / max(1, values.size) / np.diff(edges)
 
 
 def plot_roc(path: str, method: str, scores: np.ndarray, set_ids: np.ndarray, set_names: Sequence[str],
@@ -165,7 +172,6 @@ def plot_roc(path: str, method: str, scores: np.ndarray, set_ids: np.ndarray, se
     ax.set_ylabel('ID accepted (true-positive rate)')
     ax.set_title(f'{method}: ROC per OOD set (ID positive)')
     ax.legend(loc='lower right', fontsize=8)
-    fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format='png')
     return path
@@ -182,16 +188,15 @@ def plot_score_hist(path: str, method: str, scores: np.ndarray, set_ids: np.ndar
     edges = np.linspace(lo, hi, bins + 1)
     id_label = f'{set_names[0]} (ID)' if scores.ndim == 1 else f'{set_names[0]} (ID, all pairs)'
     id_scores = scores[set_ids == 0] if scores.ndim == 1 else scores[:, set_ids == 0].reshape(-1)
-    ax.hist(id_scores, bins=edges, density=True, alpha=0.35, color='black', label=id_label)
+    # np.histogram + stairs: one artist per set (ax.hist draws one patch per bin, ~10x slower to render)
+    ax.stairs(_density(id_scores, edges), edges, fill=True, alpha=0.35, color='black', label=id_label)
     for sid, name in enumerate(set_names):
         if sid > 0:
-            ax.hist(pair_row(scores, sid)[set_ids == sid], bins=edges, density=True, histtype='step', linewidth=1.5,
-                    label=name)
+            ax.stairs(_density(pair_row(scores, sid)[set_ids == sid], edges), edges, linewidth=1.5, label=name)
     ax.set_xlabel('score (higher = more ID)')
     ax.set_ylabel('density')
     ax.set_title(f'{method}: score distributions')
     ax.legend(fontsize=8)
-    fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format='png')
     return path

@@ -26,6 +26,7 @@ from ...utils.errors import ConfigError
 from ...utils.io import atomic_open
 
 __all__ = ['OODPrepareHook', 'OODResultsHook', 'model_report_notes', 'ood_metric_of', 'fit_heads_from_cache',
+           'release_runner_instances',
            'RESULT_COLUMNS', 'checkpoint_note']
 
 RESULT_COLUMNS = ('index', 'set', 'group', 'is_ood', 'label', 'prediction', 'ood_score', 'path')
@@ -57,6 +58,26 @@ def skipped_note(skipped: List[Dict[str, str]]) -> List[str]:
     shown = '; '.join(f'{s["path"]} ({s["set"]})' for s in skipped[:5])
     more = ' ...' if len(skipped) > 5 else ''
     return [f'{len(skipped)} unreadable images left out of the metrics: {shown}{more}']
+
+
+def release_runner_instances(runner) -> None:
+    """Close the file handlers of ``runner``'s logger and remove the manager instances (logger, message hub,
+    visualizer) registered under its experiment name."""
+    from mmengine.logging import MessageHub, MMLogger
+    from mmengine.visualization import Visualizer
+    name = getattr(runner, 'experiment_name', None)
+    logger = getattr(runner, 'logger', None)
+    for handler in list(getattr(logger, 'handlers', [])):
+        if isinstance(handler, logging.FileHandler):
+            handler.close()
+            logger.removeHandler(handler)
+    visualizer = getattr(runner, 'visualizer', None)
+    for backend in getattr(visualizer, '_vis_backends', {}).values():
+        close = getattr(backend, 'close', None)
+        if callable(close):
+            close()
+    for manager in (MMLogger, MessageHub, Visualizer):
+        manager._instance_dict.pop(name, None)
 
 
 def ood_metric_of(evaluator) -> Optional[Any]:
@@ -239,6 +260,12 @@ class OODResultsHook(Hook):
                            metrics=metrics or {}), f, indent=1)
         print_log(f'Metrics: {osp.join(out_dir, "metrics.json")}; per-sample results: {self.path}',
                   logger='current', level=logging.INFO)
+
+    def after_run(self, runner) -> None:
+        """Release what the Runner registered globally: close its log file handlers and drop its logger, message
+        hub and visualizer instances. A process running many evaluations (a notebook, a sweep, the test suite)
+        would otherwise keep one open log file and their buffers per run."""
+        release_runner_instances(runner)
 
     def _write_report(self, runner, table, names, groups, metrics, metric, out_dir, stem) -> None:
         from ...evaluation import metrics_of, write_report

@@ -1,0 +1,42 @@
+"""20 evaluations of the tiny config in one process (a notebook, a sweep): after the first, resident memory grows by
+less than 50 MB and open files by at most 2 -- each Runner's log file and registered instances are released."""
+import os
+import os.path as osp
+
+import torch
+from conftest import REPO, load_tool, make_benchmark, tiny_backbone
+from mmengine.logging import MessageHub, MMLogger
+from mmpretrain.registry import MODELS
+
+
+def rss_mb() -> float:
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith('VmRSS')) / 1024
+
+
+def open_files() -> int:
+    return len(os.listdir('/proc/self/fd'))
+
+
+def test_twenty_evaluations_in_one_process(tmp_path):
+    dataset = make_benchmark(str(tmp_path / 'bench'))
+    torch.manual_seed(0)
+    weights = str(tmp_path / 'tiny.pt')
+    torch.save(MODELS.build(tiny_backbone()).clip.state_dict(), weights)
+    config = str(tmp_path / 'mcm_tiny.py')
+    with open(config, 'w') as f:
+        f.write(f'''_base_ = ['{REPO}/configs/mcm_vitb16.py']
+model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names=['zero', 'one', 'two'])
+test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{dataset!r}))
+''')
+    test = load_tool('test')
+    args = [config, '--work-dir', str(tmp_path / 'work'), '--cache-dir', str(tmp_path / 'cache')]
+    first = test.main(args)
+    memory, files = rss_mb(), open_files()
+    loggers, hubs = len(MMLogger._instance_dict), len(MessageHub._instance_dict)
+    for _ in range(19):
+        assert test.main(args) == first  # the same numbers every time
+    assert rss_mb() - memory < 50, (memory, rss_mb())
+    assert open_files() - files <= 2, os.listdir('/proc/self/fd')
+    assert len(MMLogger._instance_dict) <= loggers and len(MessageHub._instance_dict) <= hubs
+    assert len([d for d in os.listdir(osp.join(str(tmp_path), 'work')) if d.startswith('20')]) == 20
