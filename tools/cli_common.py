@@ -127,6 +127,20 @@ def load_config(config: str, cfg_options: Optional[dict] = None, cache_dir: Opti
     return cfg
 
 
+def raw_cfg_options(argv: Sequence[str]) -> list:
+    """The ``--cfg-options`` arguments as the user typed them (to repeat them in a suggested command)."""
+    argv = list(argv)
+    if '--cfg-options' not in argv:
+        return []
+    rest = argv[argv.index('--cfg-options') + 1:]
+    out = []
+    for item in rest:
+        if item.startswith('--'):
+            break
+        out.append(item)
+    return out
+
+
 def _literal(text: str) -> Any:
     try:
         return ast.literal_eval(text)

@@ -25,9 +25,10 @@ import csv
 import json
 import os
 import os.path as osp
+import sys
 import time
 
-from cli_common import guarded, load_config, parse_method_options
+from cli_common import guarded, load_config, parse_method_options, raw_cfg_options
 from mmengine.config import DictAction
 from mmengine.logging import MMLogger, print_log
 
@@ -60,7 +61,9 @@ def parse_args(argv=None):
                         help='do not rescan image folders that still exist to check the stored manifests')
     parser.add_argument('--no-plots', action='store_true', help='skip the ROC / histogram PNGs')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.cfg_options_raw = raw_cfg_options(sys.argv[1:] if argv is None else argv)
+    return args
 
 
 def _fpr_conventions(cfg):
@@ -96,12 +99,15 @@ def run(args):
     methods = build_methods(model, names, options, work_dir=log_dir)
     cache = CacheStore(cfg.cache_dir)
     model_id = model_identity(model, checkpoint)
-    split = load_eval_split(cfg, model_id, cache, required_kinds(methods, model), args.config, not args.no_verify)
+    again = f'{args.config} {checkpoint}' if checkpoint else args.config  # suggested commands: the same model
+    extra = ['--cfg-options'] + args.cfg_options_raw if args.cfg_options_raw else []
+    split = load_eval_split(cfg, model_id, cache, required_kinds(methods, model), again, not args.no_verify,
+                            extra_args=extra)
     fitted = [n for n, m in methods.items() if any(h.requires_fit for h in m.heads)]
     if fitted:
         fit_kinds = list(dict.fromkeys(k for n in fitted for h in methods[n].heads if h.requires_fit
                                        for k in h.feature_kinds))
-        train = load_train_set(cfg, model_id, cache, fit_kinds, args.config, purpose=', '.join(fitted))
+        train = load_train_set(cfg, model_id, cache, fit_kinds, again, purpose=', '.join(fitted), extra_args=extra)
         fit_methods(methods, train.feats, train.labels, device)
 
     batch_size = args.batch_size or cfg.test_dataloader.get('batch_size', 256)

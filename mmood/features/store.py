@@ -6,6 +6,7 @@ is touched); :class:`FeatureSplit` presents the sets of the test dataset in the 
 single-process ``tools/test.py`` run scored.
 """
 import logging
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
@@ -164,17 +165,21 @@ class FeatureSplit:
 
 
 def _extract_command(config: Optional[str], splits: Sequence[str], kinds: Sequence[str],
-                     cache_dir: Optional[str]) -> str:
+                     cache_dir: Optional[str], extra_args: Sequence[str] = ()) -> str:
+    """The extraction command for what is missing, with the user's own arguments (checkpoint in ``config``, e.g.
+    ``'CONFIG CHECKPOINT'``; ``extra_args`` such as ``--cfg-options ...``), so it extracts for the same model."""
     cmd = f'python tools/extract_features.py {config or "CONFIG"} --splits {" ".join(splits)} --kinds ' \
           f'{" ".join(kinds)}'
     if cache_dir:
-        cmd += f' --cache-dir {cache_dir}'
+        cmd += f' --cache-dir {shlex.quote(cache_dir)}'
+    if extra_args:
+        cmd += ' ' + ' '.join(shlex.quote(a) for a in extra_args)
     return cmd
 
 
 def load_eval_split(cfg: Any, model_id: Dict[str, Any], cache: CacheStore, kinds: Sequence[str],
                     config_path: Optional[str] = None, verify_manifest: bool = True,
-                    num_classes: Optional[int] = None) -> FeatureSplit:
+                    num_classes: Optional[int] = None, extra_args: Sequence[str] = ()) -> FeatureSplit:
     """Find the cached features of every set of ``cfg.test_dataloader.dataset``.
 
     Args:
@@ -182,10 +187,11 @@ def load_eval_split(cfg: Any, model_id: Dict[str, Any], cache: CacheStore, kinds
         model_id: from :func:`~mmood.features.identity.model_identity`.
         cache: the cache store.
         kinds: feature kinds needed.
-        config_path: used in the error message's command.
+        config_path: used in the error message's command (``'CONFIG'`` or ``'CONFIG CHECKPOINT'``).
         verify_manifest: when the images are still there, rescan each set and refuse a cache extracted from a
             different file list.
         num_classes: ID class count (for the ID rescan).
+        extra_args: the user's other arguments (``--cfg-options ...``), repeated in the suggested commands.
 
     Raises:
         MissingFeaturesError: with the command that extracts what is missing.
@@ -202,8 +208,9 @@ def load_eval_split(cfg: Any, model_id: Dict[str, Any], cache: CacheStore, kinds
         raise MissingFeaturesError(
             f'Missing cached features in {cache.root} for {[(m[0], m[2]) for m in missing]} (for this model, '
             f'preprocessing and data). Extract them once with\n  '
-            f'{_extract_command(config_path, splits, sorted({m[2] for m in missing}), cache.root)}\n'
-            f'or run tools/test.py {config_path or "CONFIG"} --save-features.', missing)
+            f'{_extract_command(config_path, splits, sorted({m[2] for m in missing}), cache.root, extra_args)}\n'
+            f'or run tools/test.py {config_path or "CONFIG"} --save-features'
+            f'{"".join(" " + shlex.quote(a) for a in extra_args)}.', missing)
     if verify_manifest:
         for cset in found:
             now = current_manifest_digest(cset.source, num_classes)
@@ -214,14 +221,14 @@ def load_eval_split(cfg: Any, model_id: Dict[str, Any], cache: CacheStore, kinds
                 raise MissingFeaturesError(
                     f'The files of "{cset.source.name}" changed since its features were extracted (manifest '
                     f'{cset.manifest_digest} != {now}). Extract again:\n  '
-                    f'{_extract_command(config_path, [cset.source.split], kinds, cache.root)}',
+                    f'{_extract_command(config_path, [cset.source.split], kinds, cache.root, extra_args)}',
                     [(cset.source.name, cset.source.split, k) for k in kinds])
     return FeatureSplit(found)
 
 
 def load_train_set(cfg: Any, model_id: Dict[str, Any], cache: CacheStore, kinds: Sequence[str],
                    config_path: Optional[str] = None, purpose: str = 'this method',
-                   verify_manifest: bool = False) -> CachedSet:
+                   verify_manifest: bool = False, extra_args: Sequence[str] = ()) -> CachedSet:
     """Find the cached ID-train features of ``cfg.id_train_dataloader``.
 
     Raises:
@@ -233,7 +240,7 @@ def load_train_set(cfg: Any, model_id: Dict[str, Any], cache: CacheStore, kinds:
             f'{purpose} needs ID-train features, but the config has no `id_train_dataloader`. Add one (a labelled '
             f'dataset of ID training images with the test pipeline, e.g. dict(batch_size=256, num_workers=8, '
             f"dataset=dict(type='CustomDataset', data_root='data/imagenet/train', pipeline=test_pipeline))), then "
-            f'run\n  {_extract_command(config_path, ["id_train"], kinds, cache.root)}',
+            f'run\n  {_extract_command(config_path, ["id_train"], kinds, cache.root, extra_args)}',
             [('ID-train', 'id_train', k) for k in kinds])
     source = train_set_source(cfg.id_train_dataloader.dataset)
     try:
@@ -241,13 +248,13 @@ def load_train_set(cfg: Any, model_id: Dict[str, Any], cache: CacheStore, kinds:
     except MissingFeaturesError as err:
         raise MissingFeaturesError(
             f'{purpose} needs ID-train features ({", ".join(kinds)}), which are not cached in {cache.root}. '
-            f'Extract them once with\n  {_extract_command(config_path, ["id_train"], kinds, cache.root)}',
+            f'Extract them once with\n  {_extract_command(config_path, ["id_train"], kinds, cache.root, extra_args)}',
             err.missing) from None
     if verify_manifest:
         now = current_manifest_digest(source)
         if now is not None and now != cset.manifest_digest:
             raise MissingFeaturesError(
                 f'The ID-train files changed since their features were extracted. Extract again:\n  '
-                f'{_extract_command(config_path, ["id_train"], kinds, cache.root)}',
+                f'{_extract_command(config_path, ["id_train"], kinds, cache.root, extra_args)}',
                 [(source.name, 'id_train', k) for k in kinds])
     return cset

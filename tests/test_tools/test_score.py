@@ -143,6 +143,11 @@ def test_feature_space_methods_need_id_train(run, capsys):
     message = capsys.readouterr().err
     assert 'knn, mahalanobis needs ID-train features' in message
     assert f'tools/extract_features.py {run["config"]} --splits id_train --kinds global' in message
+    # the suggested command keeps the user's checkpoint and --cfg-options (features of the same model)
+    with pytest.raises(SystemExit):
+        score.main(args + ['--cfg-options', 'test_dataloader.batch_size=8', 'model.logit_scale=50.0'])
+    message = capsys.readouterr().err
+    assert ' --cfg-options test_dataloader.batch_size=8 model.logit_scale=50.0' in message
 
     load_tool('extract_features').main([run['config'], '--cache-dir', run['cache'], '--splits', 'id_train',
                                         '--no-progress'])
