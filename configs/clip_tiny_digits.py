@@ -27,15 +27,16 @@ model = dict(
 
 
 train_pipeline = [
-    dict(type='RandomCaption'),  # one of the digit's captions per sample and epoch
+    dict(type='RandomCaption', seed=0),  # one of the digit's captions per sample and epoch: f(seed, sample, epoch)
     dict(type='PackInputs', algorithm_keys=('text', )),
 ]
 val_pipeline = [dict(type='PackInputs')]
 
 train_dataloader = dict(
     # 32, not 64: twice the steps per epoch gets the contrastive loss off its initial plateau within ~4 epochs.
-    # Per process: under DDP the loss contrasts the global batch, so with 2 processes use 16 (checked: bash
-    # tools/dist_train.sh ... 2 --cfg-options train_dataloader.batch_size=16 trains like one process)
+    # Per process: under DDP the loss contrasts the global batch, so with 2 processes use 16: bash
+    # tools/dist_train.sh ... 2 --cfg-options train_dataloader.batch_size=16 trains like one process (its gradient is
+    # the full-batch one / 2, which AdamW ignores; tests/test_models/test_clip_training_distributed.py)
     batch_size=32,
     num_workers=0,  # in-memory 32x32 images; workers would only cost start-up time (and repeat caption draws)
     sampler=dict(type='DefaultSampler', shuffle=True),
@@ -72,3 +73,5 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1),
 )
 randomness = dict(seed=0, deterministic=True)
+# the epoch reaches the samples (RandomCaption): the same captions under 2 processes and after a resume
+custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook'), dict(type='DatasetEpochHook')]

@@ -172,7 +172,16 @@ class DigitsCaptionDataset(BaseDataset):
         if not self.templates:
             raise ValueError('`templates` is empty')
         metainfo = dict(classes=tuple(DIGIT_WORDS[d] for d in self.digits))
+        self.epoch = 0
         super().__init__(metainfo=metainfo, pipeline=pipeline, test_mode=test_mode, **kwargs)
+
+    def set_epoch(self, epoch: int) -> None:
+        """The training epoch (set by :class:`~mmood.engine.DatasetEpochHook`): samples carry it, so per-epoch
+        random choices (:class:`RandomCaption`) are the same in any process layout and after a resume."""
+        self.epoch = int(epoch)
+
+    def get_data_info(self, idx: int) -> dict:
+        return dict(super().get_data_info(idx), epoch=self.epoch)
 
     def load_data_list(self) -> List[dict]:
         images, targets = _load_digits()
@@ -193,18 +202,24 @@ class DigitsCaptionDataset(BaseDataset):
 class RandomCaption(BaseTransform):
     """Pick one caption per sample (and per epoch) from ``results[captions_key]`` into ``results[text_key]``.
 
-    Draws with numpy's global RNG like mmpretrain's random transforms, so a run is reproducible given
-    ``randomness.seed`` (with ``num_workers=0``; worker processes are re-seeded identically every epoch by
-    mmengine, which would repeat the draws).
+    The draw for a sample in epoch ``e`` comes from a generator seeded by ``(seed, sample_idx, e)``: the same
+    captions whichever process or worker loads the sample, so training under 2 processes sees the captions of one
+    process, and a resumed run those of an uninterrupted one (numpy's global RNG, which this replaced, differs per
+    rank, and workers re-seeded every epoch repeated their draws). The epoch comes with the sample
+    (``results['epoch']``, :meth:`DigitsCaptionDataset.set_epoch` through :class:`~mmood.engine.DatasetEpochHook`);
+    without it the n-th draw for a sample counts as epoch n.
 
     Args:
         captions_key: key of the list of candidate captions.
         text_key: key the chosen caption is written to.
+        seed: seed of the draws.
     """
 
-    def __init__(self, captions_key: str = 'captions', text_key: str = 'text'):
+    def __init__(self, captions_key: str = 'captions', text_key: str = 'text', seed: int = 0):
         self.captions_key = captions_key
         self.text_key = text_key
+        self.seed = int(seed)
+        self.draws: Dict[int, int] = {}
 
     def transform(self, results: Dict) -> Dict:
         captions = results[self.captions_key]
@@ -212,7 +227,13 @@ class RandomCaption(BaseTransform):
             captions = [captions]
         if not captions:
             raise ValueError(f'Sample {results.get("img_path", "?")} has no caption')
-        results[self.text_key] = captions[np.random.randint(len(captions))]
+        index = int(results.get('sample_idx', -1))
+        epoch = results.get('epoch')
+        if epoch is None:
+            epoch = self.draws.get(index, 0)
+            self.draws[index] = epoch + 1
+        rng = np.random.default_rng([self.seed, index + 1, int(epoch)])
+        results[self.text_key] = captions[int(rng.integers(len(captions)))]
         return results
 
     def __repr__(self) -> str:

@@ -71,18 +71,25 @@ def test_caption_dataset_labels_and_captions():
 def test_caption_pipeline_packs_text():
     pipeline = [dict(type='RandomCaption'), dict(type='PackInputs', algorithm_keys=('text', ))]
     ds = DATASETS.build(dict(type='DigitsCaptionDataset', split='test', pipeline=pipeline))
-    np.random.seed(0)
     texts = set()
-    for _ in range(30):
+    for epoch in range(30):
+        ds.set_epoch(epoch)
         out = ds[5]
         assert out['inputs'].shape == (3, 32, 32)
         texts.add(out['data_samples'].text)
     assert texts <= set(ds.get_data_info(5)['captions']) and len(texts) > 3
-    np.random.seed(0)
-    first = [ds[i]['data_samples'].text for i in range(10)]
-    np.random.seed(0)
-    assert [ds[i]['data_samples'].text for i in range(10)] == first  # reproducible given the seed
+    # a function of (seed, sample, epoch): another copy (another process, a resumed run) draws the same
+    other = DATASETS.build(dict(type='DigitsCaptionDataset', split='test', pipeline=pipeline))
+    for epoch in (0, 7):
+        ds.set_epoch(epoch)
+        other.set_epoch(epoch)
+        np.random.seed(epoch)  # numpy's global RNG plays no part
+        first = [ds[i]['data_samples'].text for i in range(10)]
+        assert [other[i]['data_samples'].text for i in reversed(range(10))][::-1] == first
+        assert [ds[i]['data_samples'].text for i in range(10)] == first
     transform = TRANSFORMS.build(dict(type='RandomCaption'))
+    draws = [transform(dict(captions=list('abcdefgh'), sample_idx=3))['text'] for _ in range(8)]
+    assert len(set(draws)) > 2  # without an epoch, each draw of a sample counts as the next epoch
     with pytest.raises(ValueError, match='no caption'):
         transform(dict(captions=[]))
 

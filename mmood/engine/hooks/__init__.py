@@ -25,8 +25,8 @@ from mmpretrain.registry import HOOKS
 from ...utils.errors import ConfigError
 from ...utils.io import atomic_open
 
-__all__ = ['OODPrepareHook', 'OODResultsHook', 'model_report_notes', 'ood_metric_of', 'fit_heads_from_cache',
-           'release_runner_instances',
+__all__ = ['OODPrepareHook', 'OODResultsHook', 'DatasetEpochHook', 'model_report_notes', 'ood_metric_of',
+           'fit_heads_from_cache', 'release_runner_instances',
            'RESULT_COLUMNS', 'checkpoint_note']
 
 RESULT_COLUMNS = ('index', 'set', 'group', 'is_ood', 'label', 'prediction', 'ood_score', 'path')
@@ -127,6 +127,18 @@ def fit_heads_from_cache(model, cfg, checkpoint: Optional[str] = None, config_pa
     print_log(f'Fitting {names} on {cset.num_samples} cached ID-train features ({", ".join(kinds)}).',
               logger='current', level=logging.INFO)
     model.fit_heads(feats, torch.from_numpy(np.array(cset.labels, dtype=np.int64)).to(device))
+
+
+@HOOKS.register_module()
+class DatasetEpochHook(Hook):
+    """Tell the training dataset the epoch before each one (``dataset.set_epoch``, when it has it), so per-epoch
+    random choices are a function of (sample, epoch): equal under any number of processes and after a resume."""
+    priority = 'NORMAL'
+
+    def before_train_epoch(self, runner) -> None:
+        dataset = getattr(runner.train_dataloader, 'dataset', None)
+        if hasattr(dataset, 'set_epoch'):
+            dataset.set_epoch(runner.epoch)
 
 
 @HOOKS.register_module()
