@@ -1,7 +1,9 @@
 """Shared fixtures: offline mode, the tiny open_clip tower, generated ID/OOD image folders, a small corpus."""
+import contextlib
 import importlib.util
 import os
 import os.path as osp
+import sys
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
@@ -92,6 +94,31 @@ def make_corpus(root, n_noun=40, n_adj=12):
     return root
 
 
+KILLER_MODULE = '''import os
+from mmengine.hooks import Hook
+from mmpretrain.registry import HOOKS
+
+
+@HOOKS.register_module()
+class KillAfter(Hook):
+    """Simulates kill -9 right after iteration `iteration` (no cleanup, no final checkpoint)."""
+    priority = 'LOWEST'
+
+    def __init__(self, iteration):
+        self.iteration = iteration
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if runner.iter + 1 == self.iteration:
+            os._exit(9)
+'''
+
+
+def write_killer(root):
+    """Writes `killer.py` (the hook `KillAfter`) into `root`; configs import it with `custom_imports`."""
+    with open(osp.join(root, 'killer.py'), 'w') as f:
+        f.write(KILLER_MODULE)
+
+
 _HANDED_OUT = set()
 
 
@@ -146,6 +173,59 @@ def spawn_with_port(worker, nprocs, args=(), start_method='spawn'):
                 raise
 
 
+@contextlib.contextmanager
+def _restored_global_state(paths=()):
+    """Undo what a Runner changes process-wide: deterministic-algorithm mode, thread count, RNG states, the working
+    directory, sys.path additions."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    threads, cwd, rng, np_rng, path = torch.get_num_threads(), os.getcwd(), torch.get_rng_state(), \
+        np.random.get_state(), list(sys.path)
+    sys.path[:0] = [str(p) for p in paths]
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        torch.set_num_threads(threads)
+        os.chdir(cwd)
+        torch.set_rng_state(rng)
+        np.random.set_state(np_rng)
+        sys.path[:] = path
+
+
+def run_tool(name, argv, paths=(), threads=None):
+    """``tools/<name>.py``'s ``main(argv)`` in this process: the same code path as the command line without the
+    ~8 s a new Python process spends importing torch, mmengine and mmpretrain (most of a tiny run). Use a
+    subprocess (:func:`run_command`) where the process boundary is the point (launchers, kills, other scripts).
+    ``paths`` go on ``sys.path`` for the call (modules a config's ``custom_imports`` names). Returns main's result
+    (the metrics for ``test``, the Runner for ``train``). ``threads``: torch's intra-op threads for the call (1 to
+    match launched processes, which run with OMP_NUM_THREADS=1)."""
+    with _restored_global_state(paths):
+        if threads:
+            torch.set_num_threads(threads)
+        return load_tool(name).main([str(a) for a in argv])
+
+
+#: the digits CLIP of the test session: configs/clip_tiny_digits.py shortened to 10 of its 40 epochs, seed 0
+DIGITS_EPOCHS = 10
+DIGITS_SHORT_TRAIN = [f'train_cfg.max_epochs={DIGITS_EPOCHS}', f'train_cfg.val_interval={DIGITS_EPOCHS}',
+                      f'param_scheduler.1.end={DIGITS_EPOCHS}', f'default_hooks.checkpoint.interval={DIGITS_EPOCHS}',
+                      'randomness.seed=0']
+
+
+@pytest.fixture(scope='session')
+def digits_clip(tmp_path_factory):
+    """The tiny CLIP trained on digits 0-4 once per test session (tools/train.py) and exported
+    (tools/export_clip_weights.py): ``dict(root, cache, weights)``; the digits demo and CLIPN tests share it."""
+    root = tmp_path_factory.mktemp('digits_clip')
+    cache, train_dir = str(root / 'cache'), str(root / 'train')
+    run_tool('train', [osp.join(REPO, 'configs', 'clip_tiny_digits.py'), '--work-dir', train_dir, '--cache-dir', cache,
+                       '--cfg-options'] + DIGITS_SHORT_TRAIN)
+    weights = str(root / 'clip_tiny_digits.pth')
+    load_tool('export_clip_weights').main([train_dir, weights])  # a work dir: its last_checkpoint
+    return dict(root=root, cache=cache, weights=weights)
+
+
 @pytest.fixture(scope='session')
 def benchmark_dir(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('bench'))
@@ -165,7 +245,8 @@ def load_tool(name):
     tools = osp.join(REPO, 'tools')
     if tools not in sys.path:
         sys.path.insert(0, tools)
-    spec = importlib.util.spec_from_file_location(f'tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
+    module_name = 'tool_' + name.replace('/', '_')  # e.g. 'model_converters/clipn_to_mmood'
+    spec = importlib.util.spec_from_file_location(module_name, osp.join(REPO, 'tools', f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -2,7 +2,7 @@
 (tools/export_clip_weights.py), and detect held-out digits 5-9 and noise (tools/test.py), in one process and
 under 2 gloo processes (tools/dist_test.sh), which must agree.
 
-A shortened schedule (10 of the config's 40 epochs) keeps the file near a minute on 2 cores. Observed with it
+The digits CLIP is the session's (conftest.py `digits_clip`: 10 of the config's 40 epochs). Observed with it
 (MCM, tau = 0.1), seeds 0 / 1 / 2 / 3 / 4:
   ID accuracy          93.4 / 95.9 / 95.9 / 92.6 / 96.7 %   -> range 92.6-96.7
   AUROC digits 5-9     81.0 / 80.3 / 79.6 / 85.6 / 79.3 %   -> range 79.3-85.6
@@ -13,35 +13,15 @@ mix-up puts the accuracy near chance, so the bounds below (10-13 points under th
 import csv
 import glob
 import json
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
-from conftest import load_tool, run_command
+from conftest import run_command, run_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SEED = 0
-EPOCHS = 10
-SHORT_TRAIN = [f'train_cfg.max_epochs={EPOCHS}', f'train_cfg.val_interval={EPOCHS}', f'param_scheduler.1.end={EPOCHS}',
-               f'default_hooks.checkpoint.interval={EPOCHS}', f'randomness.seed={SEED}']
 MIN_ACCURACY = 80.0
 MIN_AUROC_DIGITS = 70.0
 MIN_AUROC_NOISE = 65.0
-
-
-def _env():
-    env = dict(os.environ, HF_HUB_OFFLINE='1', TOKENIZERS_PARALLELISM='false')
-    env['PYTHONPATH'] = REPO + (os.pathsep + env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
-    return env
-
-
-def _run(cmd, cwd, env=None):
-    proc = subprocess.run(cmd, cwd=cwd, env=env or _env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
-    assert proc.returncode == 0, f'{" ".join(cmd)} failed:\n{proc.stdout[-4000:]}'
-    return proc.stdout
 
 
 def _results(work_dir):
@@ -55,30 +35,17 @@ def _results(work_dir):
     return metrics, rows
 
 
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """Train the short variant once and export its open_clip weights."""
-    root = tmp_path_factory.mktemp('digits_e2e')
-    cache = str(root / 'cache')
-    train_dir = str(root / 'train')
-    _run([sys.executable, osp.join(REPO, 'tools', 'train.py'), osp.join(REPO, 'configs', 'clip_tiny_digits.py'),
-          '--work-dir', train_dir, '--cache-dir', cache, '--cfg-options'] + SHORT_TRAIN, cwd=str(root))
-    weights = str(root / 'clip_tiny_digits.pth')
-    load_tool('export_clip_weights').main([train_dir, weights])  # a work dir: its last_checkpoint
-    return dict(root=root, cache=cache, weights=weights)
-
-
 def _test_args(trained, work_dir):
     return ['--work-dir', work_dir, '--cache-dir', trained['cache'], '--cfg-options',
             f'model.backbone.pretrained={trained["weights"]}']
 
 
-def test_mcm_detects_unseen_digits_and_matches_ddp(trained):
+def test_mcm_detects_unseen_digits_and_matches_ddp(digits_clip):
+    trained = digits_clip
     config = osp.join(REPO, 'configs', 'mcm_tiny_digits.py')
     root = trained['root']
     single_dir = str(root / 'mcm_single')
-    _run([sys.executable, osp.join(REPO, 'tools', 'test.py'), config] + _test_args(trained, single_dir),
-         cwd=str(root))
+    run_tool('test', [config] + _test_args(trained, single_dir))
     metrics, rows = _results(single_dir)
     assert metrics['ID/accuracy'] > MIN_ACCURACY, metrics
     assert metrics['digits 5-9/AUROC'] > MIN_AUROC_DIGITS, metrics
@@ -88,7 +55,7 @@ def test_mcm_detects_unseen_digits_and_matches_ddp(trained):
 
     dist_dir = str(root / 'mcm_dist')
     run_command(['bash', osp.join(REPO, 'tools', 'dist_test.sh'), config, 'none', '2'] +
-                _test_args(trained, dist_dir), env=_env(), cwd=str(root), port_env='PORT')
+                _test_args(trained, dist_dir), cwd=str(root), port_env='PORT')
     dist_metrics, dist_rows = _results(dist_dir)
     assert list(dist_metrics) == list(metrics)
     for key, value in metrics.items():

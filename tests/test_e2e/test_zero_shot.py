@@ -6,12 +6,11 @@ import csv
 import glob
 import json
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, make_benchmark, make_corpus, run_command, tiny_backbone
+from conftest import REPO, make_benchmark, make_corpus, run_command, run_tool, tiny_backbone
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmpretrain.registry import DATASETS, MODELS
@@ -87,9 +86,9 @@ def direct_scores(config, cache_dir):
 def test_tools_test_matches_direct(setup, method):
     root, configs = setup
     work, cache = osp.join(root, f'work_{method}'), osp.join(root, 'cache')
-    out = run([sys.executable, 'tools/test.py', configs[method], '--work-dir', work, '--cache-dir', cache])
+    returned = run_tool('test', [configs[method], '--work-dir', work, '--cache-dir', cache])
     log_dir, metrics, rows = read_run(work)
-    assert 'OOD metrics' in out and 'ID top-1 accuracy' in out
+    assert returned == pytest.approx(metrics, abs=1e-9)
     assert len(rows) == 17 and [int(r['index']) for r in rows] == list(range(17))
     names = SCORES[method]
     expected_keys = {f'{s}/{k}' for s in ROWS for k in METRIC_KEYS} | {'ID/accuracy'}
@@ -136,7 +135,7 @@ def test_two_processes_equal_one(setup):
     root, configs = setup
     cache = osp.join(root, 'cache')
     one = osp.join(root, 'work_1p')
-    run([sys.executable, 'tools/test.py', configs['neglabel'], '--work-dir', one, '--cache-dir', cache])
+    run_tool('test', [configs['neglabel'], '--work-dir', one, '--cache-dir', cache])
     two = osp.join(root, 'work_2p')
     out = run(['bash', 'tools/dist_test.sh', configs['neglabel'], '2', '--work-dir', two, '--cache-dir', cache],
               port_env='PORT')

@@ -73,6 +73,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
     import torch.distributed as dist
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
                       LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
     dist.init_process_group('gloo', rank=rank, world_size=WORLD)
     try:
         p = make_problem()
@@ -84,7 +85,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
 
 
 def test_two_process_gloo_equals_global_batch(tmp_path):
-    spawn_with_port(_worker, WORLD, (str(tmp_path), ))
+    spawn_with_port(_worker, WORLD, (str(tmp_path), ), start_method='fork')  # reuses the parent's imports
     ranks = [torch.load(tmp_path / f'rank{r}.pt') for r in range(WORLD)]
     full = run_loss(**make_problem())
     for r in ranks:  # every rank holds the global-batch loss

@@ -1,33 +1,18 @@
 """PLP training is exact under 2 processes and across a kill: tools/dist_train.sh with half the per-process batch
 gives the probe of one process, and a run killed after its last checkpoint and resumed (tools/train.py --resume)
 ends with the probe of an uninterrupted run."""
+import glob
 import os
 import os.path as osp
 import sys
 
 import pytest
 import torch
-from conftest import REPO, make_benchmark, run_command, tiny_backbone, tiny_pipeline, write_images
+from conftest import (REPO, make_benchmark, run_command, run_tool, tiny_backbone, tiny_pipeline, write_images,
+                      write_killer)
 from mmpretrain.registry import MODELS
 
 ITERS = 6
-KILLER = '''import os
-from mmengine.hooks import Hook
-from mmpretrain.registry import HOOKS
-
-
-@HOOKS.register_module()
-class KillAfterIter(Hook):
-    """Simulates kill -9 right after iteration `iteration` (no cleanup, no final checkpoint)."""
-    priority = 'LOWEST'
-
-    def __init__(self, iteration):
-        self.iteration = iteration
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        if runner.iter + 1 == self.iteration:
-            os._exit(9)
-'''
 
 
 @pytest.fixture(scope='module')
@@ -40,12 +25,10 @@ def setup(tmp_path_factory):
     torch.manual_seed(0)
     weights = osp.join(root, 'tiny.pt')
     torch.save(MODELS.build(tiny_backbone()).clip.state_dict(), weights)
-    with open(osp.join(root, 'killer.py'), 'w') as f:
-        f.write(KILLER)
+    write_killer(root)
     config = osp.join(root, 'plp_tiny.py')
     with open(config, 'w') as f:
         f.write(f'''_base_ = ['{REPO}/configs/plp_vitb16_in1k.py']
-custom_imports = dict(imports=['mmood', 'killer'], allow_failed_imports=False)
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names=['zero', 'one', 'two'])
 train_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{train!r}))
 val_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{bench!r}))
@@ -57,16 +40,19 @@ default_hooks = dict(checkpoint=dict(interval=2, max_keep_ckpts=5), logger=dict(
     killed = osp.join(root, 'plp_tiny_killed.py')  # the same run, killed after iteration 3 (checkpoint at 2)
     with open(killed, 'w') as f:
         f.write("""_base_ = ['./plp_tiny.py']
-custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook'), dict(type='KillAfterIter', iteration=3)]
+custom_imports = dict(imports=['mmood', 'killer'], allow_failed_imports=False)
+custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook'), dict(type='KillAfter', iteration=3)]
 """)
     env = dict(PYTHONPATH=root + os.pathsep + REPO, OMP_NUM_THREADS='1')
     cache = osp.join(root, 'cache')
 
     def train(work, *extra, dist=False, kill=False):
-        path = killed if kill else config
-        cmd = (['bash', 'tools/dist_train.sh', path, '2'] if dist else [sys.executable, 'tools/train.py', path])
-        return run_command(cmd + ['--work-dir', osp.join(root, work), '--cache-dir', cache, *extra], env=env,
-                           port_env='PORT' if dist else None)
+        args = ['--work-dir', osp.join(root, work), '--cache-dir', cache, *extra]
+        if dist:
+            return run_command(['bash', 'tools/dist_train.sh', config, '2'] + args, env=env, port_env='PORT')
+        if kill:  # a real kill -9 of a training process
+            return run_command([sys.executable, 'tools/train.py', killed] + args, env=env)
+        return run_tool('train', [config] + args, threads=1)
 
     return dict(root=root, train=train)
 
@@ -91,8 +77,10 @@ def test_a_killed_run_resumes_to_the_same_probe(setup):
         setup['train']('killed', kill=True)
     work = osp.join(setup['root'], 'killed')
     assert osp.isfile(osp.join(work, 'iter_2.pth')) and not osp.isfile(osp.join(work, f'iter_{ITERS}.pth'))
-    out = setup['train']('killed', '--resume')
-    assert 'Advance dataloader 2 steps' in out or 'resumed' in out.lower()
+    setup['train']('killed', '--resume')
+    with open(sorted(glob.glob(osp.join(work, '2*', '2*.log')))[-1]) as f:  # the resumed run's log
+        log = f.read()
+    assert 'Advance dataloader 2 steps' in log or 'resumed' in log.lower()
     if not osp.isdir(osp.join(setup['root'], 'one')):
         setup['train']('one')
     one, resumed = probe(setup, 'one'), probe(setup, 'killed')

@@ -3,15 +3,13 @@ import csv
 import glob
 import io
 import json
-import os
 import os.path as osp
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, load_tool, make_benchmark, tiny_backbone
+from conftest import REPO, load_tool, make_benchmark, run_tool, tiny_backbone
 from mmpretrain.registry import MODELS
 from PIL import Image
 
@@ -23,7 +21,7 @@ TEST_SCORES = ['mcm', 'msp', 'maxlogit', 'energy']  # MCM config: the method, th
 
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
-    """One tools/test.py run with --save-features (subprocess) on the tiny tower and generated folders."""
+    """One tools/test.py run with --save-features (in this process) on the tiny tower and generated folders."""
     root = str(tmp_path_factory.mktemp('score'))
     dataset = make_benchmark(osp.join(root, 'bench'), n_ood=(4, 5))
     torch.manual_seed(0)
@@ -38,10 +36,7 @@ test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, 
 id_train_dataloader = dict(batch_size=4, num_workers=0, dataset={id_train!r})
 ''')
     cache, work = osp.join(root, 'cache'), osp.join(root, 'work')
-    env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1')
-    proc = subprocess.run([sys.executable, 'tools/test.py', config, '--work-dir', work, '--cache-dir', cache,
-                           '--save-features'], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    run_tool('test', [config, '--work-dir', work, '--cache-dir', cache, '--save-features'])
     log_dir = sorted(glob.glob(osp.join(work, '2*')))[-1]
     with open(osp.join(log_dir, 'metrics.json')) as f:
         metrics = json.load(f)['metrics']
