@@ -75,3 +75,37 @@ def test_benchmark_table_is_the_one_source():
         assert 'ood_data/iNaturalist' not in text  # no config repeats a benchmark's sets
         used |= {name for name in BENCHMARKS if f"benchmark='{name}'" in text}
     assert {'imagenet_mos', 'openood_v15_imagenet', 'plp_imagenet', 'cifar10', 'cifar100'} <= used
+
+
+def test_clipn_recipe_builds_on_cpu():
+    """configs/clipn_vitb16_cc3m.py holds CLIPN's recipe (clipn.md §3-5); its optimizer builds on CPU with
+    OptimWrapper (mmengine's AmpOptimWrapper needs CUDA): AdamW on the no tower only, decay on matrices only."""
+    from mmengine.optim import build_optim_wrapper
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'clipn_vitb16_cc3m.py'))
+    m = cfg.model
+    assert (m.type, m.backbone.model_name, m.backbone.pretrained) == \
+        ('CLIPNClassifier', 'ViT-B-16', 'laion2b_s34b_b88k')
+    assert (m.templates, m.num_prompts, m.head.scores, m.head.logit_scale, m.logit_scale) == \
+        ('clipn', 16, ('atd', 'ctw'), 100.0, 100.0)
+    assert cfg.train_dataloader.batch_size == 512 and cfg.train_cfg.max_epochs == 10
+    crop = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'RandomResizedCrop'][0]
+    assert (crop.scale, crop.crop_ratio_range, crop.interpolation) == (224, (0.9, 1.0), 'bicubic')
+    resize = [t for t in cfg.test_dataloader.dataset.pipeline if t.type == 'ResizeEdge'][0]
+    assert resize.interpolation == 'bicubic' and cfg.test_evaluator.fpr_rule == 'closest'
+    (sched, ) = cfg.param_scheduler
+    assert (sched.type, sched.end, sched.eta_min, sched.convert_to_iter_based) == ('CosineAnnealingLR', 10, 0.0, True)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    model_cfg = cfg.model.to_dict()
+    model_cfg['backbone'] = tiny_backbone()
+    model = MODELS.build(model_cfg)
+    wrapper = build_optim_wrapper(model, dict(cfg.optim_wrapper.to_dict(), type='OptimWrapper'))
+    opt = wrapper.optimizer
+    assert type(opt).__name__ == 'AdamW' and opt.defaults['betas'] == (0.9, 0.98) and opt.defaults['eps'] == 1e-6
+    names = {id(p): n for n, p in model.named_parameters()}
+    trained = {names[id(p)]: g['weight_decay'] for g in opt.param_groups for p in g['params'] if p.requires_grad}
+    assert trained and all(n.startswith('no_tower.') for n in trained)
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == set(trained)
+    for name, decay in trained.items():
+        param = dict(model.named_parameters())[name]
+        assert decay == (0.2 if param.ndim >= 2 else 0.0), name
+    assert all(g['lr'] == 3e-4 for g in opt.param_groups)

@@ -40,6 +40,10 @@ def describe(entry: dict) -> str:
         shape = 'x'.join(str(d) for d in [meta.get('num_samples')] + list(meta.get('feature_shape', [])))
         return (f'{meta.get("model")}/{meta.get("pretrained")}  {meta.get("set_name")} ({meta.get("split")})  '
                 f'{meta.get("feature")} {shape} {meta.get("storage")}  by {meta.get("made_by") or "?"}')
+    if entry['namespace'] == 'image_caption_index':
+        shards = meta.get('shards') or ['?']
+        return (f'image-caption index: {meta.get("samples")} samples from {len(shards)} shards ({shards[0]}'
+                f'{" ..." if len(shards) > 1 else ""}), dropped {meta.get("skipped")}')
     backbone = parts.get('backbone', {})
     what = parts.get('kind', entry['namespace'])
     extra = ''

@@ -46,7 +46,8 @@ def apply_common_options(cfg: Config, cache_dir: Optional[str] = None) -> Config
     """Fill in the shared cache directory and a CPU-capable distributed backend.
 
     * ``model.cache_dir``: ``cache_dir`` if given, else the config's value, else the user's cache folder; the
-      same folder is also written to ``cfg.cache_dir`` (what the feature tools read).
+      same folder is also written to ``cfg.cache_dir`` (what the feature tools read), and to the ``cache_dir`` of a
+      dataloader's dataset that declares it as None (a dataset with a cached index, e.g. ``ImageCaptionDataset``).
     * Without CUDA, ``env_cfg.dist_cfg.backend`` becomes ``gloo`` (nccl needs GPUs).
     """
     if 'model' in cfg and 'cache_dir' in cfg.model:
@@ -55,6 +56,10 @@ def apply_common_options(cfg: Config, cache_dir: Optional[str] = None) -> Config
         elif cfg.model.cache_dir is None:
             cfg.model.cache_dir = default_cache_dir()
     cfg.cache_dir = cache_dir or (cfg.model.get('cache_dir') if 'model' in cfg else None) or default_cache_dir()
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = (cfg.get(loader) or {}).get('dataset') or {}
+        if 'cache_dir' in dataset and dataset['cache_dir'] is None:  # datasets with cached indexes (image-caption)
+            dataset['cache_dir'] = cfg.cache_dir
     if not torch.cuda.is_available():
         cfg.setdefault('env_cfg', {})
         cfg.env_cfg.setdefault('dist_cfg', {})

@@ -9,7 +9,9 @@
 2. Evaluates ``configs/mcm_tiny_digits.py`` and ``configs/neglabel_tiny_digits.py`` through ``tools/test.py``
    with ``model.backbone.pretrained`` set to those weights: ID = held-out digits 0-4, OOD = held-out digits 5-9
    (near) and noise images (far).
-3. Prints the metric tables, the ID accuracy and how to run the real benchmark.
+3. With ``--clipn``: trains CLIPN's "no" text tower on the same captions (``configs/clipn_tiny_digits.py``, about
+   a minute more on 2 CPU cores; its checkpoint cached like the weights) and evaluates it (ATD, CTW, MSP, ...).
+4. Prints the metric tables, the ID accuracy and how to run the real benchmark.
 
 Everything runs offline (``HF_HUB_OFFLINE=1`` is set for the child processes).
 """
@@ -20,6 +22,7 @@ import glob
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import time
@@ -35,6 +38,7 @@ from mmood.models.classifiers.clip_contrastive import export_open_clip_weights
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN_CONFIG = 'configs/clip_tiny_digits.py'
 EVAL_CONFIGS = ('configs/mcm_tiny_digits.py', 'configs/neglabel_tiny_digits.py')
+CLIPN_CONFIG = 'configs/clipn_tiny_digits.py'
 GROUP_ROWS = ('near', 'far', 'mean', 'ID')
 
 
@@ -52,6 +56,8 @@ def parse_args(argv=None):
                         '(default: $MMOOD_CACHE or ~/.cache/mmood)')
     parser.add_argument('--train-config', default=TRAIN_CONFIG, help='training config of the tiny CLIP')
     parser.add_argument('--eval-configs', nargs='+', default=list(EVAL_CONFIGS), help='OOD configs to evaluate')
+    parser.add_argument('--clipn', action='store_true',
+                        help=f'also train and evaluate CLIPN ({CLIPN_CONFIG}; about a minute more on 2 CPU cores)')
     parser.add_argument('--retrain', action='store_true', help='train again even if cached weights exist')
     parser.add_argument('--verbose', action='store_true', help='stream the training/testing logs')
     return parser.parse_args(argv)
@@ -104,14 +110,15 @@ def train_weights(args, cache_dir: str, work_dir: str) -> Dict:
     folder = osp.join(cache_dir, 'demo')
     weights = osp.join(folder, f'{stem}-{key}.pth')
     meta_file = osp.join(folder, f'{stem}-{key}.json')
+    steps = len(args.eval_configs) + 1 + bool(args.clipn)
     if osp.isfile(weights) and osp.isfile(meta_file) and not args.retrain:
         with open(meta_file) as f:
             meta = json.load(f)
-        print(f'[1/3] Reusing the trained tiny CLIP: {weights} (trained in {meta["train_s"]:.0f} s; '
+        print(f'[1/{steps}] Reusing the trained tiny CLIP: {weights} (trained in {meta["train_s"]:.0f} s; '
               f'--retrain to train again)')
         return dict(meta, path=weights, cached=True)
     train_dir = osp.join(work_dir, 'train')
-    print(f'[1/3] Training the tiny CLIP on digits 0-4 ({osp.relpath(train_config, REPO)}); '
+    print(f'[1/{steps}] Training the tiny CLIP on digits 0-4 ({osp.relpath(train_config, REPO)}); '
           f'log: {osp.join(work_dir, "train.log")}', flush=True)
     start = time.time()
     run_tool([osp.join(REPO, 'tools', 'train.py'), train_config, '--work-dir', train_dir, '--cache-dir', cache_dir],
@@ -149,13 +156,37 @@ def fpr_convention(metrics: Dict[str, float]):
     return positive, rule
 
 
-def evaluate(config: str, weights: str, cache_dir: str, work_dir: str, verbose: bool) -> Dict:
-    """Run tools/test.py on one config; returns its metrics.json content (plus ``log_dir``)."""
+def train_clipn(weights: Dict, cache_dir: str, work_dir: str, args) -> str:
+    """CLIPN's no tower on the digits captions, trained once per (config, CLIP weights) and cached; its checkpoint."""
+    config = repo_path(CLIPN_CONFIG)
+    key = make_key(dict(kind='demo_clipn', clip=weights['key'], config=weights_key(Config.fromfile(config))))
+    cached = osp.join(cache_dir, 'demo', f'clipn_tiny_digits-{key}.pth')
+    if osp.isfile(cached) and not args.retrain:
+        print(f'      reusing the trained CLIPN no tower: {cached}')
+        return cached
+    train_dir = osp.join(work_dir, 'clipn_train')
+    print(f'      training CLIPN\'s "no" tower on the digits captions (log: {osp.join(work_dir, "clipn_train.log")})',
+          flush=True)
+    run_tool([osp.join(REPO, 'tools', 'train.py'), config, '--work-dir', train_dir, '--cache-dir', cache_dir,
+              '--cfg-options', f'model.backbone.pretrained={weights["path"]}'],
+             osp.join(work_dir, 'clipn_train.log'), args.verbose)
+    with open(osp.join(train_dir, 'last_checkpoint')) as f:
+        checkpoint = f.read().strip()
+    tmp = cached + '.tmp'
+    shutil.copyfile(checkpoint, tmp)
+    os.replace(tmp, cached)
+    return cached
+
+
+def evaluate(config: str, weights: str, cache_dir: str, work_dir: str, verbose: bool,
+             checkpoint: Optional[str] = None) -> Dict:
+    """Run tools/test.py on one config (and checkpoint); returns its metrics.json content (plus ``log_dir``)."""
     name = osp.splitext(osp.basename(config))[0]
     out_dir = osp.join(work_dir, name)
     before = set(glob.glob(osp.join(out_dir, '*', 'metrics.json')))
-    run_tool([osp.join(REPO, 'tools', 'test.py'), repo_path(config), '--work-dir', out_dir, '--cache-dir', cache_dir,
-              '--cfg-options', f'model.backbone.pretrained={weights}'], osp.join(work_dir, f'{name}.log'), verbose)
+    run_tool([osp.join(REPO, 'tools', 'test.py'), repo_path(config)] + ([checkpoint] if checkpoint else []) +
+             ['--work-dir', out_dir, '--cache-dir', cache_dir, '--cfg-options', f'model.backbone.pretrained={weights}'],
+             osp.join(work_dir, f'{name}.log'), verbose)
     new = sorted(set(glob.glob(osp.join(out_dir, '*', 'metrics.json'))) - before, key=osp.getmtime)
     if not new:
         raise SystemExit(f'tools/test.py wrote no metrics.json under {out_dir}')
@@ -188,10 +219,12 @@ def main(argv=None) -> Dict[str, Dict]:
     os.makedirs(work_dir, exist_ok=True)
     weights = train_weights(args, cache_dir, work_dir)
     results = {}
-    for i, config in enumerate(args.eval_configs):
+    runs = [(config, None) for config in args.eval_configs] + ([(CLIPN_CONFIG, 'clipn')] if args.clipn else [])
+    for i, (config, method) in enumerate(runs):
         name = osp.splitext(osp.basename(config))[0]
-        print(f'[{2 if i == 0 else 3}/3] Evaluating {name} (log: {osp.join(work_dir, name + ".log")})', flush=True)
-        res = evaluate(config, weights['path'], cache_dir, work_dir, args.verbose)
+        checkpoint = train_clipn(weights, cache_dir, work_dir, args) if method == 'clipn' else None
+        print(f'[{i + 2}/{len(runs) + 1}] Evaluating {name} (log: {osp.join(work_dir, name + ".log")})', flush=True)
+        res = evaluate(config, weights['path'], cache_dir, work_dir, args.verbose, checkpoint)
         results[name] = res
         metrics = res['metrics']
         fpr_positive, fpr_rule = fpr_convention(metrics)

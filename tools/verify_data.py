@@ -5,6 +5,8 @@ For the test data (each ID / OOD set) and every other dataset the config names (
 ``val_dataloader``, ``id_train_dataloader``): the image count and every problem found -- missing roots, annotation
 files, class folders, class folders out of the class names' order, ID images inside an OOD set, and (unless
 ``--no-decode``) every image that cannot be decoded, found by decoding all of them in parallel with a progress bar.
+Image-caption training data (``ImageCaptionDataset``) also reports the samples dropped while indexing and damaged
+tar shards, and decodes every image from its tar member's bytes.
 The messages are the ones a run would stop with. ``--check-weights`` also checks the backbone weights (no
 download). Exit status 1 when anything is wrong, so scripts can test readiness. ``--list-benchmarks`` prints the
 benchmark table.
@@ -15,7 +17,7 @@ import argparse
 import os
 import sys
 
-from cli_common import guarded, read_config
+from cli_common import apply_common_options, guarded, read_config
 from mmengine.config import DictAction
 
 from mmood.datasets import BENCHMARKS, overlap_problems, read_set, resolve_sets, unreadable_images
@@ -32,6 +34,8 @@ def parse_args(argv=None):
     parser.add_argument('--root', default='data', help='root of the benchmark paths (default data)')
     parser.add_argument('--list-benchmarks', action='store_true', help='print the benchmark table and exit')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cache-dir', help='shared cache (indexes of image-caption shards are built once and kept '
+                        'there, as tools/train.py does; default: $MMOOD_CACHE or ~/.cache/mmood)')
     parser.add_argument('--max-problems', type=int, default=50, help='problems printed per set')
     parser.add_argument('--no-decode', action='store_true', help='only check that the files exist (fast)')
     parser.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1), help='decoding threads')
@@ -84,19 +88,31 @@ def verify(dataset_cfg: dict, max_problems: int = 50, out=sys.stdout, decode: bo
 def verify_other(name: str, dataset_cfg: dict, max_problems: int = 50, out=sys.stdout, decode: bool = True,
                  workers: int = 8) -> bool:
     """Print the count and problems of any other dataset (training data): built without its pipeline, then its
-    files checked (and decoded)."""
+    files checked (and decoded). A dataset with a ``data_problems(decode, workers)`` method (image-caption tar
+    shards, whose images are not files) reports its own notes and problems."""
     from mmpretrain.registry import DATASETS
     cfg = dict(dataset_cfg, pipeline=[])
+    notes = []
     try:
         dataset = DATASETS.build(cfg)
-        infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+        own_check = getattr(dataset, 'data_problems', None)
+        if callable(own_check):
+            count = len(dataset)
+            notes, problems = own_check(decode=decode, workers=workers)
+            problems = [f'{name}: {p}' for p in problems]
+        else:
+            infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+            count = len(infos)
     except Exception as err:  # a missing root, file or download: reported, the other datasets still checked
         print(f'{name:<20} {"":<5} {"-":>8}  cannot build {cfg.get("type")}: {err}', file=out)
         return False
-    paths = [str(i['img_path']) for i in infos if i.get('img_path')]
-    problems = [f'{name}: missing image {p}' for p in paths if not os.path.isfile(p)]
-    problems += _decode_problems(name, paths, decode, workers)
-    print(f'{name:<20} {"":<5} {len(infos):>8}  {"ok" if not problems else f"{len(problems)} problem(s)"}', file=out)
+    if not callable(own_check):
+        paths = [str(i['img_path']) for i in infos if i.get('img_path')]
+        problems = [f'{name}: missing image {p}' for p in paths if not os.path.isfile(p)]
+        problems += _decode_problems(name, paths, decode, workers)
+    print(f'{name:<20} {"":<5} {count:>8}  {"ok" if not problems else f"{len(problems)} problem(s)"}', file=out)
+    for note in notes:
+        print(f'    {note}', file=out)
     _print_problems(problems, max_problems, out)
     return not problems
 
@@ -140,7 +156,7 @@ def main(argv=None) -> int:
         return 0 if ok else 1
     if not args.config:
         raise SystemExit('give a CONFIG or --benchmark NAME (--list-benchmarks shows them)')
-    cfg = read_config(args.config, args.cfg_options)
+    cfg = apply_common_options(read_config(args.config, args.cfg_options), cache_dir=args.cache_dir)
     ok, seen = True, []
     for loader in LOADERS:
         if cfg.get(loader) is None or cfg[loader].get('dataset') is None:

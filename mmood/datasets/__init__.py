@@ -1,6 +1,8 @@
-"""Datasets: the ID+OOD evaluation dataset, the benchmark table, the set reader, the digits demo data."""
+"""Datasets: the ID+OOD evaluation dataset, the benchmark table, the set reader, the digits demo data, image-caption
+pairs (webdataset tar shards or a TSV file) for contrastive training."""
 from .benchmarks import BENCHMARKS, MOS_FAR_OOD, benchmark_sets, list_benchmarks
 from .digits import DIGIT_WORDS, DigitsCaptionDataset, DigitsOODDataset, RandomCaption, digits_split
+from .image_caption import ImageCaptionDataset, expand_braces, index_shard, resolve_shards
 from .ood_eval import OODEvalDataset
 from .set_spec import (GROUPS, IMG_EXTENSIONS, collect_set, label_problems, overlap_problems, read_set, resolve_sets,
                        scan_images)
@@ -10,5 +12,6 @@ __all__ = [
     'IMG_EXTENSIONS', 'GROUPS', 'OODEvalDataset', 'collect_set', 'read_set', 'resolve_sets', 'scan_images',
     'label_problems', 'BENCHMARKS', 'MOS_FAR_OOD', 'benchmark_sets', 'list_benchmarks', 'DIGIT_WORDS',
     'DigitsCaptionDataset', 'DigitsOODDataset', 'RandomCaption', 'digits_split', 'overlap_problems', 'LoadOODImage',
-    'pil_to_bgr', 'to_8bit', 'decode_image', 'unreadable_images'
+    'pil_to_bgr', 'to_8bit', 'decode_image', 'unreadable_images', 'ImageCaptionDataset', 'expand_braces',
+    'index_shard', 'resolve_shards'
 ]

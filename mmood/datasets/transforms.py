@@ -5,14 +5,20 @@
 mmcv's pillow backend applies, saturates them instead: a 16-bit grayscale PNG decodes almost white. Every other
 image -- 8-bit RGB, grayscale, palette, CMYK, with or without alpha and EXIF orientation -- goes through the same
 operations as mmcv's pillow path and gives the same pixels, bit for bit.
+
+Images that are not files (members of webdataset tar shards, :class:`~mmood.datasets.ImageCaptionDataset`) come
+as encoded bytes in ``results['img_bytes']``; :class:`LoadOODImage` decodes them with the same code as files
+(:func:`decode_image`).
 """
 import io
+from typing import BinaryIO, Union
 
+import mmcv
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmengine import fileio
 from mmpretrain.registry import TRANSFORMS
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = ['LoadOODImage', 'to_8bit', 'pil_to_bgr', 'decode_image', 'unreadable_images']
 
@@ -56,6 +62,9 @@ def pil_to_bgr(img: Image.Image) -> np.ndarray:
 class LoadOODImage(LoadImageFromFile):
     """``LoadImageFromFile`` (pillow decoding by default) with wide images scaled to 8 bits (module docstring).
 
+    The encoded image comes from ``results['img_bytes']`` when the dataset put it there (tar shards), else from the
+    file ``results['img_path']``.
+
     Args:
         imdecode_backend: ``'pillow'`` (default, the reference methods' decoder) or any mmcv backend (``'cv2'``
             scales 16-bit images itself).
@@ -66,12 +75,19 @@ class LoadOODImage(LoadImageFromFile):
         super().__init__(imdecode_backend=imdecode_backend, **kwargs)
 
     def transform(self, results: dict) -> dict:
-        if self.imdecode_backend != 'pillow' or self.color_type != 'color':
+        """Decode ``results['img_bytes']`` (removed from the results) when present, else the file
+        ``results['img_path']``; raises on bytes or files that cannot be decoded."""
+        content = results.pop('img_bytes', None)
+        if content is None and (self.imdecode_backend != 'pillow' or self.color_type != 'color'):
             return super().transform(results)
-        content = fileio.get(results['img_path'], backend_args=self.backend_args)
-        with io.BytesIO(content) as buff:
-            with Image.open(buff) as img:
-                array = pil_to_bgr(img)
+        if content is None:
+            content = fileio.get(results['img_path'], backend_args=self.backend_args)
+        if self.imdecode_backend == 'pillow' and self.color_type == 'color':
+            array = decode_image(content)
+        else:
+            array = mmcv.imfrombytes(content, flag=self.color_type, backend=self.imdecode_backend)
+            if array is None:
+                raise OSError(f'cannot decode image {results.get("img_path", "")} ({len(content)} bytes)')
         if self.to_float32:
             array = array.astype(np.float32)
         results['img'] = array
@@ -80,9 +96,24 @@ class LoadOODImage(LoadImageFromFile):
         return results
 
 
-def decode_image(path: str) -> np.ndarray:
-    """Decode an image file as :class:`LoadOODImage` does (BGR, 8-bit)."""
-    with Image.open(path) as img:
+def decode_image(source: Union[str, bytes, BinaryIO]) -> np.ndarray:
+    """Decode an image as :class:`LoadOODImage` does (BGR, 8-bit).
+
+    Args:
+        source: a file path, the encoded image as bytes (e.g. a tar member), or a binary file object.
+
+    Returns:
+        The (H, W, 3) uint8 BGR array.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        size = len(source)
+        try:
+            img = Image.open(io.BytesIO(source))
+        except UnidentifiedImageError:  # PIL's message names an anonymous buffer object
+            raise UnidentifiedImageError(f'cannot identify image data ({size} bytes)') from None
+    else:
+        img = Image.open(source)
+    with img:
         return pil_to_bgr(img)
 
 

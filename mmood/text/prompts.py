@@ -1,5 +1,8 @@
-"""Named prompt template sets; configs may also give a list of templates directly."""
+"""Named prompt template sets; configs may also give a list of templates or a template file directly."""
+import os.path as osp
 from typing import Dict, List, Sequence, Tuple, Union
+
+from .class_names import resolve_path
 
 PROMPT_SETS: Dict[str, Tuple[str, ...]] = {
     # NegLabel: template index 85 of its table, no period (reference_bugs NL-13).
@@ -11,16 +14,48 @@ PROMPT_SETS: Dict[str, Tuple[str, ...]] = {
              'a photo of the small {}.'),
 }
 
+#: Named sets read from shipped files (one template per line, taken literally: quotes and commas are tokenized).
+PROMPT_FILES: Dict[str, str] = {
+    # CLIPN's 128 inference prompts, each with its literal single quotes; lines 35 and 99 keep a trailing comma
+    # (clipn.md §4, reference_bugs CN-7: reproduced, the released checkpoints were evaluated with them).
+    'clipn': 'txtfiles/clipn_prompts.txt',
+}
+
+
+def read_template_file(path: str) -> List[str]:
+    """Templates from a text file, one per line, taken literally (only the line end is removed; blank lines
+    skipped)."""
+    resolved = resolve_path(path)
+    if not osp.isfile(resolved):
+        raise FileNotFoundError(f'Prompt template file not found: {path} (option `templates`)')
+    with open(resolved, encoding='utf-8') as f:
+        return resolve_templates([line.rstrip('\r\n') for line in f if line.strip()])
+
+
+def clean_template(template: str) -> str:
+    """A quoted template line as written in a Python list (``'a photo of a {}.',``) without its quotes and comma."""
+    out = template.strip().rstrip(',').strip()
+    if len(out) >= 2 and out[0] == out[-1] and out[0] in '\'"':
+        out = out[1:-1]
+    return out
+
 
 def resolve_templates(templates: Union[str, Sequence[str]]) -> List[str]:
     """A list of templates from a named set or an explicit list/one template string containing ``{}``."""
     if isinstance(templates, str):
         if templates in PROMPT_SETS:
             return list(PROMPT_SETS[templates])
+        if templates in PROMPT_FILES:
+            return read_template_file(PROMPT_FILES[templates])
+        if templates.endswith('_clean') and templates[:-len('_clean')] in PROMPT_FILES:
+            return [clean_template(t) for t in read_template_file(PROMPT_FILES[templates[:-len('_clean')]])]
+        if templates.endswith('.txt'):
+            return read_template_file(templates)
         if '{}' in templates:
             return [templates]
-        raise ValueError(f'Unknown prompt set {templates!r}; known: {sorted(PROMPT_SETS)} '
-                         f'(or give templates containing "{{}}")')
+        known = sorted(PROMPT_SETS) + sorted(PROMPT_FILES) + [n + '_clean' for n in sorted(PROMPT_FILES)]
+        raise ValueError(f'Unknown prompt set {templates!r}; known: {known} (or give templates containing "{{}}", '
+                         f'or a .txt file with one template per line)')
     out = list(templates)
     bad = [t for t in out if '{}' not in t]
     if not out or bad:

@@ -26,6 +26,14 @@ from .clip_ood import build_data_preprocessor
 OPEN_CLIP_PREFIX = 'backbone.clip.'
 
 
+def captions_of(data_samples: Optional[List[DataSample]], text_key: str, who: str) -> List[str]:
+    """The caption of every data sample (``data_sample.<text_key>``), or a clear error naming the packing step."""
+    if not data_samples or any(text_key not in s for s in data_samples):
+        raise ValueError(f'{who} trains on image-caption pairs and needs a caption per sample in '
+                         f"data_sample.{text_key}; pack it with PackInputs(algorithm_keys=('{text_key}', ))")
+    return [str(s.get(text_key)) for s in data_samples]
+
+
 @MODELS.register_module()
 class CLIPContrastiveModel(BaseModel):
     """Train both CLIP towers with the symmetric contrastive loss.
@@ -93,10 +101,7 @@ class CLIPContrastiveModel(BaseModel):
         return self.backbone.clip.logit_scale.clamp(max=self.max_log_scale).exp()
 
     def _texts(self, data_samples: Optional[List[DataSample]]) -> List[str]:
-        if not data_samples or any(self.text_key not in s for s in data_samples):
-            raise ValueError(f'{type(self).__name__} needs a caption per sample in data_sample.{self.text_key}; '
-                             f"pack it with PackInputs(algorithm_keys=('{self.text_key}', ))")
-        return [str(s.get(self.text_key)) for s in data_samples]
+        return captions_of(data_samples, self.text_key, type(self).__name__)
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None, mode: str = 'tensor'):
         if mode == 'loss':

@@ -35,6 +35,20 @@ def build_data_preprocessor(cfg=None):
     return MODELS.build(cfg) if isinstance(cfg, dict) else cfg
 
 
+def _drop_frozen_tower(module, state_dict, prefix, local_metadata) -> None:
+    """state_dict post-hook: leave the frozen open_clip tower out of checkpoints."""
+    if module.backbone.frozen:
+        for key in [k for k in state_dict if k.startswith(prefix + 'backbone.')]:
+            del state_dict[key]
+
+
+def _frozen_tower_not_missing(module, incompatible_keys) -> None:
+    """load_state_dict post-hook: the frozen tower is absent from checkpoints by design, not missing."""
+    if module.backbone.frozen:
+        incompatible_keys.missing_keys[:] = [k for k in incompatible_keys.missing_keys
+                                             if not k.startswith('backbone.') and '.backbone.' not in k]
+
+
 @MODELS.register_module()
 class CLIPOODClassifier(BaseModel):
     """Backbone + class names + prompts + OOD heads with named scores.
@@ -136,6 +150,14 @@ class CLIPOODClassifier(BaseModel):
     checkpoint_required_prefixes = ()
     #: provenance of the checkpoint loaded over the weights (path, size, SHA-256, what it loaded), or None
     checkpoint_record = None
+
+    def keep_frozen_tower_out_of_checkpoints(self) -> None:
+        """For models that train something beside a frozen tower (PLP's probe, CLIPN's "no" tower): checkpoints
+        leave the frozen open_clip weights out (rebuilt from ``backbone.pretrained``; a ViT-bigG-14 checkpoint takes
+        MBs, not GBs), and loading does not report them missing. Such models set ``checkpoint_changes_features =
+        False``: a checkpoint cannot change the image features or the tower's text embeddings."""
+        self.register_state_dict_post_hook(_drop_frozen_tower)
+        self.register_load_state_dict_post_hook(_frozen_tower_not_missing)
 
     def note_checkpoint(self, checkpoint: Optional[str]) -> None:
         """Tell the model which checkpoint was loaded on top of its open_clip weights (text-cache keys)."""

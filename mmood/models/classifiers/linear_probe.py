@@ -71,20 +71,6 @@ class FeatureClsDataPreprocessor(ClsDataPreprocessor):
         return super().forward(data, training)
 
 
-def _drop_frozen_tower(module, state_dict, prefix, local_metadata) -> None:
-    """state_dict post-hook: leave the frozen open_clip tower out of checkpoints."""
-    if module.backbone.frozen:
-        for key in [k for k in state_dict if k.startswith(prefix + 'backbone.')]:
-            del state_dict[key]
-
-
-def _frozen_tower_not_missing(module, incompatible_keys) -> None:
-    """load_state_dict post-hook: the frozen tower is absent from checkpoints by design, not missing."""
-    if module.backbone.frozen:
-        incompatible_keys.missing_keys[:] = [k for k in incompatible_keys.missing_keys
-                                             if not k.startswith('backbone.') and '.backbone.' not in k]
-
-
 @MODELS.register_module()
 class LinearProbeClassifier(CLIPOODClassifier):
     """Frozen open_clip tower + linear probe trained on pseudo-labels (PLP); OOD score of the probe's logits.
@@ -144,8 +130,7 @@ class LinearProbeClassifier(CLIPOODClassifier):
         self.pseudo_label_batch_size = int(pseudo_label_batch_size)
         # samples per class the probe was trained on (saved with the probe; logged and reported at test time)
         self.register_buffer('class_counts', torch.zeros(self.num_classes, dtype=torch.long))
-        self.register_state_dict_post_hook(_drop_frozen_tower)
-        self.register_load_state_dict_post_hook(_frozen_tower_not_missing)
+        self.keep_frozen_tower_out_of_checkpoints()
 
     # ------------------------------------------------------------------ features
     @property

@@ -19,6 +19,7 @@ name                       head config                                          
 ``plp_mahalanobis``        ``MahalanobisHead`` on z-scored features, pseudo-label classes       yes
 ``plp_logit_mahalanobis``  ``MahalanobisHead`` on probe logits, mean of per-class covariances   yes
 ``pseudo_msp``             ``MCMHead(tau=1, templates='plp5')`` (PLP's pseudo-MSP baseline)     no
+``clipn``                  ``CLIPNHead()``: ATD and CTW of a CLIPN model's "no" prototypes        no
 =========================  ===================================================================  =========
 
 ``tools/score.py --methods config`` scores with the config's own heads instead (every named score).
@@ -33,6 +34,7 @@ from mmpretrain.registry import MODELS
 from ...utils.errors import UserError
 
 from .base import BaseOODHead, Features, HeadContext
+from .clipn_head import CLIPNHead
 from .feature_space import SPACES, FittedHead, KNNHead, MahalanobisHead
 from .linear_probe import LinearProbeHead, zscore_statistics
 from .logit_head import LogitHead, probe_of, zero_shot_logits
@@ -41,7 +43,7 @@ from .neglabel_head import NegLabelHead
 from .set_level import pair_stream, score_pairs
 
 __all__ = [
-    'BaseOODHead', 'HeadContext', 'Features', 'LogitHead', 'MCMHead', 'NegLabelHead', 'LinearProbeHead',
+    'BaseOODHead', 'HeadContext', 'Features', 'LogitHead', 'MCMHead', 'NegLabelHead', 'LinearProbeHead', 'CLIPNHead',
     'FittedHead', 'KNNHead', 'MahalanobisHead', 'SPACES', 'zscore_statistics', 'zero_shot_logits', 'probe_of',
     'score_pairs', 'pair_stream', 'METHODS', 'build_method', 'list_methods', 'build_head', 'MethodError'
 ]
@@ -74,6 +76,7 @@ METHODS: Dict[str, dict] = {
     'plp_logit_mahalanobis': dict(type='MahalanobisHead', feature='pre_proj', space='probe_logits',
                                   labels='pseudo', covariance='mean_per_class', prefix='plp_logit_'),
     'pseudo_msp': dict(type='MCMHead', tau=1.0, templates='plp5', prefix='pseudo_'),
+    'clipn': dict(type='CLIPNHead'),
 }
 
 

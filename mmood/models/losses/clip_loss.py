@@ -13,7 +13,7 @@ own rows. DDP's averaging therefore yields the full-batch gradient divided by th
 and CLIPN; Adam-type optimizers are insensitive to that factor). Equal per-rank batch sizes are required (the
 default samplers pad to that).
 """
-from typing import Tuple
+from typing import List, Tuple
 
 import torch
 import torch.distributed as dist
@@ -28,32 +28,64 @@ def _dist_info() -> Tuple[int, int]:
     return 0, 1
 
 
-def gather_features(image_feats: torch.Tensor, text_feats: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, int]:
-    """All-gather both feature matrices, keeping the local chunk differentiable.
+def gather_features(*tensors: torch.Tensor) -> Tuple[List[torch.Tensor], int]:
+    """All-gather tensors over the ranks, keeping each local chunk differentiable.
+
+    Every rank sends its tensors; in the result, rank ``rank``'s slice is the **original** local tensor (so
+    gradient flows through the local chunk only) and the other slices are detached copies. Integer tensors
+    (e.g. class labels) gather like the others (they carry no gradient).
 
     Args:
-        image_feats: (B, D) local image features.
-        text_feats: (B, D) local text features.
+        *tensors: local tensors, each of shape ``(B, ...)`` with the same ``B``; on every rank the same number
+            of tensors with the same trailing shapes and dtypes, and the same ``B``.
 
     Returns:
-        ``(all_image, all_text, offset)``: (W·B, D) tensors in rank order and the row offset ``rank · B`` of the
-        local chunk. Without an initialised process group (or with one process) the inputs and 0.
+        ``(gathered, offset)``: the list of ``(W·B, ...)`` tensors in rank order (in the order of ``tensors``)
+        and the row offset ``rank · B`` of the local chunk. Without an initialised process group (or with one
+        process) the inputs themselves and 0.
+
+    Raises:
+        ValueError: if no tensor is given, a tensor is 0-d, or the local tensors differ in ``B``.
+        RuntimeError: if the ranks have different batch sizes ``B``.
     """
+    if not tensors:
+        raise ValueError('gather_features needs at least one tensor')
+    if any(t.ndim == 0 for t in tensors) or len({t.shape[0] for t in tensors}) != 1:
+        raise ValueError(f'gather_features needs tensors of shape (B, ...) with one B, got '
+                         f'{[tuple(t.shape) for t in tensors]}')
     rank, world = _dist_info()
     if world == 1:
-        return image_feats, text_feats, 0
-    sizes = [torch.zeros(1, dtype=torch.long, device=image_feats.device) for _ in range(world)]
-    dist.all_gather(sizes, torch.tensor([image_feats.shape[0]], device=image_feats.device))
+        return list(tensors), 0
+    batch = tensors[0].shape[0]
+    device = tensors[0].device
+    sizes = [torch.zeros(1, dtype=torch.long, device=device) for _ in range(world)]
+    dist.all_gather(sizes, torch.tensor([batch], device=device))
     if len({int(s) for s in sizes}) != 1:
-        raise RuntimeError(f'CLIPContrastiveLoss needs equal per-rank batch sizes, got {[int(s) for s in sizes]} '
+        raise RuntimeError(f'gather_features needs equal per-rank batch sizes, got {[int(s) for s in sizes]} '
                            '(use a sampler that pads, e.g. DefaultSampler, or drop_last)')
     out = []
-    for local in (image_feats, text_feats):
-        chunks = [torch.empty_like(local) for _ in range(world)]
+    for local in tensors:
+        chunks = [torch.empty_like(local, memory_format=torch.contiguous_format) for _ in range(world)]
         dist.all_gather(chunks, local.detach().contiguous())
         chunks[rank] = local
         out.append(torch.cat(chunks))
-    return out[0], out[1], rank * image_feats.shape[0]
+    return out, rank * batch
+
+
+def credit_local_rows(logit_scale, num_rows: int, offset: int, local: int):
+    """Make a learnable logit scale credit only this rank's rows of a gathered ``(num_rows, ...)`` logit matrix.
+
+    Every rank builds the global logit matrix, so a learnable scale would otherwise collect the gradient of all
+    rows on every rank, and the per-rank gradients would sum to ``world_size`` times the full-batch gradient.
+    Returns a ``(num_rows, 1)`` column equal to the scale everywhere, differentiable only in rows
+    ``offset : offset + local``; a float, a scale without gradient, or an ungathered matrix
+    (``num_rows == local``) is returned unchanged.
+    """
+    if not (torch.is_tensor(logit_scale) and logit_scale.requires_grad and num_rows != local):
+        return logit_scale
+    own = torch.zeros(num_rows, 1, dtype=torch.bool, device=logit_scale.device)
+    own[offset:offset + local] = True
+    return torch.where(own, logit_scale.reshape(1, 1), logit_scale.detach().reshape(1, 1))
 
 
 def clip_contrastive_loss(image_feats: torch.Tensor, text_feats: torch.Tensor, logit_scale,
@@ -74,15 +106,11 @@ def clip_contrastive_loss(image_feats: torch.Tensor, text_feats: torch.Tensor, l
                          f'{tuple(text_feats.shape)}')
     offset, local = 0, image_feats.shape[0]
     if gather:
-        image_all, text_all, offset = gather_features(image_feats, text_feats)
+        (image_all, text_all), offset = gather_features(image_feats, text_feats)
     else:
         image_all, text_all = image_feats, text_feats
-    if torch.is_tensor(logit_scale) and logit_scale.requires_grad and image_all.shape[0] != local:
-        # the scale multiplies every entry, but each rank must credit it only for its own rows, or the
-        # per-rank gradients of the scale would sum to world_size times the full-batch gradient
-        own = torch.zeros(image_all.shape[0], 1, dtype=torch.bool, device=image_all.device)
-        own[offset:offset + local] = True
-        logit_scale = torch.where(own, logit_scale.reshape(1, 1), logit_scale.detach().reshape(1, 1))
+    # the scale multiplies every entry; each rank credits it only for its own rows
+    logit_scale = credit_local_rows(logit_scale, image_all.shape[0], offset, local)
     logits_per_image = logit_scale * (image_all @ text_all.T)
     labels = torch.arange(image_all.shape[0], device=image_all.device)
     return (F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_image.T, labels)) / 2

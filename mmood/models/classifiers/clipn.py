@@ -1,0 +1,190 @@
+"""CLIPN: a CLIP that can say "no" -- a trained "no" text tower beside the frozen CLIP towers.
+
+Paper: H. Wang, Y. Li, H. Yao, X. Li, "CLIPN for Zero-Shot OOD Detection: Teaching CLIP to Say No", ICCV 2023,
+arXiv:2308.12213. Specification: clipn.md (reference_bugs CN-*).
+
+* **Model**: the frozen open_clip model (image tower, "yes" text tower, logit scale) and a
+  :class:`~mmood.models.backbones.NoTextTower` (a copy of the text tower plus 16 learnable additive prompt offsets,
+  zeros at build: the "no" tower equals the yes tower). Only the no tower trains.
+* **Training** (``mode='loss'``, image-caption data with the caption in ``data_sample.text``):
+  f = image embedding, g = yes embedding, h = no embedding of the caption (a prompt drawn per sample, see
+  :meth:`NoTextTower.draw_prompts`; keyed by the training step and the sample index, so the draws are the same under
+  any number of processes and after a resume), and :class:`~mmood.models.losses.CLIPNLoss`
+  ``0.5 · (L_yes + L_no + L_tso)`` with the model's frozen ``exp(logit_scale)`` (clamped to 100), on the global
+  batch under DDP.
+* **Evaluation**: the yes prototypes ``W_yes`` (the classifier's ID prototypes, CLIPN's 128 quoted prompts) and the
+  no prototypes ``W_no`` (the same prompts through the no tower with the mean prompt) feed
+  :class:`~mmood.models.heads.CLIPNHead` (ATD, CTW) and any other head (MSP, MaxLogit, Energy of the yes logits).
+
+Checkpoints hold the no tower and the prompt-draw step only; the frozen open_clip weights come from
+``backbone.pretrained`` (CLIPN trains nothing else), so a checkpoint does not change the image features or the yes
+prototypes and shares their cache entries with every other method on the same weights.
+``tools/model_converters/clipn_to_mmood.py`` turns the released CLIPN checkpoints into this layout.
+"""
+import logging
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmengine.logging import print_log
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+from ...cache import CacheStore, hash_strings
+from ...text import build_text_classifier_cached
+from ...utils import compute_on_main
+from ...utils.errors import ConfigError
+from ..backbones import NoTextEncoder, NoTextTower
+from .clip_contrastive import captions_of
+from .clip_ood import CLIPOODClassifier
+
+__all__ = ['CLIPNClassifier']
+
+NO_TEXT_NAMESPACE = 'text_embeddings'
+
+
+@MODELS.register_module()
+class CLIPNClassifier(CLIPOODClassifier):
+    """Frozen open_clip model + trained "no" text tower (see the module docstring).
+
+    Args:
+        backbone: config of :class:`~mmood.models.backbones.OpenCLIPBackbone` (kept frozen).
+        class_names: ID class names (list or file) for evaluation.
+        head: the method's head (default :class:`~mmood.models.heads.CLIPNHead`: ``atd`` primary, ``ctw``).
+        extra_heads: more heads on the same features (default: MSP, MaxLogit, Energy of the yes logits).
+        templates: ID prompts for both towers (default ``'clipn'``: the 128 quoted prompts of the reference).
+        num_prompts: number of learnable "no" prompt offsets (16).
+        prompt_seed: seed of the per-sample prompt draws in training.
+        loss: config of :class:`~mmood.models.losses.CLIPNLoss`.
+        max_logit_scale: clamp of the frozen ``exp(logit_scale)`` used by the loss (CLIPN: 100).
+        text_key: data-sample field holding the caption.
+        kwargs: the other options of :class:`CLIPOODClassifier` (``logit_scale``: the scale of the yes logits at
+            test, 100 as in CLIPN; ``cache_dir``, ``primary_score``, ...).
+    """
+
+    #: a checkpoint holds the no tower only (the frozen towers come from the open_clip weights)
+    checkpoint_changes_features = False
+    #: what a checkpoint must hold: the trained no tower
+    checkpoint_required_prefixes = ('no_tower.', )
+
+    def __init__(self,
+                 backbone: dict,
+                 class_names: Union[str, Sequence[str]],
+                 head: dict = dict(type='CLIPNHead'),
+                 extra_heads: Sequence[dict] = (dict(type='LogitHead', scores=('msp', 'maxlogit', 'energy')), ),
+                 templates: Union[str, Sequence[str]] = 'clipn',
+                 num_prompts: int = 16,
+                 prompt_seed: int = 0,
+                 loss: dict = dict(type='CLIPNLoss'),
+                 max_logit_scale: float = 100.0,
+                 text_key: str = 'text',
+                 **kwargs):
+        backbone = dict(backbone)
+        if not backbone.get('frozen', True):
+            raise ConfigError('CLIPNClassifier keeps the open_clip model frozen and trains its "no" tower; set '
+                              'model.backbone.frozen=True')
+        super().__init__(backbone=backbone, class_names=class_names, head=head, extra_heads=extra_heads,
+                         templates=templates, **kwargs)
+        self.no_tower = NoTextTower(self.backbone.clip, num_prompts=num_prompts, seed=prompt_seed)
+        self.loss_module = MODELS.build(loss)
+        self.max_logit_scale = float(max_logit_scale)
+        self.text_key = text_key
+        # training steps taken: with the sample index, the key of each sample's prompt draw (saved, so a resumed
+        # run draws what the uninterrupted one would)
+        self.register_buffer('prompt_step', torch.zeros((), dtype=torch.long))
+        self.register_buffer('no_text', torch.zeros(0), persistent=False)
+        self.keep_frozen_tower_out_of_checkpoints()
+        self.register_load_state_dict_post_hook(lambda module, keys: module.forget_text())
+
+    # ------------------------------------------------------------------ state
+    def forget_text(self) -> None:
+        """Drop the prototypes (the no tower changed: training resumed or weights were loaded)."""
+        self._prepared = False
+
+    def train(self, mode: bool = True):
+        """Switch modes; entering training drops the prototypes (the no tower is about to change)."""
+        if mode:
+            self.forget_text()
+        return super().train(mode)
+
+    def _context(self, work_dir):
+        ctx = super()._context(work_dir)
+        ctx.extra['no_text'] = self.no_text
+        return ctx
+
+    def no_prototypes(self, cache: Optional[CacheStore] = None) -> torch.Tensor:
+        """``W_no`` (K, D): per class the normalised sum of the normalised "no" embeddings of every template (the
+        mean prompt), cached under the no tower's content digest (only the K x D result is stored)."""
+        encoder = NoTextEncoder(self.no_tower, self.backbone)
+        names, templates = list(self.class_names), list(self.templates)
+
+        def compute():
+            emb = build_text_classifier_cached(encoder, names, templates, None, self.text_batch_size,
+                                               progress=len(names) * len(templates) > 5000)
+            return {'emb': emb.cpu().numpy().astype(np.float32)}, {'num_classes': len(names)}
+
+        if cache is None:
+            return torch.from_numpy(compute()[0]['emb'])
+        parts = dict(kind='clipn_no_prototypes', encoder=encoder.text_identity, classes=hash_strings(names),
+                     templates=hash_strings(templates))
+        arrays, _, _ = cache.get_or_compute(NO_TEXT_NAMESPACE, parts, compute)
+        return torch.from_numpy(np.array(arrays['emb']))
+
+    def prepare(self, work_dir: Optional[str] = None, force: bool = False, checkpoint: Optional[str] = None) -> None:
+        """Yes and no prototypes, then the heads (once per state of the no tower). Skipped while training (the
+        tower is changing; the next evaluation prepares)."""
+        self.note_checkpoint(checkpoint)
+        if (self._prepared or self.training) and not force:
+            return
+        cache = CacheStore(self.cache_dir) if self.cache_dir else None
+        device = self.no_tower.prompt_no.device
+        self.no_text = compute_on_main(lambda: self.no_prototypes(cache).cpu()).to(device)
+        super().prepare(work_dir=work_dir, force=True, checkpoint=checkpoint)
+        if not bool(self.no_tower.prompt_no.detach().any()):
+            print_log('CLIPN: the "no" tower is untrained (no checkpoint loaded?): it equals the yes tower and every '
+                      'image gets CTW = ATD = 0.5', logger='current', level=logging.WARNING)
+
+    def scores_from_features(self, feats: Dict[str, torch.Tensor]):
+        if not self._prepared:
+            self.prepare(force=True)
+        return super().scores_from_features(feats)
+
+    # ------------------------------------------------------------------ training
+    def _prompt_keys(self, data_samples: List[DataSample]):
+        """(step, sample index) per sample, or None when the samples carry no index (then the seeded generator)."""
+        if all('sample_idx' in s for s in data_samples):
+            step = int(self.prompt_step)
+            return [(step, int(s.sample_idx)) for s in data_samples]
+        return None
+
+    def loss(self, inputs: torch.Tensor, data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+        """CLIPN's loss on a batch of image-caption pairs (the global batch under DDP)."""
+        texts = captions_of(data_samples, self.text_key, type(self).__name__)
+        device = self.no_tower.prompt_no.device
+        with torch.no_grad():  # the frozen towers: constants of the loss
+            image = self.backbone.encode_image(inputs)
+            tokens = self.backbone.tokenize(texts).to(device)
+            yes = torch.nn.functional.normalize(self.backbone.clip.encode_text(tokens).float(), dim=-1)
+            scale = self.backbone.clip.logit_scale.detach().float().exp().clamp(max=self.max_logit_scale)
+        index = self.no_tower.draw_prompts(len(texts), self._prompt_keys(data_samples))
+        no = self.no_tower(tokens, prompt_index=index)
+        labels = None
+        if getattr(self.loss_module, 'mask_same_class', False):
+            if not all('gt_label' in s for s in data_samples):
+                raise ConfigError('CLIPNLoss(mask_same_class=True) needs class labels in the data samples '
+                                  '(gt_label); image-caption data without labels: mask_same_class=False')
+            labels = torch.cat([s.gt_label.reshape(-1)[:1] for s in data_samples]).to(device)
+        self.prompt_step += 1
+        return self.loss_module(image, yes, no, scale, labels)
+
+    def forward(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        return super().forward(inputs, data_samples, mode)
+
+    def report_notes(self) -> List[str]:
+        notes = super().report_notes()
+        if not bool(self.no_tower.prompt_no.detach().any()):
+            notes.append('CLIPN "no" tower untrained (it equals the yes tower: CTW = ATD = 0.5 for every image): pass '
+                         'the checkpoint of tools/train.py or of tools/model_converters/clipn_to_mmood.py')
+        return notes
