@@ -6,7 +6,7 @@
 #   python tools/export_clip_weights.py work_dirs/clip_tiny_digits checkpoints/clip_tiny_digits.pth
 #   python tools/train.py configs/clipn_tiny_digits.py
 #   python tools/test.py configs/clipn_tiny_digits.py work_dirs/clipn_tiny_digits/epoch_6.pth
-_base_ = ['./_base_/models/clip_tiny.py', './_base_/default_runtime.py']
+_base_ = ['./_base_/models/clip_tiny.py', './_base_/datasets/digits_ood.py', './_base_/default_runtime.py']
 
 class_names = ['zero', 'one', 'two', 'three', 'four']
 model = dict(
@@ -37,17 +37,6 @@ train_dataloader = dict(
                  image_size=32,
                  pipeline=[dict(type='RandomCaption', seed=0), dict(type='PackInputs', algorithm_keys=('text', ))]),
 )
-test_pipeline = [dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood'))]
-test_dataloader = dict(
-    batch_size=128,
-    num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='DigitsOODDataset', id_digits=(0, 1, 2, 3, 4), ood_digits=(5, 6, 7, 8, 9), num_noise=200,
-                 noise_seed=0, split='test', split_seed=0, test_size=0.3, image_size=32,
-                 id_name='digits 0-4', ood_name='digits 5-9', noise_name='noise', pipeline=test_pipeline),
-)
-test_evaluator = dict(type='OODMetric', fpr_positive='id', fpr_rule='closest')
-test_cfg = dict(type='TestLoop')
 
 max_epochs = 6
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs)

@@ -5,7 +5,7 @@
 #   python tools/export_clip_weights.py work_dirs/clip_tiny_digits checkpoints/clip_tiny_digits.pth
 #   python tools/test.py configs/mcm_tiny_digits.py
 # (or --cfg-options model.backbone.pretrained=/path/to/exported.pth).
-_base_ = ['./_base_/models/clip_tiny.py', './_base_/default_runtime.py']
+_base_ = ['./_base_/models/clip_tiny.py', './_base_/datasets/digits_ood.py', './_base_/default_runtime.py']
 
 model = dict(
     backbone=dict(pretrained='checkpoints/clip_tiny_digits.pth'),
@@ -17,15 +17,3 @@ model = dict(
     head=dict(_delete_=True, type='MCMHead', tau=0.1, local_weight=0.0),
     logit_scale=None,  # ID class probabilities with the trained logit scale
 )
-
-test_pipeline = [dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood'))]
-test_dataloader = dict(
-    batch_size=128,
-    num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='DigitsOODDataset', id_digits=(0, 1, 2, 3, 4), ood_digits=(5, 6, 7, 8, 9), num_noise=200,
-                 noise_seed=0, split='test', split_seed=0, test_size=0.3, image_size=32,
-                 id_name='digits 0-4', ood_name='digits 5-9', noise_name='noise', pipeline=test_pipeline),
-)
-test_evaluator = dict(type='OODMetric', fpr_positive='id', fpr_rule='closest')
-test_cfg = dict(type='TestLoop')

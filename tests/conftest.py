@@ -160,6 +160,21 @@ def run_command(cmd, env=None, cwd=REPO, timeout=900, port_env=None):
                          f'{proc.stdout[-3000:]}\n--- stderr (tail)\n{proc.stderr[-6000:]}')
 
 
+@contextlib.contextmanager
+def gloo_group(rank: int, port: int, world: int):
+    """Inside a worker of :func:`spawn_with_port`: a gloo process group of ``world`` ranks on ``port`` (one intra-op
+    thread per rank), destroyed on exit."""
+    import torch.distributed as dist
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
 def spawn_with_port(worker, nprocs, args=(), start_method='spawn'):
     """``torch.multiprocessing.start_processes(worker, (port, *args), nprocs)`` with a :func:`free_port`, retried
     once with a new port if another process took it first (the worker is called as ``worker(rank, port, *args)``)."""

@@ -34,6 +34,24 @@ def guarded(main):
     return wrapper
 
 
+def run_runner(runner, action: str):
+    """``runner.train()`` / ``runner.test()`` with a clean end: on success the launcher's process group is torn down
+    after a barrier (otherwise gloo's threads can abort the interpreter at exit, "terminate called without an active
+    exception", long after the results were written); on an error the Runner's logger and instances are released
+    first, so a later run in the same process (a notebook, the tests) does not log into this run's files."""
+    import torch.distributed as dist
+    from mmood.engine import release_runner_instances
+    try:
+        result = getattr(runner, action)()
+    except BaseException:
+        release_runner_instances(runner)
+        raise
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+    return result
+
+
 def default_cache_dir() -> str:
     """The user's cache folder for mmood: ``$MMOOD_CACHE`` or ``$XDG_CACHE_HOME/mmood`` or ``~/.cache/mmood``."""
     if os.environ.get('MMOOD_CACHE'):

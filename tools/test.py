@@ -9,7 +9,8 @@ import mmood  # noqa: F401  (first: compat shims before anything imports torchvi
 
 import argparse
 
-from cli_common import add_common_arguments, apply_common_options, guarded, load_cli_config, parse_common
+from cli_common import (add_common_arguments, apply_common_options, guarded, load_cli_config, parse_common,
+                        run_runner)
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -50,7 +51,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
     runner = Runner.from_cfg(cfg)
-    return runner.test()
+    return run_runner(runner, 'test')
 
 
 if __name__ == '__main__':

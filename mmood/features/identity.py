@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..cache import file_identity, hash_strings
+from ..utils.errors import ConfigError
 
 FEATURE_NAMESPACE = 'features'
 SPLITS = ('id_train', 'id_test', 'ood')
@@ -81,13 +82,14 @@ def eval_set_sources(dataset_cfg: dict) -> List[SetSource]:
         One :class:`SetSource` per set.
 
     Raises:
-        ValueError: the config is not an ``OODEvalDataset``.
+        ConfigError: the config is not an ``OODEvalDataset`` (a ``ValueError``).
     """
     from ..datasets import resolve_sets
     dataset_cfg = _plain(dataset_cfg)
     if _type_name(dataset_cfg.get('type')) != 'OODEvalDataset':
-        raise ValueError(f'Feature caching of test sets needs test_dataloader.dataset of type OODEvalDataset, got '
-                         f'{dataset_cfg.get("type")!r}.')
+        raise ConfigError(f'Feature caching of test sets (--save-features, tools/score.py, '
+                          f'tools/extract_features.py) needs test_dataloader.dataset of type OODEvalDataset (image '
+                          f'folders or lists), got {dataset_cfg.get("type")!r}; evaluate it with tools/test.py.')
     pipeline = dataset_cfg.get('pipeline', [])
     max_per_set = dataset_cfg.get('max_per_set')
     id_spec, ood_specs, _ = resolve_sets(dataset_cfg)

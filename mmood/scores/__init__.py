@@ -12,13 +12,13 @@ Public functions:
   (Jiang et al., ICLR 2024).
 * :func:`msp_score`, :func:`maxlogit_score`, :func:`energy_score`, :func:`l1_norm_score` -- classifier-logit
   scores (MSP, MaxLogit, negative free energy, PLP's L1 norm).
-* :func:`clipn_scores`, :func:`ctw_score`, :func:`atd_score`, :func:`clipn_p_yes` -- CLIPN's CTW and ATD from
+* :func:`clipn_scores`, :func:`clipn_p_yes` -- CLIPN's CTW and ATD from
   "yes" and "no" cosines (Wang et al., ICCV 2023).
 * :func:`knn_score` -- k-nearest-neighbour distance (Sun et al., ICML 2022) and PLP's ``exp(cos / T)`` form.
 * :func:`fit_gaussians`, :func:`mahalanobis_score` -- (relative) Mahalanobis (Lee et al., NeurIPS 2018;
   Ren et al., 2021).
 """
-from .clipn import atd_score, clipn_p_yes, clipn_scores, ctw_score
+from .clipn import clipn_p_yes, clipn_scores
 from .glmcm import glmcm_from_parts, glmcm_score, local_mcm_score
 from .knn import knn_score
 from .logits import LOGIT_SCORES, energy_score, l1_norm_score, maxlogit_score, msp_score
@@ -29,5 +29,5 @@ from .neglabel import group_permutation, neglabel_score
 __all__ = [
     'mcm_score', 'local_mcm_score', 'glmcm_score', 'glmcm_from_parts', 'neglabel_score', 'group_permutation',
     'msp_score', 'maxlogit_score', 'energy_score', 'l1_norm_score', 'LOGIT_SCORES', 'knn_score', 'fit_gaussians',
-    'mahalanobis_score', 'clipn_scores', 'clipn_p_yes', 'ctw_score', 'atd_score'
+    'mahalanobis_score', 'clipn_scores', 'clipn_p_yes'
 ]

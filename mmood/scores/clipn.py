@@ -30,7 +30,7 @@ from torch import Tensor
 
 from .mcm import _check_tau, _upcast
 
-__all__ = ['clipn_scores', 'clipn_p_yes', 'ctw_score', 'atd_score']
+__all__ = ['clipn_scores', 'clipn_p_yes']
 
 
 def _check_pair(cos_yes: Tensor, cos_no: Tensor) -> Tuple[Tensor, Tensor]:
@@ -105,37 +105,3 @@ def clipn_scores(cos_yes: Tensor, cos_no: Tensor, logit_scale: float = 100.0) ->
     """
     l_yes, p_yes = _yes_logits_and_p_yes(cos_yes, cos_no, logit_scale)
     return {'ctw': _ctw(l_yes, p_yes), 'atd': _atd(l_yes, p_yes)}
-
-
-def ctw_score(cos_yes: Tensor, cos_no: Tensor, logit_scale: float = 100.0) -> Tensor:
-    """CTW = ``p_yes`` of the predicted class ``argmax_c l_yes_c`` (first index on ties).
-
-    Args:
-        cos_yes (Tensor): ``(B, C)`` "yes" cosines.
-        cos_no (Tensor): ``(B, C)`` "no" cosines.
-        logit_scale (float): The logit scale ``s``. Defaults to 100.0.
-
-    Returns:
-        Tensor: ``(B,)`` scores in ``[0, 1]``. Higher = more ID.
-
-    Raises:
-        ValueError: As :func:`clipn_scores`.
-    """
-    return _ctw(*_yes_logits_and_p_yes(cos_yes, cos_no, logit_scale))
-
-
-def atd_score(cos_yes: Tensor, cos_no: Tensor, logit_scale: float = 100.0) -> Tensor:
-    """ATD = ``sum_c p_yes_c * softmax_c(l_yes)``.
-
-    Args:
-        cos_yes (Tensor): ``(B, C)`` "yes" cosines.
-        cos_no (Tensor): ``(B, C)`` "no" cosines.
-        logit_scale (float): The logit scale ``s``. Defaults to 100.0.
-
-    Returns:
-        Tensor: ``(B,)`` scores in ``[0, 1]``. Higher = more ID.
-
-    Raises:
-        ValueError: As :func:`clipn_scores`.
-    """
-    return _atd(*_yes_logits_and_p_yes(cos_yes, cos_no, logit_scale))

@@ -40,6 +40,9 @@ def test_an_unreadable_image_stops_the_run_naming_it(setup, capsys):
         load_tool('test').main([setup['config'], '--work-dir', osp.join(setup['root'], 'w1'), '--cache-dir',
                                 setup['cache']])
     assert err.value.code == 2
+    # the failed run released its logger: a next run in this process within the same second logs into its own files
+    from mmengine.logging import MMLogger
+    assert not [name for name in MMLogger._instance_dict if name.startswith('mcm_tiny_')]
     message = capsys.readouterr().err
     assert f'Cannot read image {setup["bad"]} (set "Flat")' in message and 'skip_unreadable=True' in message
 

@@ -1,11 +1,10 @@
 """CLIPContrastiveLoss: the formula, and the 2-process gloo run against the single-process global batch."""
-import os
 import os.path as osp
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import spawn_with_port
+from conftest import gloo_group, spawn_with_port
 
 from mmood.models.losses import CLIPContrastiveLoss, clip_contrastive_loss
 
@@ -70,18 +69,11 @@ def test_shape_check():
 
 
 def _worker(rank: int, port: int, out_dir: str) -> None:
-    import torch.distributed as dist
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
-                      LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
-    dist.init_process_group('gloo', rank=rank, world_size=WORLD)
-    try:
+    with gloo_group(rank, port, WORLD):
         p = make_problem()
         chunk = slice(rank * LOCAL_BATCH, (rank + 1) * LOCAL_BATCH)
         out = run_loss(p['x'][chunk], p['y'][chunk], p['w'], p['log_scale'])
         torch.save(out, osp.join(out_dir, f'rank{rank}.pt'))
-    finally:
-        dist.destroy_process_group()
 
 
 def test_two_process_gloo_equals_global_batch(tmp_path):

@@ -1,14 +1,13 @@
 """CLIPNLoss (ITBO + TSO): test vectors T3/T4 (test_vectors.md), class masking, gradients, and the 2-process gloo
 run against the single-process global batch."""
 import math
-import os
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import spawn_with_port
+from conftest import gloo_group, spawn_with_port
 
 from mmood.models.losses import CLIPNLoss, clipn_loss, gather_features
 from mmpretrain.registry import MODELS
@@ -239,12 +238,7 @@ def run_loss(f, g, z, w, log_scale, labels, mask_same_class):
 
 
 def _worker(rank: int, port: int, out_dir: str) -> None:
-    import torch.distributed as dist
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
-                      LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
-    dist.init_process_group('gloo', rank=rank, world_size=WORLD)
-    try:
+    with gloo_group(rank, port, WORLD):
         p = make_problem()
         chunk = slice(rank * LOCAL_BATCH, (rank + 1) * LOCAL_BATCH)
         local = {k: (v[chunk] if k in ('f', 'g', 'z', 'labels') else v) for k, v in p.items()}
@@ -252,8 +246,6 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
         out = {mask: run_loss(**local, mask_same_class=mask) for mask in (False, True)}
         out.update(labels_all=labels_all, f_all=f_all, offset=offset)
         torch.save(out, osp.join(out_dir, f'rank{rank}.pt'))
-    finally:
-        dist.destroy_process_group()
 
 
 def test_two_process_gloo_equals_global_batch(tmp_path):
