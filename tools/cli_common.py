@@ -34,22 +34,30 @@ def guarded(main):
     return wrapper
 
 
-def run_runner(runner, action: str):
-    """``runner.train()`` / ``runner.test()`` with a clean end: on success the launcher's process group is torn down
-    after a barrier (otherwise gloo's threads can abort the interpreter at exit, "terminate called without an active
-    exception", long after the results were written); on an error the Runner's logger and instances are released
-    first, so a later run in the same process (a notebook, the tests) does not log into this run's files."""
+def run_runner(cfg: Config, action: str):
+    """Build a Runner from ``cfg`` and run ``action`` (``'train'`` / ``'test'``) with a clean end; returns
+    ``(runner, result)``.
+
+    On success the launcher's process group is torn down after a barrier (otherwise gloo's threads can abort the
+    interpreter at exit, "terminate called without an active exception", after the results were written). On an
+    error -- while building (a refused weights file) or running -- the loggers, message hubs and visualizers the
+    Runner registered are released and their log files closed, so a later run in the same process (a notebook, the
+    tests) neither leaks them nor logs into this run's files."""
     import torch.distributed as dist
-    from mmood.engine import release_runner_instances
+    from mmengine.logging import MMLogger
+    from mmengine.runner import Runner
+    from mmood.engine import release_instances
+    before = set(MMLogger._instance_dict)
     try:
+        runner = Runner.from_cfg(cfg)
         result = getattr(runner, action)()
     except BaseException:
-        release_runner_instances(runner)
+        release_instances([name for name in list(MMLogger._instance_dict) if name not in before])
         raise
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
-    return result
+    return runner, result
 
 
 def default_cache_dir() -> str:

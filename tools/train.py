@@ -6,7 +6,6 @@ import argparse
 from cli_common import (add_common_arguments, apply_common_options, guarded, load_cli_config, parse_common,
                         run_runner)
 from mmengine.config import Config
-from mmengine.runner import Runner
 
 
 def parse_args(argv=None):
@@ -33,9 +32,7 @@ def build_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
-    runner = Runner.from_cfg(cfg)
-    run_runner(runner, 'train')
-    return runner
+    return run_runner(cfg, 'train')[0]
 
 
 if __name__ == '__main__':

@@ -26,7 +26,7 @@ from ...utils.errors import ConfigError
 from ...utils.io import atomic_open
 
 __all__ = ['OODPrepareHook', 'OODResultsHook', 'DatasetEpochHook', 'model_report_notes', 'ood_metric_of',
-           'fit_heads_from_cache', 'release_runner_instances',
+           'fit_heads_from_cache', 'release_runner_instances', 'release_instances',
            'RESULT_COLUMNS', 'checkpoint_note']
 
 RESULT_COLUMNS = ('index', 'set', 'group', 'is_ood', 'label', 'prediction', 'ood_score', 'path')
@@ -63,21 +63,27 @@ def skipped_note(skipped: List[Dict[str, str]]) -> List[str]:
 def release_runner_instances(runner) -> None:
     """Close the file handlers of ``runner``'s logger and remove the manager instances (logger, message hub,
     visualizer) registered under its experiment name."""
-    from mmengine.logging import MessageHub, MMLogger
-    from mmengine.visualization import Visualizer
-    name = getattr(runner, 'experiment_name', None)
-    logger = getattr(runner, 'logger', None)
-    for handler in list(getattr(logger, 'handlers', [])):
-        if isinstance(handler, logging.FileHandler):
-            handler.close()
-            logger.removeHandler(handler)
     visualizer = getattr(runner, 'visualizer', None)
     for backend in getattr(visualizer, '_vis_backends', {}).values():
         close = getattr(backend, 'close', None)
         if callable(close):
             close()
-    for manager in (MMLogger, MessageHub, Visualizer):
-        manager._instance_dict.pop(name, None)
+    release_instances([getattr(runner, 'experiment_name', None)])
+
+
+def release_instances(names) -> None:
+    """Close the log files of the mmengine loggers named ``names`` and drop their logger, message hub and visualizer
+    instances (what a Runner registers under its experiment name; also after a Runner failed half-built)."""
+    from mmengine.logging import MessageHub, MMLogger
+    from mmengine.visualization import Visualizer
+    for name in names:
+        logger = MMLogger._instance_dict.get(name)
+        for handler in list(getattr(logger, 'handlers', [])):
+            if isinstance(handler, logging.FileHandler):
+                handler.close()
+                logger.removeHandler(handler)
+        for manager in (MMLogger, MessageHub, Visualizer):
+            manager._instance_dict.pop(name, None)
 
 
 def ood_metric_of(evaluator) -> Optional[Any]:
