@@ -35,6 +35,14 @@ def tiny_backbone(**kwargs) -> dict:
     return dict(dict(type='OpenCLIPBackbone', model_name=TINY_NAME, pretrained=None, model_cfg=TINY_CFG), **kwargs)
 
 
+def tiny_weights(path) -> str:
+    """Save the tiny tower's random open_clip weights (torch seed 0) to ``path`` (for ``pretrained``); returns it."""
+    from mmpretrain.registry import MODELS
+    torch.manual_seed(0)
+    torch.save(MODELS.build(tiny_backbone()).clip.state_dict(), path)
+    return str(path)
+
+
 def write_images(folder, n, seed, kind):
     """n small RGB images of a recognisable kind ('stripes', 'blobs', 'noise', 'flat')."""
     os.makedirs(folder, exist_ok=True)

@@ -10,7 +10,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, make_benchmark, make_corpus, run_command, run_tool, tiny_backbone
+from conftest import REPO, make_benchmark, make_corpus, run_command, run_tool, tiny_backbone, tiny_weights
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmpretrain.registry import DATASETS, MODELS
@@ -42,9 +42,7 @@ def setup(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('e2e'))
     dataset = make_benchmark(osp.join(root, 'bench'), n_ood=(4, 4))  # 9 + 4 + 4 = 17 samples: odd
     corpus = make_corpus(osp.join(root, 'corpus'))
-    torch.manual_seed(0)
-    weights = osp.join(root, 'tiny.pt')
-    torch.save(MODELS.build(tiny_backbone()).clip.state_dict(), weights)
+    weights = tiny_weights(osp.join(root, 'tiny.pt'))
     configs = {}
     for method, head in (('neglabel', dict(corpus_dir=corpus, ngroup=2, neg_ratio=0.3)),
                          ('glmcm', dict())):

@@ -8,7 +8,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, load_tool, make_benchmark, tiny_backbone, tiny_pipeline
+from conftest import REPO, load_tool, make_benchmark, tiny_backbone, tiny_pipeline, tiny_weights
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
@@ -22,9 +22,7 @@ from mmood.scores import knn_score
 def setup(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('knn_head'))
     dataset = make_benchmark(osp.join(root, 'bench'), n_ood=(4, 5))
-    torch.manual_seed(0)
-    weights = osp.join(root, 'tiny.pt')
-    torch.save(MODELS.build(tiny_backbone()).clip.state_dict(), weights)
+    weights = tiny_weights(osp.join(root, 'tiny.pt'))
     id_train = dict(type='CustomDataset', data_root=osp.join(root, 'bench', 'id'), pipeline=tiny_pipeline())
     body = f'''_base_ = ['{REPO}/configs/mcm_vitb16.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names=['zero', 'one', 'two'],

@@ -3,10 +3,8 @@ less than 50 MB and open files by at most 2 -- each Runner's log file and regist
 import os
 import os.path as osp
 
-import torch
-from conftest import REPO, load_tool, make_benchmark, tiny_backbone
+from conftest import REPO, load_tool, make_benchmark, tiny_backbone, tiny_weights
 from mmengine.logging import MessageHub, MMLogger
-from mmpretrain.registry import MODELS
 
 
 def rss_mb() -> float:
@@ -20,9 +18,7 @@ def open_files() -> int:
 
 def test_twenty_evaluations_in_one_process(tmp_path):
     dataset = make_benchmark(str(tmp_path / 'bench'))
-    torch.manual_seed(0)
-    weights = str(tmp_path / 'tiny.pt')
-    torch.save(MODELS.build(tiny_backbone()).clip.state_dict(), weights)
+    weights = tiny_weights(str(tmp_path / 'tiny.pt'))
     config = str(tmp_path / 'mcm_tiny.py')
     with open(config, 'w') as f:
         f.write(f'''_base_ = ['{REPO}/configs/mcm_vitb16.py']

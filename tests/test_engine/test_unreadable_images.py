@@ -7,9 +7,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
-import torch
-from conftest import REPO, load_tool, make_benchmark, tiny_backbone
-from mmpretrain.registry import MODELS
+from conftest import REPO, load_tool, make_benchmark, tiny_backbone, tiny_weights
 from PIL import Image
 
 
@@ -23,9 +21,7 @@ def setup(tmp_path_factory):
         data = f.read()
     with open(good, 'wb') as f:
         f.write(data[:300])
-    torch.manual_seed(0)
-    weights = osp.join(root, 'tiny.pt')
-    torch.save(MODELS.build(tiny_backbone()).clip.state_dict(), weights)
+    weights = tiny_weights(osp.join(root, 'tiny.pt'))
     config = osp.join(root, 'mcm_tiny.py')
     with open(config, 'w') as f:
         f.write(f'''_base_ = ['{REPO}/configs/mcm_vitb16.py']

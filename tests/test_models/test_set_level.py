@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import REPO, load_tool, make_benchmark, tiny_backbone
+from conftest import REPO, load_tool, make_benchmark, tiny_backbone, tiny_weights
 from mmpretrain.registry import MODELS
 
 from mmood.evaluation import OODMetric, metrics_of
@@ -60,9 +60,7 @@ def test_score_pairs_and_stream_order():
 def run(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('set_level'))
     dataset = make_benchmark(osp.join(root, 'bench'), n_ood=(4, 5))
-    torch.manual_seed(0)
-    weights = osp.join(root, 'tiny.pt')
-    torch.save(MODELS.build(tiny_backbone()).clip.state_dict(), weights)
+    weights = tiny_weights(osp.join(root, 'tiny.pt'))
     config = osp.join(root, 'pair_tiny.py')
     with open(config, 'w') as f:
         f.write(f'''_base_ = ['{REPO}/configs/mcm_vitb16.py']

@@ -8,9 +8,8 @@ import sys
 
 import pytest
 import torch
-from conftest import (REPO, make_benchmark, run_command, run_tool, tiny_backbone, tiny_pipeline, write_images,
-                      write_killer)
-from mmpretrain.registry import MODELS
+from conftest import (REPO, make_benchmark, run_command, run_tool, tiny_backbone, tiny_pipeline, tiny_weights,
+                      write_images, write_killer)
 
 ITERS = 6
 
@@ -22,9 +21,7 @@ def setup(tmp_path_factory):
     for c, name in enumerate(['zero', 'one', 'two']):
         write_images(osp.join(root, 'train', name), 6, seed=40 + c, kind='stripes')  # 18 images: even per rank
     train = dict(type='CustomDataset', data_root=osp.join(root, 'train'), pipeline=tiny_pipeline())
-    torch.manual_seed(0)
-    weights = osp.join(root, 'tiny.pt')
-    torch.save(MODELS.build(tiny_backbone()).clip.state_dict(), weights)
+    weights = tiny_weights(osp.join(root, 'tiny.pt'))
     write_killer(root)
     config = osp.join(root, 'plp_tiny.py')
     with open(config, 'w') as f:

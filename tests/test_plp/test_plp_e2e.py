@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, load_tool, make_benchmark, run_tool, tiny_backbone, tiny_pipeline, write_images
+from conftest import REPO, load_tool, make_benchmark, run_tool, tiny_backbone, tiny_pipeline, tiny_weights, write_images
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
@@ -38,9 +38,7 @@ def build_run(root):
     bench = make_benchmark(osp.join(root, 'bench'), n_ood=(4, 5))
     for c, name in enumerate(CLASSES):
         write_images(osp.join(root, 'train', name), 6, seed=20 + c, kind='stripes')
-    torch.manual_seed(0)
-    weights = osp.join(root, 'tiny.pt')
-    torch.save(MODELS.build(tiny_backbone()).clip.state_dict(), weights)
+    weights = tiny_weights(osp.join(root, 'tiny.pt'))
     train = dict(type='CustomDataset', data_root=osp.join(root, 'train'), pipeline=tiny_pipeline())
     config = osp.join(root, 'plp_tiny.py')
     with open(config, 'w') as f:

@@ -8,9 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-import torch
-from conftest import REPO, load_tool, make_benchmark, run_tool, tiny_backbone
-from mmpretrain.registry import MODELS
+from conftest import REPO, load_tool, make_benchmark, run_tool, tiny_backbone, tiny_weights
 from PIL import Image
 
 from mmood.evaluation import metrics_of
@@ -24,9 +22,7 @@ def run(tmp_path_factory):
     """One tools/test.py run with --save-features (in this process) on the tiny tower and generated folders."""
     root = str(tmp_path_factory.mktemp('score'))
     dataset = make_benchmark(osp.join(root, 'bench'), n_ood=(4, 5))
-    torch.manual_seed(0)
-    weights = osp.join(root, 'tiny.pt')
-    torch.save(MODELS.build(tiny_backbone()).clip.state_dict(), weights)
+    weights = tiny_weights(osp.join(root, 'tiny.pt'))
     id_train = dict(type='CustomDataset', data_root=osp.join(root, 'bench', 'id'), pipeline=dataset['pipeline'])
     config = osp.join(root, 'mcm_tiny.py')
     with open(config, 'w') as f:
