@@ -106,7 +106,7 @@ def cached_feature_dataloader(runner, dataloader: Any, training: bool, sets: Opt
             raise ValueError(f'Training reads one ID-train set; the train dataset has {[s.name for s in sources]} '
                              f'(select one with the loop option `sets`).')
         train_set = find_set_features(cache, model_id, sources[0], kinds)
-        targets = model.prepare_cached_training(train_set, cache, work_dir=runner.log_dir)
+        targets = model.prepare_cached_training(train_set, cache, work_dir=runner.log_dir, root_dir=runner.work_dir)
     view = dict(type=CachedFeatureDataset, source=dataset_cfg, model_id=model_id, cache_dir=cache.root,
                 kinds=kinds, sets=sets, targets=targets, in_memory=in_memory, test_mode=not training)
     out = dict(dataloader, dataset=view, collate_fn=dict(type=feature_collate), num_workers=int(num_workers))
@@ -123,7 +123,7 @@ class CachedFeatureTrainLoop(IterBasedTrainLoop):
     Args:
         runner: the runner.
         dataloader: the train dataloader config (an image dataset; its features are served).
-        max_iters: total iterations.
+        max_iters: total iterations (None: ``epochs`` × the model's ``steps_per_epoch``).
         val_begin: first iteration that may validate.
         val_interval: validation interval (iterations).
         dynamic_intervals: as ``IterBasedTrainLoop``.
@@ -131,12 +131,24 @@ class CachedFeatureTrainLoop(IterBasedTrainLoop):
         extraction: options of a missing extraction (``batch_size``, ``num_workers``, ``storage``...).
         num_workers: workers of the feature dataloader.
         in_memory: read the cached arrays into memory.
+        epochs: with ``max_iters=None``, train ``epochs`` × ``model.steps_per_epoch`` iterations, the epoch length
+            the model sets while preparing (TOE: one epoch = one pass over the outlier texts, reference_bugs TOE-4).
     """
 
-    def __init__(self, runner, dataloader, max_iters: int, val_begin: int = 1, val_interval: int = 1000,
-                 dynamic_intervals=None, sets: Optional[Sequence[str]] = None, extraction: Optional[Dict] = None,
-                 num_workers: int = 0, in_memory: bool = False):
+    def __init__(self, runner, dataloader, max_iters: Optional[int] = None, val_begin: int = 1,
+                 val_interval: int = 1000, dynamic_intervals=None, sets: Optional[Sequence[str]] = None,
+                 extraction: Optional[Dict] = None, num_workers: int = 0, in_memory: bool = False,
+                 epochs: Optional[int] = None):
+        if (max_iters is None) == (epochs is None):
+            raise ValueError('CachedFeatureTrainLoop takes max_iters or epochs (one of them)')
         dataloader = cached_feature_dataloader(runner, dataloader, True, sets, extraction, num_workers, in_memory)
+        if max_iters is None:
+            steps = getattr(_unwrap(runner.model), 'steps_per_epoch', None)
+            if not steps:
+                raise ValueError('epochs=... needs a model that sets steps_per_epoch while preparing its training '
+                                 '(e.g. TOEClassifier); give max_iters instead')
+            max_iters = int(epochs) * int(steps)
+            print_log(f'Training {epochs} epochs of {steps} iterations = {max_iters} iterations.', logger='current')
         super().__init__(runner, dataloader, max_iters, val_begin, val_interval, dynamic_intervals)
 
 

@@ -3,9 +3,10 @@ from .clip_ood import CLIP_MEAN, CLIP_STD, CLIPOODClassifier, clip_data_preproce
 from .clip_contrastive import CLIPContrastiveModel, export_open_clip_weights, open_clip_state_dict
 from .linear_probe import FeatureClsDataPreprocessor, LinearProbeClassifier
 from .clipn import CLIPNClassifier
+from .toe import TOEClassifier
 
 __all__ = [
     'CLIP_MEAN', 'CLIP_STD', 'CLIPOODClassifier', 'clip_data_preprocessor', 'CLIPContrastiveModel',
     'export_open_clip_weights', 'open_clip_state_dict', 'FeatureClsDataPreprocessor', 'LinearProbeClassifier',
-    'CLIPNClassifier'
+    'CLIPNClassifier', 'TOEClassifier'
 ]

@@ -125,6 +125,7 @@ class LinearProbeClassifier(CLIPOODClassifier):
         if not isinstance(self.head, LinearProbeHead):
             raise TypeError(f'LinearProbeClassifier needs a LinearProbeHead, got {type(self.head).__name__}')
         self.head.setup(self.feature_dim, self.num_classes)
+        self.head.set_projection(self.projection)
         self.train_labels = train_labels
         self.loss_module = MODELS.build(loss)
         self.pseudo_label_batch_size = int(pseudo_label_batch_size)
@@ -148,7 +149,9 @@ class LinearProbeClassifier(CLIPOODClassifier):
         """Width of :attr:`feature_kind` for this backbone (``pre_proj``: before the projection, if any)."""
         visual = self.backbone.clip.visual
         proj = getattr(visual, 'proj', None)
-        if self.feature_kind == 'pre_proj' and isinstance(proj, Tensor):
+        if self.head.project and self.feature_kind != 'pre_proj':
+            raise ConfigError(f'A head with project=True reads "pre_proj" features, not {self.feature_kind!r}')
+        if self.feature_kind == 'pre_proj' and isinstance(proj, Tensor) and not self.head.project:
             return int(proj.shape[0])
         if self.feature_kind in ('pre_proj', 'global'):
             return int(proj.shape[1]) if isinstance(proj, Tensor) else int(visual.output_dim)
@@ -189,8 +192,8 @@ class LinearProbeClassifier(CLIPOODClassifier):
                     rule='argmax_c normalize(x) @ W @ t_c')
 
     # ------------------------------------------------------------------ training on cached features
-    def prepare_cached_training(self, train_set: Any, cache: Any = None, work_dir: Optional[str] = None
-                                ) -> np.ndarray:
+    def prepare_cached_training(self, train_set: Any, cache: Any = None, work_dir: Optional[str] = None,
+                                root_dir: Optional[str] = None) -> np.ndarray:
         """Before training on cached features: fit the z-score statistics, return the training labels.
 
         Called by :class:`~mmood.engine.CachedFeatureTrainLoop` with the cached ID-train set. Pseudo-labels are
@@ -200,16 +203,21 @@ class LinearProbeClassifier(CLIPOODClassifier):
         Args:
             train_set: a :class:`~mmood.features.CachedSet` holding :attr:`feature_kind`.
             cache: the :class:`~mmood.cache.CacheStore` for the pseudo-labels (None: not cached).
-            work_dir: where to write ``pseudo_labels.json``.
+            work_dir: where to write ``pseudo_labels.json`` (the run's log folder).
+            root_dir: the runner's work folder (kept across runs; unused here, read by subclasses).
 
         Returns:
             (N,) int64 labels, in the order of the cached rows.
         """
         feats = train_set.feats[self.feature_kind]
-        mean, std = zscore_statistics(feats)
-        guarded = self.head.set_statistics(mean, std)
-        print_log(f'Linear probe: z-score statistics of {feats.shape[0]} ID-train features ({self.feature_kind}, '
-                  f'width {feats.shape[1]}); {guarded} zero-variance columns only centred.', logger='current')
+        if self.head.zscore:
+            mean, std = zscore_statistics(feats, transform=self.head.project_input)
+            guarded = self.head.set_statistics(mean, std)
+            print_log(f'Linear probe: z-score statistics of {feats.shape[0]} ID-train features '
+                      f'({self.feature_kind}{" projected" if self.head.project else ""}, width '
+                      f'{self.head.in_channels}); {guarded} zero-variance columns only centred.', logger='current')
+        else:  # unscaled inputs: identity statistics (they also mark the head as trained in its checkpoints)
+            self.head.set_statistics(torch.zeros(self.head.in_channels), torch.ones(self.head.in_channels))
         if self.train_labels == 'true':
             labels = np.asarray(train_set.labels, dtype=np.int64)
             if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):

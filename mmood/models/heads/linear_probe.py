@@ -13,6 +13,14 @@ testing needs no training file)::
          = max_c l_c                       'maxlogit'
          = Σ_c (l_c − min l)               'l1norm'
 
+Options for other linear-head methods (TOE, arXiv:2310.16492, toe.md): ``project=True`` reads the *raw projected*
+image feature ``x W_proj`` (computed from the cached ``pre_proj`` rows and the tower's projection, set by the
+classifier with :meth:`LinearProbeHead.set_projection`; exactly what ``encode_image`` returns before its
+normalisation), ``zscore=False`` feeds the features unscaled (the statistics are then the identity, μ = 0, σ = 1),
+``hidden=(h1, ...)`` puts ReLU layers of those widths before the last linear layer (an MLP head), and
+:meth:`LinearProbeHead.embedding_logits` applies the head to vectors already in the joint space (TOE's outlier
+text embeddings: no projection).
+
 The reference has no epsilon: a zero-variance column gives inf/NaN there (reference_bugs PLP-12); here it is
 centred only, so every z-score stays finite. Which logit score fills the paper's PLP rows is not verified
 (plp.md §5): the head returns energy and MSP side by side (``plp_energy``, the primary ``score``, and
@@ -20,7 +28,7 @@ centred only, so every z-score stays finite. Which logit score fills the paper's
 
 Sign: every score is **higher = more in-distribution**.
 """
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -35,7 +43,8 @@ from ...utils.errors import ConfigError
 __all__ = ['LinearProbeHead', 'zscore_statistics']
 
 
-def zscore_statistics(feats: Any, batch_size: int = 65536) -> Tuple[Tensor, Tensor]:
+def zscore_statistics(feats: Any, batch_size: int = 65536,
+                      transform: Optional[Callable[[Tensor], Tensor]] = None) -> Tuple[Tensor, Tensor]:
     """Per-dimension mean and unbiased standard deviation of (N, D) features, in float64, batch by batch.
 
     Two passes (mean, then squared deviations) over a tensor, an array or a memory-mapped array; nothing larger
@@ -44,6 +53,7 @@ def zscore_statistics(feats: Any, batch_size: int = 65536) -> Tuple[Tensor, Tens
     Args:
         feats: (N, D) features, N >= 2.
         batch_size: rows per batch.
+        transform: applied to each float64 batch first (e.g. the tower's projection), None: the rows as they are.
 
     Returns:
         ``(mean, std)``: two (D,) float64 tensors.
@@ -55,8 +65,9 @@ def zscore_statistics(feats: Any, batch_size: int = 65536) -> Tuple[Tensor, Tens
     def batches():
         for start in range(0, num, int(batch_size)):
             chunk = feats[start:start + int(batch_size)]
-            yield chunk.to(torch.float64) if isinstance(chunk, Tensor) else \
+            chunk = chunk.to(torch.float64) if isinstance(chunk, Tensor) else \
                 torch.from_numpy(np.array(chunk, np.float64))
+            yield chunk if transform is None else transform(chunk)
 
     total = None
     for chunk in batches():
@@ -85,6 +96,9 @@ class LinearProbeHead(BaseOODHead):
         temperature: ``T`` of energy / MSP (1.0 in PLP).
         std_eps: columns with ``σ ≤ std_eps`` are centred but not scaled.
         prefix: prepended to the score names (``'plp_'``).
+        project: read ``x W_proj`` (the raw projected feature; TOE) instead of ``x``; the classifier sets ``W_proj``.
+        zscore: z-score the input with the ID-train statistics (PLP); False feeds it unscaled (TOE).
+        hidden: widths of ReLU hidden layers before the output layer (``()``: one linear layer).
         init_cfg: mmengine init config (None keeps PyTorch's default ``nn.Linear`` initialisation, as PLP).
     """
 
@@ -97,8 +111,16 @@ class LinearProbeHead(BaseOODHead):
                  temperature: float = 1.0,
                  std_eps: float = 1e-6,
                  prefix: str = 'plp_',
+                 project: bool = False,
+                 zscore: bool = True,
+                 hidden: Sequence[int] = (),
                  init_cfg: Optional[dict] = None):
         super().__init__(prefix=prefix, init_cfg=init_cfg)
+        self.project = bool(project)
+        self.zscore = bool(zscore)
+        self.hidden = tuple(int(h) for h in hidden)
+        if any(h < 1 for h in self.hidden):
+            raise ConfigError(f'hidden widths must be positive, got {self.hidden}')
         self.scores = tuple(dict.fromkeys(check_logit_scores((score, ) + tuple(scores), 'LinearProbeHead')))
         self.score_names = self.scores
         if not temperature > 0:
@@ -126,10 +148,23 @@ class LinearProbeHead(BaseOODHead):
                                   f'not {in_channels} -> {num_classes}')
             return
         self.in_channels, self.num_classes = int(in_channels), int(num_classes)
-        self.fc = nn.Linear(self.in_channels, self.num_classes)
+        widths = (self.in_channels, ) + self.hidden
+        layers = []
+        for w_in, w_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(w_in, w_out), nn.ReLU(inplace=True)]
+        self.fc = nn.Sequential(*layers, nn.Linear(widths[-1], self.num_classes)) if layers else \
+            nn.Linear(self.in_channels, self.num_classes)
+        # the tower's projection (project=True): part of the frozen tower, not of the head's checkpoints
+        self.register_buffer('proj', None, persistent=False)
         self.register_buffer('mean', torch.zeros(self.in_channels))
         self.register_buffer('std', torch.ones(self.in_channels))
         self.register_buffer('stats_ready', torch.zeros((), dtype=torch.bool))
+
+    def set_projection(self, proj: Optional[Tensor]) -> None:
+        """The tower's projection ``W_proj`` (D_pre, D) read by ``project=True`` (None: ``pre_proj`` is already the
+        projected feature, as for towers without a separate projection)."""
+        if self.project:
+            self.proj = None if proj is None else proj.detach().float()
 
     def _check_built(self) -> None:
         if self.fc is None:
@@ -159,9 +194,20 @@ class LinearProbeHead(BaseOODHead):
         return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
 
     def logits(self, x: Tensor) -> Tensor:
-        """Probe logits (B, C) of raw features (B, D)."""
-        z = self.standardize(x)
-        return self.fc(z.to(self.fc.weight.dtype))
+        """Probe logits (B, C) of raw features (B, D) of :attr:`feature` (projected first with ``project=True``)."""
+        return self.embedding_logits(self.project_input(x))
+
+    def project_input(self, x: Tensor) -> Tensor:
+        """``x W_proj`` with ``project=True`` (float32, float64 stays float64), else ``x`` unchanged."""
+        if not self.project or self.proj is None:
+            return x
+        x = x if x.dtype == torch.float64 else x.float()
+        return x @ self.proj.to(device=x.device, dtype=x.dtype)
+
+    def embedding_logits(self, e: Tensor) -> Tensor:
+        """Logits (M, C) of vectors already in the head's input space (TOE's outlier text embeddings)."""
+        z = self.standardize(e) if self.zscore else e
+        return self.fc(z.to(next(self.fc.parameters()).dtype))
 
     def score_logits(self, logits: Tensor) -> Dict[str, Tensor]:
         """The named OOD scores of probe logits (higher = more ID), primary first."""

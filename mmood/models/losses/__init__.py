@@ -1,7 +1,9 @@
-"""Training losses (CLIP contrastive, CLIPN's ITBO + TSO, ...)."""
+"""Training losses (CLIP contrastive, CLIPN's ITBO + TSO, TOE's outlier exposure)."""
 from .clip_loss import CLIPContrastiveLoss, clip_contrastive_loss, credit_local_rows, gather_features
 from .clipn_loss import CLIPNLoss, clipn_loss
+from .toe_loss import OutlierExposureLoss, add_text_noise, uniform_cross_entropy
 
 __all__ = [
-    'CLIPContrastiveLoss', 'clip_contrastive_loss', 'gather_features', 'credit_local_rows', 'CLIPNLoss', 'clipn_loss'
+    'CLIPContrastiveLoss', 'clip_contrastive_loss', 'gather_features', 'credit_local_rows', 'CLIPNLoss', 'clipn_loss',
+    'OutlierExposureLoss', 'add_text_noise', 'uniform_cross_entropy'
 ]
