@@ -87,7 +87,7 @@ def _one_line(text: Any) -> str:
     return str(text).replace('\r\n', ' ').replace('\r', ' ').replace('\n', ' ')
 
 
-def read_outlier_list(path: str, allow_pickle: bool = False) -> List[str]:
+def read_outlier_list(path: str, allow_pickle: bool = False, keep_blank: bool = False) -> List[str]:
     """Read a list of outlier strings from a ``.txt`` or ``.npy`` file.
 
     ``.txt``: one string per line (UTF-8); lines starting with ``#`` (the header, see :func:`write_outlier_list`)
@@ -99,6 +99,8 @@ def read_outlier_list(path: str, allow_pickle: bool = False) -> List[str]:
     Args:
         path (str): The ``.txt`` or ``.npy`` file.
         allow_pickle (bool): Allow pickle for object ``.npy`` arrays (only for a trusted file). Defaults to False.
+        keep_blank (bool): Keep blank lines of a ``.txt`` as ``''`` (one row per line, so row ``i`` is line ``i``
+            after the header: a captions file read with an index file). Defaults to False.
 
     Returns:
         list[str]: The strings in file order (duplicates kept).
@@ -117,6 +119,9 @@ def read_outlier_list(path: str, allow_pickle: bool = False) -> List[str]:
     if suffix == '.txt':
         with open(path, encoding='utf-8') as f:
             lines = [line.rstrip('\r\n') for line in f]
+        if keep_blank:  # the header only at the top; every later line is a row
+            start = next((i for i, line in enumerate(lines) if not line.startswith('#')), len(lines))
+            return [line if line.strip() else '' for line in lines[start:]]
         return [line for line in lines if line.strip() and not line.startswith('#')]
 
     try:
@@ -127,7 +132,8 @@ def read_outlier_list(path: str, allow_pickle: bool = False) -> List[str]:
         if not allow_pickle:
             raise UserError(
                 f'Outlier list {path} is an object array, which numpy can only load with pickle; loading a '
-                'pickle can run arbitrary code. Pass allow_pickle=True only for a file you trust (e.g. the '
+                'pickle can run arbitrary code. Pass allow_pickle=True (config: model.outliers.allow_pickle=True; '
+                'tools/toe/make_outliers.py: --allow-pickle) only for a file you trust (e.g. the '
                 'reference release, after checking its SHA-256), or convert it once to a .txt list '
                 '(write_outlier_list).') from err
         warnings.warn(f'Loading outlier list {path} (sha256 {file_sha256(path)}) with pickle '

@@ -313,3 +313,11 @@ def test_select_per_class():
         select_per_class(labels, per_class=0)
     with pytest.raises(ValueError):
         select_per_class([[0, 1]])
+
+
+def test_read_keep_blank_keeps_one_row_per_line(tmp_path):
+    """Captions files are read with keep_blank: row i is the caption of image i (an index file counts rows)."""
+    path = tmp_path / 'captions.txt'
+    path.write_text('# made_by: someone\n# level: caption\na dog\n\n  \n#hashtag caption\na cat\n')
+    assert read_outlier_list(str(path)) == ['a dog', 'a cat']
+    assert read_outlier_list(str(path), keep_blank=True) == ['a dog', '', '', '#hashtag caption', 'a cat']

@@ -10,10 +10,15 @@ import os.path as osp
 import re
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from conftest import REPO, run_command, run_tool
+from mmengine.config import Config
 
+from mmood.cache import CacheStore
+from mmood.features import find_set_features, model_identity, train_set_source
+from mmood.features.runtime import build_model
 from mmood.text import read_outlier_header, read_outlier_list
 
 CONFIG = osp.join(REPO, 'configs', 'toe_word_tiny_digits.py')
@@ -57,6 +62,7 @@ def trained(digits_clip, corpus_dir, tmp_path_factory):
     assert read_outlier_header(listed)['level'] == 'word'
     run_tool('train', [CONFIG, '--work-dir', work, *common])
     return dict(root=root, work=work, common=common, cache=digits_clip['cache'], options=options,
+                weights=digits_clip['weights'],
                 checkpoint=osp.join(work, f'iter_{ITERS}.pth'))
 
 
@@ -110,3 +116,66 @@ def test_detects_unseen_digits_and_two_processes_agree(trained):
     for a, b in zip(rows, rows2):
         assert a['path'] == b['path']
         assert float(a['score_toe_energy']) == pytest.approx(float(b['score_toe_energy']), abs=1e-5)
+
+
+def test_caption_level_filter_paths_and_index_file(trained, tmp_path):
+    """The caption filter on the cached ID-train features of the model's tower keeps what the same filter keeps with
+    a separately built filter tower that re-encodes the ID-train images (the ViT-B/32 path of the ImageNet config);
+    the reference's index file keeps exactly its rows; blank captions never reach the list."""
+    captions = [f'a photo of the digit {w}' for w in ('zero', 'one', 'two', 'three', 'four')] + \
+        [f'a {c} {t} on a table' for c in ('red', 'green', 'blue', 'small') for t in ('car', 'cup', 'dog')] + \
+        ['', 'the number 3', 'handwritten 1', 'a city street at night', 'a plate of food']
+    source = tmp_path / 'captions.txt'
+    source.write_text('\n'.join(captions) + '\n')
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.backbone.pretrained = trained['weights']
+    cfg.model.cache_dir = trained['cache']
+    cfg.model.outliers.update(level='caption', source=str(source), keep=0.25)
+    model = build_model(cfg)
+    cache = CacheStore(trained['cache'])
+    train_set = find_set_features(cache, model_identity(model), train_set_source(cfg.train_dataloader.dataset),
+                                  ('pre_proj', ))
+    kept = model.outlier_texts(str(tmp_path / 'a'), cache, train_set)
+    assert len(kept) == round(0.25 * (len(captions) - 1)) and '' not in kept  # blank captions are not scored
+    cfg.model.outliers.filter_backbone = dict(cfg.model.backbone)
+    again = build_model(cfg).outlier_texts(str(tmp_path / 'b'), cache, train_set)
+    assert again == kept
+    header = read_outlier_header(str(tmp_path / 'b' / 'toe_outliers_caption.txt'))
+    assert header['level'] == 'caption' and 'Mahalanobis' in header['rule'] and header['count'] == str(len(kept))
+    index = tmp_path / 'index.npy'
+    np.save(index, np.array([3, 17, 0, 3]))  # row 17 is the blank caption
+    cfg.model.outliers.update(filter_backbone=None, index_file=str(index))
+    listed = build_model(cfg).outlier_texts(str(tmp_path / 'c'), cache, train_set)
+    assert listed == [captions[0], captions[3]]
+
+
+def test_make_outliers_description_json_and_reference_npy(trained, tmp_path, capsys):
+    """tools/toe/make_outliers.py: a descriptor JSON gives TOE's strings (reference strip, duplicates kept; fixed with
+    fix_strip); the reference's object .npy word list is read only with --allow-pickle and converted to the list."""
+    descriptors = tmp_path / 'descriptors.json'
+    descriptors.write_text(json.dumps({'tench': ['a freshwater fish', 'olive green'],
+                                       'goldfish': ['a freshwater fish']}))
+    argv = [CONFIG, '--cache-dir', trained['cache'], '--cfg-options', *trained['options']]
+    texts = run_tool('toe/make_outliers', argv[:1] + ['--level', 'description', '--source', str(descriptors),
+                                                      '--work-dir', str(tmp_path / 'd')] + argv[1:])
+    assert len(texts) == 15 and texts[0] == 'This is a photo of a freshwater fish'
+    assert 'This is a blurry photo of This is a photo of a freshwater fis' in texts  # TOE-8, as the reference
+    header = read_outlier_header(str(tmp_path / 'd' / 'toe_outliers_description.txt'))
+    assert header['fix_strip'] == 'False' and header['count'] == '15' and header['unique'] == '10'
+    assert len(header['source_sha256']) == 16
+    fixed = run_tool('toe/make_outliers', argv[:1] + ['--level', 'description', '--source', str(descriptors),
+                                                      '--work-dir', str(tmp_path / 'f')] + argv[1:] +
+                     ['model.outliers.fix_strip=True'])
+    assert len(fixed) == 10 and 'This is a blurry photo of a freshwater fish' in fixed
+
+    words = tmp_path / 'words.npy'
+    np.save(words, np.array(['This is a photo of a kite', 'This is a photo of a one', 'lamp'], dtype=object),
+            allow_pickle=True)
+    npy = argv[:1] + ['--level', 'word', '--source', str(words), '--work-dir', str(tmp_path / 'w')] + argv[1:]
+    with pytest.raises(SystemExit):
+        run_tool('toe/make_outliers', npy)
+    assert '--allow-pickle' in capsys.readouterr().err
+    with pytest.warns(UserWarning, match='pickle'):
+        listed = run_tool('toe/make_outliers', npy[:1] + ['--allow-pickle'] + npy[1:])
+    assert listed == ['This is a photo of a kite', 'This is a photo of a lamp']  # "one" is an ID class name
+    assert read_outlier_list(str(tmp_path / 'w' / 'toe_outliers_word.txt')) == listed

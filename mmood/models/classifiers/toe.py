@@ -202,7 +202,8 @@ class TOEClassifier(LinearProbeClassifier):
             header.update(source=path, source_sha256=_sha256_short(path), fix_strip=bool(opts['fix_strip']))
             return textual.description_outliers(descriptors, fix_strip=bool(opts['fix_strip'])), header
         path = self._source('a captions file, one caption per image (.txt, or the reference\'s .npy)')
-        captions = [c.strip() for c in textual.read_outlier_list(path, allow_pickle=opts['allow_pickle'])]
+        # keep_blank: row i stays the caption of image i (index files count rows)
+        captions = [c.strip() for c in textual.read_outlier_list(path, opts['allow_pickle'], keep_blank=True)]
         header.update(source=path, source_sha256=_sha256_short(path))
         if opts['index_file']:
             index = np.load(resolve_path(str(opts['index_file'])), allow_pickle=False).astype(np.int64).reshape(-1)
@@ -211,7 +212,8 @@ class TOEClassifier(LinearProbeClassifier):
             header.update(rule=f'captions kept by the index file {opts["index_file"]}')
             kept = index
         else:
-            kept = self._caption_filter(captions, cache, train_set).numpy()
+            rows = np.array([i for i, c in enumerate(captions) if c], dtype=np.int64)  # blank captions: not scored
+            kept = rows[self._caption_filter([captions[i] for i in rows], cache, train_set).numpy()]
             header.update(rule=f'class-conditional Mahalanobis filter, farthest {opts["keep"]:.0%} kept, class means '
                           f'of <= {opts["per_class"]} ID-train images per class',
                           filter_tower=self._filter_tower_name())
