@@ -7,6 +7,8 @@ files, class folders, class folders out of the class names' order, ID images ins
 ``--no-decode``) every image that cannot be decoded, found by decoding all of them in parallel with a progress bar.
 Image-caption training data (``ImageCaptionDataset``) also reports the samples dropped while indexing and damaged
 tar shards, and decodes every image from its tar member's bytes.
+TOE configs also get their outlier inputs checked (``model.outliers``: the word list, descriptor JSON or captions
+file with its entry count and SHA-256, the caption index file, the corpus folder).
 The messages are the ones a run would stop with. ``--check-weights`` also checks the backbone weights (no
 download). Exit status 1 when anything is wrong, so scripts can test readiness. ``--list-benchmarks`` prints the
 benchmark table.
@@ -21,7 +23,7 @@ from cli_common import apply_common_options, guarded, read_config
 from mmengine.config import DictAction
 
 from mmood.datasets import BENCHMARKS, overlap_problems, read_set, resolve_sets, unreadable_images
-from mmood.text import load_class_names
+from mmood.text import load_class_names, outlier_source_problems
 
 LOADERS = ('test_dataloader', 'val_dataloader', 'train_dataloader', 'id_train_dataloader')
 
@@ -107,7 +109,8 @@ def verify_other(name: str, dataset_cfg: dict, max_problems: int = 50, out=sys.s
         print(f'{name:<20} {"":<5} {"-":>8}  cannot build {cfg.get("type")}: {err}', file=out)
         return False
     if not callable(own_check):
-        paths = [str(i['img_path']) for i in infos if i.get('img_path')]
+        # samples that carry their image in memory (the digits demo: img_path is a label) have no file to check
+        paths = [str(i['img_path']) for i in infos if i.get('img_path') and i.get('img') is None]
         problems = [f'{name}: missing image {p}' for p in paths if not os.path.isfile(p)]
         problems += _decode_problems(name, paths, decode, workers)
     print(f'{name:<20} {"":<5} {count:>8}  {"ok" if not problems else f"{len(problems)} problem(s)"}', file=out)
@@ -172,6 +175,13 @@ def main(argv=None) -> int:
         else:
             ok = verify_other(loader.replace('_dataloader', ''), ds, args.max_problems, decode=decode,
                               workers=args.workers) and ok
+    if cfg.model.get('outliers') is not None:  # textual outliers (TOE): their input files
+        print('== model.outliers')
+        lines, problems = outlier_source_problems(dict(cfg.model.outliers))
+        for line in lines:
+            print(f'  {line}')
+        _print_problems(problems, args.max_problems, sys.stdout)
+        ok = not problems and ok
     if args.check_weights:
         ok = check_weights(cfg.model.get('backbone', {})) and ok
     print('all data present' if ok else 'data missing or unreadable: see above (README "Data" describes the layout)')

@@ -14,11 +14,11 @@ __all__ = [
     'compute_pseudo_labels', 'resolve_class_names'
 ]
 from .outliers import (DESCRIPTION_PREFIX, OUTLIER_LEVELS, TOE_TEMPLATES, WORD_TEMPLATE, caption_filter,
-                       description_outliers, read_outlier_header, read_outlier_list, select_per_class,
-                       word_outliers, wordnet_window, write_outlier_list)
+                       description_outliers, outlier_source_problems, read_outlier_header, read_outlier_list,
+                       select_per_class, word_outliers, wordnet_window, write_outlier_list)
 
 __all__ += [
     'OUTLIER_LEVELS', 'WORD_TEMPLATE', 'DESCRIPTION_PREFIX', 'TOE_TEMPLATES', 'read_outlier_list',
     'write_outlier_list', 'read_outlier_header', 'word_outliers', 'wordnet_window', 'description_outliers',
-    'caption_filter', 'select_per_class'
+    'caption_filter', 'select_per_class', 'outlier_source_problems'
 ]

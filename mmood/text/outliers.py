@@ -51,9 +51,11 @@ from ..cache import file_sha256
 from ..scores.mahalanobis import fit_gaussians, mahalanobis_score
 from ..utils.errors import ConfigError, DataError, UserError
 from ..utils.io import atomic_open
+from .class_names import resolve_path
 from .mining import quantile_similarity, select_lowest
 
 __all__ = [
+    'outlier_source_problems',
     'OUTLIER_LEVELS', 'WORD_TEMPLATE', 'DESCRIPTION_PREFIX', 'TOE_TEMPLATES', 'read_outlier_list',
     'write_outlier_list', 'read_outlier_header', 'word_outliers', 'wordnet_window', 'description_outliers',
     'caption_filter', 'select_per_class'
@@ -455,3 +457,57 @@ def select_per_class(labels: Sequence[int], per_class: int = 250) -> np.ndarray:
     group_start = np.repeat(starts, np.diff(np.r_[starts, arr.size]))
     rank = np.arange(arr.size) - group_start  # rank of each sample within its class, in dataset order
     return np.sort(order[rank < int(per_class)]).astype(np.int64)
+
+
+def outlier_source_problems(outliers: Mapping[str, Any]) -> Tuple[List[str], List[str]]:
+    """Check the input files of TOE's ``model.outliers`` options without generating anything (``verify_data.py``).
+
+    Args:
+        outliers: the options (``level``, ``source``, ``allow_pickle``, ``corpus``, ``index_file``, ...).
+
+    Returns:
+        ``(lines, problems)``: what was found (entries and SHA-256 per file) and what a training run would stop on.
+    """
+    import json
+    level, source = outliers.get('level'), outliers.get('source')
+    lines: List[str] = []
+    problems: List[str] = []
+    if level not in OUTLIER_LEVELS:
+        return lines, [f'outliers.level must be one of {OUTLIER_LEVELS}, got {level!r}']
+    if not source:
+        if level != 'word':
+            return lines, [f'{level}-level outliers need model.outliers.source (a '
+                           f'{"descriptor JSON" if level == "description" else "captions file"})']
+        corpus = resolve_path(str(outliers.get('corpus') or ''))
+        if not osp.isdir(corpus):
+            return lines, [f'word corpus folder not found: {outliers.get("corpus")} (model.outliers.corpus)']
+        lines.append(f'word level from the WordNet window of {outliers.get("corpus")}')
+        return lines, problems
+    path = resolve_path(str(source))
+    if not osp.isfile(path):
+        return lines, [f'outlier source not found: {source} (model.outliers.source)']
+    try:
+        if level == 'description':
+            with open(path, encoding='utf-8') as f:
+                descriptors = json.load(f)
+            if not isinstance(descriptors, dict) or not all(isinstance(v, list) for v in descriptors.values()):
+                raise UserError(f'{path}: expected a JSON object of class name -> list of descriptions')
+            count = sum(len(v) for v in descriptors.values())
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                count = len(read_outlier_list(path, bool(outliers.get('allow_pickle')), keep_blank=level == 'caption'))
+    except (UserError, ValueError) as err:
+        return lines, [f'outlier source {source}: {err}']
+    lines.append(f'{level} source {path}: {count} entries, sha256 {file_sha256(path)}')
+    index_file = outliers.get('index_file')
+    if level == 'caption' and index_file:
+        index_path = resolve_path(str(index_file))
+        if not osp.isfile(index_path):
+            problems.append(f'caption index file not found: {index_file} (model.outliers.index_file)')
+        else:
+            index = np.load(index_path, allow_pickle=False).reshape(-1)
+            if index.size and (int(index.min()) < 0 or int(index.max()) >= count):
+                problems.append(f'caption index file {index_file}: indices outside [0, {count}) of {source}')
+            lines.append(f'caption index file {index_path}: {index.size} rows')
+    return lines, problems

@@ -179,3 +179,24 @@ def test_make_outliers_description_json_and_reference_npy(trained, tmp_path, cap
         listed = run_tool('toe/make_outliers', npy[:1] + ['--allow-pickle'] + npy[1:])
     assert listed == ['This is a photo of a kite', 'This is a photo of a lamp']  # "one" is an ID class name
     assert read_outlier_list(str(tmp_path / 'w' / 'toe_outliers_word.txt')) == listed
+
+
+def test_verify_data_checks_the_outlier_inputs(tmp_path, capsys):
+    from conftest import load_tool
+    tool = load_tool('verify_data')
+    config = osp.join(REPO, 'configs', 'toe_description_vitb16_in1k.py')
+    assert tool.main([config, '--no-decode', '--cfg-options', f'model.outliers.source={tmp_path}/none.json']) == 1
+    assert 'outlier source not found' in capsys.readouterr().out
+    source = tmp_path / 'descriptors.json'
+    source.write_text(json.dumps({'tench': ['a freshwater fish', 'olive green'], 'goldfish': ['orange']}))
+    tool.main([config, '--no-decode', '--cfg-options', f'model.outliers.source={source}'])
+    out = capsys.readouterr().out
+    assert f'description source {source}: 3 entries, sha256 ' in out and 'outlier source' not in out
+    captions = tmp_path / 'captions.txt'
+    captions.write_text('a dog\n\na cat\n')
+    np.save(tmp_path / 'index.npy', np.array([0, 3]))
+    caption_config = osp.join(REPO, 'configs', 'toe_caption_vitb16_in1k.py')
+    tool.main([caption_config, '--no-decode', '--cfg-options', f'model.outliers.source={captions}',
+               f'model.outliers.index_file={tmp_path}/index.npy'])
+    out = capsys.readouterr().out
+    assert '3 entries' in out and 'indices outside [0, 3)' in out
