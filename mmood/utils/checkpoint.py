@@ -24,7 +24,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 
-from .errors import UserError
+from .errors import DataError, UserError
 
 __all__ = ['UnsafeCheckpointError', 'CheckpointMismatchError', 'load_checkpoint_file', 'checkpoint_state_dict',
            'check_checkpoint', 'checkpoint_record', 'TRAINING_CHECKPOINT_GLOBALS']
@@ -64,14 +64,15 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
     ``'none'`` (:data:`NO_CHECKPOINT`) is an empty checkpoint.
 
     Raises:
-        FileNotFoundError: no such file.
+        DataError: no such file (a ``FileNotFoundError``, reported in one line by the tools).
         UnsafeCheckpointError: the file references other objects (named in the message).
     """
     if str(path).lower() == NO_CHECKPOINT and not osp.exists(path):
         return dict(state_dict={})
     path = osp.expanduser(path)
     if not osp.isfile(path):
-        raise FileNotFoundError(f'{path} can not be found.')
+        raise DataError(f'Checkpoint {path} can not be found (tools/train.py writes work_dirs/<config>/iter_<N>.pth '
+                        f'or epoch_<N>.pth; "none" tests without a checkpoint)')
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:
