@@ -121,6 +121,33 @@ class KillAfter(Hook):
 '''
 
 
+def run_results(work_dir):
+    """``(metrics, rows)`` of the one test run under ``work_dir``: metrics.json's metrics and the per-sample CSV."""
+    import csv
+    import glob
+    import json
+    (found, ) = glob.glob(osp.join(work_dir, '*', 'metrics.json'))
+    with open(found) as f:
+        metrics = json.load(f)['metrics']
+    with open(osp.join(osp.dirname(found), 'per_sample_results.csv')) as f:
+        return metrics, list(csv.DictReader(f))
+
+
+def assert_two_processes_agree(config, args, one, two, score, abs_tol=1e-6):
+    """tools/dist_test.sh with 2 gloo processes into ``two`` gives the metrics and per-sample ``score_<score>`` of
+    the 1-process run already in ``one`` (``args``: the checkpoint, then the other tool arguments)."""
+    metrics, rows = run_results(one)
+    run_command(['bash', 'tools/dist_test.sh', config, args[0], '2', '--work-dir', two, *args[1:]], port_env='PORT')
+    metrics2, rows2 = run_results(two)
+    assert list(metrics2) == list(metrics)
+    for key, value in metrics.items():
+        assert metrics2[key] == pytest.approx(value, abs=abs_tol), key
+    assert len(rows2) == len(rows)
+    for a, b in zip(rows, rows2):
+        assert a['path'] == b['path']
+        assert float(a[f'score_{score}']) == pytest.approx(float(b[f'score_{score}']), abs=abs_tol)
+
+
 def write_killer(root):
     """Writes `killer.py` (the hook `KillAfter`) into `root`; configs import it with `custom_imports`."""
     with open(osp.join(root, 'killer.py'), 'w') as f:

@@ -10,27 +10,17 @@ Observed with this schedule (AUROC, %), digits CLIP seed / CLIPN seed 0/0, 0/1, 
 Chance is 50 % AUROC (an untrained no tower gives ATD = 0.5 for every image); a sign flip puts AUROC near 13-25;
 the bounds sit 10-12 points under the observed minima.
 """
-import csv
 import glob
-import json
 import os.path as osp
 
 import pytest
-from conftest import REPO, run_command, run_tool
+from conftest import REPO, assert_two_processes_agree, run_results, run_tool
 
 CONFIG = osp.join(REPO, 'configs', 'clipn_tiny_digits.py')
 SHORT = ['train_cfg.max_epochs=3', 'param_scheduler.0.end=3', 'train_dataloader.dataset.indices=256']
 MIN_AUROC_DIGITS = 75.0
 MIN_AUROC_NOISE = 65.0
 MIN_ACCURACY = 80.0
-
-
-def results(work_dir):
-    (found, ) = glob.glob(osp.join(work_dir, '*', 'metrics.json'))
-    with open(found) as f:
-        metrics = json.load(f)['metrics']
-    with open(osp.join(osp.dirname(found), 'per_sample_results.csv')) as f:
-        return metrics, list(csv.DictReader(f))
 
 
 @pytest.fixture(scope='module')
@@ -47,7 +37,7 @@ def test_atd_detects_unseen_digits_and_two_processes_agree(trained):
     args = [trained['checkpoint'], '--cache-dir', trained['cache'], '--cfg-options', *trained['options']]
     one = osp.join(trained['root'], 'one')
     assert run_tool('test', [CONFIG, args[0], '--work-dir', one, *args[1:]])
-    metrics, rows = results(one)
+    metrics, rows = run_results(one)
     with open(glob.glob(osp.join(one, '*', 'report.md'))[0]) as f:
         assert 'untrained' not in f.read()
     assert metrics['ID/accuracy'] > MIN_ACCURACY, metrics
@@ -57,11 +47,4 @@ def test_atd_detects_unseen_digits_and_two_processes_agree(trained):
         assert metrics[f'{score}/digits 5-9/AUROC'] > 60, score
     assert {'score_atd', 'score_ctw'} <= set(rows[0]) and len(rows) == 271 + 269 + 200
 
-    two = osp.join(trained['root'], 'two')
-    run_command(['bash', 'tools/dist_test.sh', CONFIG, args[0], '2', '--work-dir', two, *args[1:]], port_env='PORT')
-    metrics2, rows2 = results(two)
-    assert list(metrics2) == list(metrics)
-    for key, value in metrics.items():
-        assert metrics2[key] == pytest.approx(value, abs=1e-6), key
-    for a, b in zip(rows, rows2):
-        assert a['path'] == b['path'] and float(a['score_atd']) == pytest.approx(float(b['score_atd']), abs=1e-6)
+    assert_two_processes_agree(CONFIG, args, one, osp.join(trained['root'], 'two'), 'atd')

@@ -2,7 +2,6 @@
 window of a small corpus), tools/train.py trains on cached features and lowers the loss, a resumed run ends with the
 weights and the outlier-draw state of an uninterrupted one, tools/test.py detects digits 5-9 and noise, and 2 gloo
 processes (tools/dist_test.sh) give the same metrics and per-sample scores."""
-import csv
 import glob
 import json
 import os
@@ -13,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, run_command, run_tool
+from conftest import REPO, assert_two_processes_agree, run_results, run_tool
 from mmengine.config import Config
 
 from mmood.cache import CacheStore
@@ -27,14 +26,6 @@ ITERS = 200
 MIN_AUROC_DIGITS = 70.0  # measured 78-86 over seeds 0-4 (docs/toe.md); chance is 50
 MIN_AUROC_NOISE = 70.0
 MIN_ACCURACY = 85.0
-
-
-def results(work_dir):
-    (found, ) = glob.glob(osp.join(work_dir, '*', 'metrics.json'))
-    with open(found) as f:
-        metrics = json.load(f)['metrics']
-    with open(osp.join(osp.dirname(found), 'per_sample_results.csv')) as f:
-        return metrics, list(csv.DictReader(f))
 
 
 def losses(log_dir):
@@ -100,22 +91,14 @@ def test_detects_unseen_digits_and_two_processes_agree(trained):
     args = [trained['checkpoint'], '--cache-dir', trained['cache'], '--cfg-options', *trained['options']]
     one = osp.join(trained['root'], 'one')
     assert run_tool('test', [CONFIG, args[0], '--work-dir', one, *args[1:]])
-    metrics, rows = results(one)
+    metrics, rows = run_results(one)
     assert metrics['ID/accuracy'] > MIN_ACCURACY, metrics
     assert metrics['digits 5-9/AUROC'] > MIN_AUROC_DIGITS and metrics['noise/AUROC'] > MIN_AUROC_NOISE, metrics
     assert metrics['digits 5-9/AUROC'] == metrics['toe_energy/digits 5-9/AUROC']  # energy is the primary score
     assert {'score_toe_energy', 'score_toe_msp', 'score_toe_maxlogit'} <= set(rows[0])
     assert len(rows) == 271 + 269 + 200
 
-    two = osp.join(trained['root'], 'two')
-    run_command(['bash', 'tools/dist_test.sh', CONFIG, args[0], '2', '--work-dir', two, *args[1:]], port_env='PORT')
-    metrics2, rows2 = results(two)
-    assert list(metrics2) == list(metrics)
-    for key, value in metrics.items():
-        assert metrics2[key] == pytest.approx(value, abs=1e-6), key
-    for a, b in zip(rows, rows2):
-        assert a['path'] == b['path']
-        assert float(a['score_toe_energy']) == pytest.approx(float(b['score_toe_energy']), abs=1e-5)
+    assert_two_processes_agree(CONFIG, args, one, osp.join(trained['root'], 'two'), 'toe_energy')
 
 
 def test_caption_level_filter_paths_and_index_file(trained, tmp_path):
