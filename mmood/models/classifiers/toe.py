@@ -104,7 +104,8 @@ class TOEClassifier(LinearProbeClassifier):
                  seed: int = 42,
                  templates: Union[str, Sequence[str]] = (textual.WORD_TEMPLATE, ),
                  **kwargs):
-        kwargs.pop('train_labels', None)
+        if 'train_labels' in kwargs:
+            raise ConfigError('TOE trains on the dataset\'s true labels: train_labels is not an option of TOEClassifier')
         super().__init__(backbone=backbone, class_names=class_names, head=head, templates=templates,
                          train_labels='true', loss=loss, **kwargs)
         unknown = sorted(set(outliers or {}) - set(OUTLIER_OPTIONS))
