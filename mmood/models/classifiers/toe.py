@@ -105,7 +105,7 @@ class TOEClassifier(LinearProbeClassifier):
                  templates: Union[str, Sequence[str]] = (textual.WORD_TEMPLATE, ),
                  **kwargs):
         if 'train_labels' in kwargs:
-            raise ConfigError('TOE trains on the dataset\'s true labels: train_labels is not an option of TOEClassifier')
+            raise ConfigError('TOE trains on the dataset\'s true labels: train_labels is not a TOEClassifier option')
         super().__init__(backbone=backbone, class_names=class_names, head=head, templates=templates,
                          train_labels='true', loss=loss, **kwargs)
         unknown = sorted(set(outliers or {}) - set(OUTLIER_OPTIONS))
