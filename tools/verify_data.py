@@ -175,7 +175,7 @@ def main(argv=None) -> int:
         else:
             ok = verify_other(loader.replace('_dataloader', ''), ds, args.max_problems, decode=decode,
                               workers=args.workers) and ok
-    if cfg.model.get('outliers') is not None:  # textual outliers (TOE): their input files
+    if (cfg.get('model') or {}).get('outliers') is not None:  # textual outliers (TOE): their input files
         print('== model.outliers')
         lines, problems = outlier_source_problems(dict(cfg.model.outliers))
         for line in lines:
@@ -183,7 +183,7 @@ def main(argv=None) -> int:
         _print_problems(problems, args.max_problems, sys.stdout)
         ok = not problems and ok
     if args.check_weights:
-        ok = check_weights(cfg.model.get('backbone', {})) and ok
+        ok = check_weights((cfg.get('model') or {}).get('backbone', {})) and ok
     print('all data present' if ok else 'data missing or unreadable: see above (README "Data" describes the layout)')
     return 0 if ok else 1
 
