@@ -4,6 +4,7 @@ import os.path as osp
 
 import cv2
 import numpy as np
+import pytest
 from mmcv.transforms import LoadImageFromFile
 from PIL import Image
 
@@ -68,3 +69,80 @@ def test_unreadable_images_are_found_by_decoding(tmp_path):
     found = dict(unreadable_images([good, truncated, junk, 'CIFAR10:x#3'], workers=2, progress=False))
     assert set(found) == {truncated, junk} and 'truncated' in found[truncated].lower()
     assert osp.isfile(good)
+
+
+def _configured(scale, edge, interpolation, **load):
+    from mmpretrain.datasets.transforms import ResizeEdge
+    return [LoadOODImage(imdecode_backend='pillow', **load),
+            ResizeEdge(scale=scale, edge=edge, backend='pillow', interpolation=interpolation)]
+
+
+def _run(steps, **results):
+    for step in steps:
+        results = step(results)
+    return results
+
+
+def test_fused_load_and_resize_give_the_configured_pixels(tmp_path):
+    """OODEvalDataset runs LoadOODImage + a pillow ResizeEdge as one step (fuse_pipeline): bit-identical arrays
+    and result keys for colour, grayscale, palette, RGBA, LA, 16-bit and EXIF-rotated images of odd sizes, from
+    files and from bytes; the output is one contiguous BGR array."""
+    from mmood.datasets import PillowLoadResizeEdge, fuse_pipeline
+    rng = np.random.default_rng(1)
+    files = []
+    for (h, w), mode in (((37, 53), 'RGB'), ((61, 29), 'L'), ((40, 40), 'P'), ((33, 70), 'RGBA'), ((45, 31), 'LA')):
+        base = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+        img = {'RGB': lambda: Image.fromarray(base[..., :3]), 'L': lambda: Image.fromarray(base[..., 0]),
+               'P': lambda: Image.fromarray(base[..., :3]).convert('P'), 'RGBA': lambda: Image.fromarray(base),
+               'LA': lambda: Image.fromarray(base[..., :2], mode='LA')}[mode]()
+        for ext in (('png', 'jpg') if mode in ('RGB', 'L') else ('png', )):
+            path = str(tmp_path / f'{mode}_{h}x{w}.{ext}')
+            img.save(path)
+            files.append(path)
+    Image.fromarray((rng.integers(0, 65536, (23, 41))).astype(np.uint16)).save(str(tmp_path / 'wide.png'))
+    files.append(str(tmp_path / 'wide.png'))
+    rotated = Image.fromarray(rng.integers(0, 256, (30, 47, 3), dtype=np.uint8))
+    exif = rotated.getexif()
+    exif[0x0112] = 6
+    rotated.save(str(tmp_path / 'exif.jpg'), exif=exif)
+    files.append(str(tmp_path / 'exif.jpg'))
+    checked = 0
+    for scale, edge, interpolation in ((24, 'short', 'bilinear'), (24, 'short', 'bicubic'), (31, 'long', 'bicubic'),
+                                       (17, 'width', 'nearest'), (19, 'height', 'bilinear')):
+        configured = _configured(scale, edge, interpolation)
+        (fused, ) = fuse_pipeline(configured)
+        assert isinstance(fused, PillowLoadResizeEdge)
+        for path in files:
+            want = _run(configured, img_path=path)
+            for got in (_run([fused], img_path=path), _run([fused], img_path=path, img_bytes=open(path, 'rb').read())):
+                assert got['img'].flags['C_CONTIGUOUS'] and got['img'].dtype == np.uint8
+                assert np.array_equal(got['img'], want['img']), (path, scale, edge, interpolation)
+                for key in ('img_shape', 'ori_shape', 'scale', 'scale_factor'):
+                    assert tuple(got[key]) == tuple(want[key]), (key, path)
+                checked += 1
+    assert checked == 5 * len(files) * 2
+    # only pillow colour decoding into a pillow ResizeEdge is fused; draft mode needs that pair
+    from mmpretrain.datasets.transforms import ResizeEdge
+    cv2_resize = [LoadOODImage(), ResizeEdge(scale=24, backend='cv2')]
+    assert fuse_pipeline(cv2_resize) == cv2_resize
+    with pytest.raises(ValueError, match='draft'):
+        fuse_pipeline([LoadOODImage(draft=True), ResizeEdge(scale=24, backend='cv2')])
+    with pytest.raises(ValueError, match='draft'):
+        LoadOODImage(draft=True).transform(dict(img_path=files[0]))
+
+
+def test_draft_decoding_is_close_and_only_an_option(tmp_path):
+    """Draft mode decodes a large JPEG at a reduced DCT scale: the same output size, pixels within a few levels."""
+    from mmood.datasets import fuse_pipeline
+    rng = np.random.default_rng(2)
+    smooth = Image.fromarray(rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)).resize((800, 600), Image.BICUBIC)
+    path = str(tmp_path / 'big.jpg')
+    smooth.save(path, quality=90)
+    exact = _run(fuse_pipeline(_configured(64, 'short', 'bicubic')), img_path=path)
+    (draft, ) = fuse_pipeline(_configured(64, 'short', 'bicubic', draft=True))
+    assert draft.draft
+    fast = _run([draft], img_path=path)
+    assert fast['img'].shape == exact['img'].shape == (64, 85, 3)
+    assert tuple(fast['ori_shape']) == tuple(exact['ori_shape']) == (600, 800)
+    diff = np.abs(fast['img'].astype(int) - exact['img'].astype(int))
+    assert 0 < diff.max() and diff.mean() < 3, (diff.max(), diff.mean())
