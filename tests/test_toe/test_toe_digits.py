@@ -150,6 +150,13 @@ def test_make_outliers_description_json_and_reference_npy(trained, tmp_path, cap
                                                       '--work-dir', str(tmp_path / 'f')] + argv[1:] +
                      ['model.outliers.fix_strip=True'])
     assert len(fixed) == 10 and 'This is a blurry photo of a freshwater fish' in fixed
+    # a list made under other options is never reused silently: refused, then rewritten with --force
+    other = argv[:1] + ['--level', 'description', '--source', str(descriptors), '--work-dir', str(tmp_path / 'd')] + \
+        argv[1:] + ['model.outliers.fix_strip=True']
+    with pytest.raises(SystemExit):
+        run_tool('toe/make_outliers', other)
+    assert 'made with other outlier options' in capsys.readouterr().err
+    assert run_tool('toe/make_outliers', other[:1] + ['--force'] + other[1:]) == fixed
 
     words = tmp_path / 'words.npy'
     np.save(words, np.array(['This is a photo of a kite', 'This is a photo of a one', 'lamp'], dtype=object),

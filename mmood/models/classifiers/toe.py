@@ -39,7 +39,7 @@ from mmengine.logging import print_log
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from ...cache import CacheStore, file_sha256
+from ...cache import CacheStore, file_sha256, hash_strings, make_key
 from ...text import encode_prompts_cached, load_corpus
 from ...text import outliers as textual
 from ...text.class_names import resolve_path
@@ -151,6 +151,11 @@ class TOEClassifier(LinearProbeClassifier):
         """
         path = self.outlier_list_path(root_dir)
         if osp.isfile(path) and not force:
+            made_with = textual.read_outlier_header(path).get('recipe_sha256')
+            if made_with is not None and made_with != self.outlier_recipe_digest():
+                raise UserError(f'{path} was made with other outlier options, source file, class names or tower '
+                                f'than this run\'s (recipe {made_with} != {self.outlier_recipe_digest()}): delete it, '
+                                f'or write it again with python tools/toe/make_outliers.py CONFIG --force')
             texts = textual.read_outlier_list(path)
             print_log(f'TOE: {len(texts)} {self.outliers["level"]}-level outliers read from {path}',
                       logger='current')
@@ -158,7 +163,7 @@ class TOEClassifier(LinearProbeClassifier):
 
         def make():
             texts, header = self._generate(cache, train_set)
-            header.update(count=len(texts), unique=len(set(texts)))
+            header.update(count=len(texts), unique=len(set(texts)), recipe_sha256=self.outlier_recipe_digest())
             textual.write_outlier_list(path, texts, header)
             return texts
 
@@ -166,6 +171,28 @@ class TOEClassifier(LinearProbeClassifier):
         print_log(f'TOE: {len(texts)} {self.outliers["level"]}-level outliers ({len(set(texts))} unique) written '
                   f'to {path}', logger='current', level=logging.INFO)
         return texts
+
+    def outlier_recipe_digest(self) -> str:
+        """What the outlier list depends on, hashed: the options of its level, the input files' contents, the ID
+        class names and prompts, and the tower that embeds them (word window, caption filter). A list written
+        under another recipe is refused instead of silently reused."""
+        opts = self.outliers
+        parts = dict(level=opts['level'], class_names=hash_strings(self.class_names))
+        for key in ('source', 'index_file'):
+            if opts[key]:
+                path = resolve_path(str(opts[key]))
+                parts[key] = file_sha256(path) if osp.isfile(path) else f'missing: {opts[key]}'
+        if opts['level'] == 'word' and not opts['source']:
+            parts.update(corpus=str(opts['corpus']), quantile=float(opts['quantile']),
+                         window=[float(w) for w in opts['window']], templates=list(self.templates),
+                         tower=self.backbone.text_identity)
+        if opts['level'] == 'description':
+            parts.update(fix_strip=bool(opts['fix_strip']))
+        if opts['level'] == 'caption' and not opts['index_file']:
+            parts.update(keep=float(opts['keep']), per_class=int(opts['per_class']),
+                         tower=self.backbone.identity if opts['filter_backbone'] is None
+                         else dict(opts['filter_backbone']))
+        return make_key(parts)[:16]
 
     def _source(self, what: str) -> str:
         source = self.outliers['source']
