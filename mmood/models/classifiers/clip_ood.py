@@ -306,13 +306,16 @@ class CLIPOODClassifier(BaseModel):
         if data_samples is None:
             data_samples = [DataSample() for _ in range(probs.shape[0])]
         set_kinds = tuple(dict.fromkeys(k for h in self.heads if h.set_level for k in h.feature_kinds))
-        values = {name: s.detach().float().reshape(-1).cpu() for name, s in scores.items()}
-        nan = torch.tensor(float('nan'))
+        # Python floats of the float32 scores, converted once per batch (per-sample tensor indexing cost more than
+        # the tiny tower's forward pass); the same values
+        values = {name: s.detach().float().reshape(-1).cpu().tolist() for name, s in scores.items()}
+        primary = scores.get(self.primary_score)
+        primary = primary.detach().float().reshape(-1).cpu() if primary is not None else \
+            torch.full((probs.shape[0], ), float('nan'))
         for i, (sample, p, label) in enumerate(zip(data_samples, probs, preds)):
             sample.set_pred_score(p).set_pred_label(label)
-            per_sample = {name: v[i] for name, v in values.items()}
-            sample.set_field(per_sample, 'ood_scores')
-            sample.set_field(per_sample.get(self.primary_score, nan), 'ood_score', dtype=torch.Tensor)
+            sample.set_field({name: v[i] for name, v in values.items()}, 'ood_scores')
+            sample.set_field(primary[i], 'ood_score', dtype=torch.Tensor)
             if set_kinds:  # features the set-level heads score after the loop (gathered by OODMetric)
                 sample.set_field({k: feats[k][i].detach().cpu() for k in set_kinds}, 'set_level_feats')
         return data_samples
