@@ -1,6 +1,6 @@
 """Textual outliers of TOE: building, filtering, reading and writing the outlier strings.
 
-Paper: S. Park, Y. Jung, W. Lee, J. Kim, "On the Powerfulness of Textual Outlier Exposure for Visual OoD
+Paper: S. Park, J. Mok, D. Jung, S. Lee, S. Yoon, "On the Powerfulness of Textual Outlier Exposure for Visual OoD
 Detection", NeurIPS 2023, arXiv:2310.16492 (reference code ``wiarae/TOE``; it has no licence file, so only its
 facts are used here). TOE trains a linear head on frozen CLIP image features with outlier exposure, where the
 outliers are CLIP *text* embeddings of strings built at one of three levels (:data:`OUTLIER_LEVELS`):
