@@ -32,8 +32,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop, TestLoop, ValLoop
 from mmpretrain.registry import DATASETS, LOOPS
 
-__all__ = ['ensure_features', 'cached_feature_dataloader', 'CachedFeatureTrainLoop', 'CachedFeatureValLoop',
-           'CachedFeatureTestLoop']
+__all__ = ['ensure_features', 'cached_feature_dataloader', 'OODTestLoop', 'CachedFeatureTrainLoop',
+           'CachedFeatureValLoop', 'CachedFeatureTestLoop']
 
 
 def _unwrap(model):
@@ -41,7 +41,7 @@ def _unwrap(model):
 
 
 def ensure_features(model, dataset_cfg: dict, sources: Sequence, kinds: Sequence[str], cache, model_id: dict,
-                    batch_size: int, num_workers: int, extraction: dict) -> None:
+                    batch_size: int, num_workers: Any, extraction: dict) -> None:
     """Extract the features of the sources that are not cached yet (all ranks call this)."""
     from ..features import MissingFeaturesError, extract_features, find_set_features
     missing = []
@@ -57,7 +57,7 @@ def ensure_features(model, dataset_cfg: dict, sources: Sequence, kinds: Sequence
     dataset = DATASETS.build(copy.deepcopy(dataset_cfg))
     extract_features(model, dataset, missing, kinds, cache, storage=extraction.get('storage', 'float32'),
                      batch_size=int(extraction.get('batch_size', min(int(batch_size), 256))),
-                     num_workers=int(extraction.get('num_workers', num_workers)),
+                     num_workers=extraction.get('num_workers', num_workers),  # 'auto' resolved there
                      shard_size=int(extraction.get('shard_size', 2048)),
                      made_by=extraction['made_by'], progress=True)
 
@@ -114,6 +114,19 @@ def cached_feature_dataloader(runner, dataloader: Any, training: bool, sets: Opt
         out['persistent_workers'] = False
         out.pop('prefetch_factor', None)
     return out
+
+
+@LOOPS.register_module()
+class OODTestLoop(TestLoop):
+    """mmengine's ``TestLoop`` with data-loader defaults that use the machine (:func:`mmood.utils.loader_defaults`):
+    ``num_workers='auto'`` resolved from the CPU count, persistent workers, pinned memory on CUDA. The batch size is
+    the config's."""
+
+    def __init__(self, runner, dataloader, evaluator, fp16: bool = False):
+        from ..utils import loader_defaults
+        if isinstance(dataloader, dict):
+            dataloader = loader_defaults(dataloader)
+        super().__init__(runner, dataloader, evaluator, fp16)
 
 
 @LOOPS.register_module()

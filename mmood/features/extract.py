@@ -34,6 +34,7 @@ from mmengine.logging import print_log
 
 from ..cache import CacheStore, canonical, make_key
 from ..utils.errors import DataError
+from ..utils.workers import resolve_workers
 from .identity import (FEATURE_NAMESPACE, STORAGE_DTYPES, SetSource, encode_strings, feature_key_parts,
                        manifest_digest, model_identity)
 
@@ -167,7 +168,8 @@ def extract_features(model: Any,
         cache: the cache store.
         storage: ``'float32'`` or ``'float16'`` (halves the disk size; scores then differ in the last digits).
         batch_size: images per forward pass.
-        num_workers: data-loading worker processes.
+        num_workers: data-loading worker processes (``'auto'``: from the CPU count,
+            :func:`~mmood.utils.resolve_workers`).
         shard_size: images per shard (the unit of resumption and of work division between ranks).
         checkpoint: a checkpoint loaded into ``model`` on top of the open_clip weights (part of the key).
         made_by: provenance written into ``meta.json``.
@@ -213,7 +215,8 @@ def extract_features(model: Any,
         if not todo:
             continue
         _extract_source(model, dataset, source, indices, labels, paths, digest, todo, cache, storage,
-                        int(batch_size), int(num_workers), int(shard_size), made_by, progress, shard_callback, force)
+                        int(batch_size), resolve_workers(num_workers), int(shard_size), made_by, progress,
+                        shard_callback, force)
         for kind, _, key in todo:
             report.append(dict(set=source.name, split=source.split, kind=kind, key=key, status='extracted',
                                num_samples=int(indices.size), path=cache.entry_dir(FEATURE_NAMESPACE, key)))

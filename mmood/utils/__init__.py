@@ -5,8 +5,10 @@ from .config import check_cfg_options, component_options
 from .dist import compute_on_main
 from .errors import ConfigError, DataError, UserError
 from .io import atomic_open, atomic_path
+from .workers import AUTO_WORKERS_CAP, loader_defaults, resolve_workers
 
 __all__ = ['UserError', 'ConfigError', 'DataError', 'atomic_open', 'atomic_path', 'compute_on_main',
            'CheckpointMismatchError',
            'UnsafeCheckpointError', 'check_checkpoint', 'checkpoint_record', 'checkpoint_state_dict',
-           'load_checkpoint_file', 'check_cfg_options', 'component_options']
+           'load_checkpoint_file', 'check_cfg_options', 'component_options', 'AUTO_WORKERS_CAP', 'loader_defaults',
+           'resolve_workers']

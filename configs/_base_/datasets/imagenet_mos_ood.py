@@ -11,11 +11,11 @@ test_pipeline = [
 ]
 test_dataloader = dict(
     batch_size=256,
-    num_workers=8,
+    num_workers='auto',  # from the CPU count (at most 16; OODTestLoop resolves it), or a number
     sampler=dict(type='DefaultSampler', shuffle=False),
     # sets, groups, class names and paths: the benchmark table (mmood/datasets/benchmarks.py, `imagenet_mos`);
     # `benchmark_root` moves the whole tree, explicit `id_set` / `ood_sets` replace the table's
     dataset=dict(type='OODEvalDataset', benchmark='imagenet_mos', benchmark_root='data', pipeline=test_pipeline),
 )
 test_evaluator = dict(type='OODMetric', fpr_positive='id', fpr_rule='closest')
-test_cfg = dict(type='TestLoop')
+test_cfg = dict(type='OODTestLoop')  # mmengine's TestLoop + data-loader defaults from the machine

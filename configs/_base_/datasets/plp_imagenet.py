@@ -26,13 +26,13 @@ max_iters = -(-num_train_images // train_batch_size) * 100
 
 train_dataloader = dict(
     batch_size=train_batch_size,  # probe batch (features); images are extracted 256 at a time
-    num_workers=8,  # image decoding workers of the one-time extraction
+    num_workers='auto',  # image decoding workers of the one-time extraction (from the CPU count, <= 16)
     sampler=dict(type='DefaultSampler', shuffle=True),  # reshuffled every epoch, last partial batch kept (PLP)
     dataset=imagenet_train,
 )
 # The same images as the bank of tools/score.py's fitted methods (knn, mahalanobis, plp_knn, ...): same cache entry.
-id_train_dataloader = dict(batch_size=256, num_workers=8, dataset=imagenet_train)
-val_dataloader = dict(batch_size=256, num_workers=8, sampler=dict(type='DefaultSampler', shuffle=False),
+id_train_dataloader = dict(batch_size=256, num_workers='auto', dataset=imagenet_train)
+val_dataloader = dict(batch_size=256, num_workers='auto', sampler=dict(type='DefaultSampler', shuffle=False),
                       dataset=ood_benchmark)
 test_dataloader = val_dataloader
 

@@ -18,12 +18,12 @@ ood_benchmark = dict(type='OODEvalDataset', benchmark='imagenet_mos', benchmark_
 
 train_dataloader = dict(
     batch_size=32,  # ID images per step (TOE), features served from the cache
-    num_workers=8,  # image decoding workers of the one-time extraction
+    num_workers='auto',  # image decoding workers of the one-time extraction (from the CPU count, <= 16)
     sampler=dict(type='InfiniteSampler', shuffle=True),  # reshuffled passes, no restart pause between them
     dataset=imagenet_train,
 )
-id_train_dataloader = dict(batch_size=256, num_workers=8, dataset=imagenet_train)  # score.py's fitted methods
-test_dataloader = dict(batch_size=256, num_workers=8, sampler=dict(type='DefaultSampler', shuffle=False),
+id_train_dataloader = dict(batch_size=256, num_workers='auto', dataset=imagenet_train)  # score.py's fitted methods
+test_dataloader = dict(batch_size=256, num_workers='auto', sampler=dict(type='DefaultSampler', shuffle=False),
                        dataset=ood_benchmark)
 test_evaluator = dict(type='OODMetric', fpr_positive='id', fpr_rule='closest')
 test_cfg = dict(type='CachedFeatureTestLoop')  # extracts the test sets' features once, then scores from the cache

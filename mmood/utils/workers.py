@@ -1,0 +1,46 @@
+"""Data-loader defaults that use the machine: ``num_workers='auto'`` and friends.
+
+Configs cannot compute the CPU count (mmengine refuses imports in ordinary config files), so they say
+``num_workers='auto'`` and the loops that build image data loaders resolve it here (``OODTestLoop``, the feature
+extraction of the cached-feature loops, ``tools/extract_features.py``). The batch size is never changed: re-scoring
+equality and batch-level scores depend on it.
+"""
+import os
+from typing import Any, Dict
+
+import torch
+
+from .errors import ConfigError
+
+__all__ = ['AUTO_WORKERS_CAP', 'resolve_workers', 'loader_defaults']
+
+#: at most this many loading workers for ``'auto'`` (decode-bound loops gain little beyond it)
+AUTO_WORKERS_CAP = 16
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the CPUs this process may run on (containers, taskset)
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def resolve_workers(value: Any) -> int:
+    """``'auto'`` -> ``min(AUTO_WORKERS_CAP, usable CPUs)``; an integer >= 0 as it is."""
+    if value == 'auto':
+        return min(AUTO_WORKERS_CAP, _usable_cpus())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f'num_workers must be a non-negative integer or "auto", got {value!r}')
+    return value
+
+
+def loader_defaults(dataloader: Dict[str, Any]) -> Dict[str, Any]:
+    """A dataloader config with ``num_workers`` resolved, ``persistent_workers`` on when there are workers and
+    ``pin_memory`` on when CUDA is available -- each only where the config does not set it."""
+    out = dict(dataloader)
+    out['num_workers'] = resolve_workers(out.get('num_workers', 0))
+    out.setdefault('persistent_workers', out['num_workers'] > 0)
+    if not out['num_workers']:
+        out['persistent_workers'] = False  # torch refuses persistent workers without workers
+    out.setdefault('pin_memory', torch.cuda.is_available())
+    return out

@@ -1,0 +1,35 @@
+"""Data-loader defaults from the machine: num_workers='auto' and OODTestLoop."""
+import os
+
+import pytest
+import torch
+
+from mmood.utils import AUTO_WORKERS_CAP, ConfigError, loader_defaults, resolve_workers
+
+
+def test_auto_workers_follow_the_usable_cpus(monkeypatch):
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    assert resolve_workers('auto') == min(AUTO_WORKERS_CAP, usable)
+    monkeypatch.setattr('mmood.utils.workers._usable_cpus', lambda: 64)
+    assert resolve_workers('auto') == AUTO_WORKERS_CAP == 16
+    assert resolve_workers(3) == 3 and resolve_workers(0) == 0
+    for bad in (-1, 'four', 2.0, True):
+        with pytest.raises(ConfigError, match='num_workers'):
+            resolve_workers(bad)
+
+
+def test_loader_defaults_only_fill_what_the_config_leaves_open(monkeypatch):
+    monkeypatch.setattr('mmood.utils.workers._usable_cpus', lambda: 6)
+    out = loader_defaults(dict(batch_size=7, num_workers='auto'))
+    assert out == dict(batch_size=7, num_workers=6, persistent_workers=True, pin_memory=torch.cuda.is_available())
+    assert loader_defaults(dict(batch_size=7, num_workers=0))['persistent_workers'] is False
+    kept = loader_defaults(dict(num_workers=2, persistent_workers=False, pin_memory=False))
+    assert kept['persistent_workers'] is False and kept['pin_memory'] is False
+
+
+def test_the_imagenet_configs_use_the_machine():
+    from conftest import REPO
+    from mmengine.config import Config
+    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'mcm_vitb16.py'))
+    assert cfg.test_dataloader.num_workers == 'auto' and cfg.test_cfg.type == 'OODTestLoop'
+    assert cfg.test_dataloader.batch_size == 256  # the batch size stays the config's
