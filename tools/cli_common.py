@@ -139,6 +139,11 @@ def load_cli_config(args) -> Config:
     (``--work-dir``, else the config's, else ``./work_dirs/<config name>``)."""
     cfg = read_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
+    return set_work_dir(cfg, args)
+
+
+def set_work_dir(cfg: Config, args) -> Config:
+    """``cfg.work_dir``: ``--work-dir``, else the config's, else ``./work_dirs/<config name>``."""
     if getattr(args, 'work_dir', None) is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:

@@ -16,7 +16,7 @@ import mmood  # noqa: E402,F401  (first: compat shims before anything imports to
 
 import argparse  # noqa: E402
 
-from cli_common import add_common_arguments, guarded, load_cli_config, load_config, parse_common  # noqa: E402
+from cli_common import add_common_arguments, guarded, load_config, parse_common, set_work_dir  # noqa: E402
 
 from mmood.cache import CacheStore  # noqa: E402
 from mmood.engine import ensure_features  # noqa: E402
@@ -42,8 +42,7 @@ def parse_args(argv=None):
 @guarded
 def main(argv=None):
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options, args.cache_dir)
-    cfg.work_dir = load_cli_config(args).work_dir  # --work-dir, else the config's, else ./work_dirs/<config>
+    cfg = set_work_dir(load_config(args.config, args.cfg_options, args.cache_dir), args)
     if cfg.model.get('type') != 'TOEClassifier':
         raise SystemExit(f'{args.config} is not a TOE config (model.type = {cfg.model.get("type")})')
     outliers = dict(cfg.model.get('outliers') or {})

@@ -309,9 +309,7 @@ class CLIPOODClassifier(BaseModel):
         # Python floats of the float32 scores, converted once per batch (per-sample tensor indexing cost more than
         # the tiny tower's forward pass); the same values
         values = {name: s.detach().float().reshape(-1).cpu().tolist() for name, s in scores.items()}
-        primary = scores.get(self.primary_score)
-        primary = primary.detach().float().reshape(-1).cpu() if primary is not None else \
-            torch.full((probs.shape[0], ), float('nan'))
+        primary = torch.tensor(values.get(self.primary_score, [float('nan')] * probs.shape[0]), dtype=torch.float32)
         for i, (sample, p, label) in enumerate(zip(data_samples, probs, preds)):
             sample.set_pred_score(p).set_pred_label(label)
             sample.set_field({name: v[i] for name, v in values.items()}, 'ood_scores')

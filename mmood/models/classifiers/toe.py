@@ -124,7 +124,6 @@ class TOEClassifier(LinearProbeClassifier):
         self.seed = int(seed)
         self.register_buffer('outlier_step', torch.zeros((), dtype=torch.long))
         self.register_buffer('outlier_emb', None, persistent=False)
-        self.outlier_file: Optional[str] = None
         self.steps_per_epoch: Optional[int] = None
         self._perm_epoch = None
 
@@ -150,11 +149,12 @@ class TOEClassifier(LinearProbeClassifier):
             force: generate again even if the list exists.
         """
         path = self.outlier_list_path(root_dir)
+        recipe = self.outlier_recipe_digest()
         if osp.isfile(path) and not force:
             made_with = textual.read_outlier_header(path).get('recipe_sha256')
-            if made_with is not None and made_with != self.outlier_recipe_digest():
+            if made_with is not None and made_with != recipe:
                 raise UserError(f'{path} was made with other outlier options, source file, class names or tower '
-                                f'than this run\'s (recipe {made_with} != {self.outlier_recipe_digest()}): delete it, '
+                                f'than this run\'s (recipe {made_with} != {recipe}): delete it, '
                                 f'or write it again with python tools/toe/make_outliers.py CONFIG --force')
             texts = textual.read_outlier_list(path)
             print_log(f'TOE: {len(texts)} {self.outliers["level"]}-level outliers read from {path}',
@@ -163,7 +163,7 @@ class TOEClassifier(LinearProbeClassifier):
 
         def make():
             texts, header = self._generate(cache, train_set)
-            header.update(count=len(texts), unique=len(set(texts)), recipe_sha256=self.outlier_recipe_digest())
+            header.update(count=len(texts), unique=len(set(texts)), recipe_sha256=recipe)
             textual.write_outlier_list(path, texts, header)
             return texts
 
@@ -303,7 +303,6 @@ class TOEClassifier(LinearProbeClassifier):
         emb = compute_on_main(lambda: encode_prompts_cached(self.backbone, texts, '{}', cache, self.text_batch_size,
                                                             desc='encoding outlier texts'))
         self.outlier_emb = emb.to(self.class_counts.device)
-        self.outlier_file = self.outlier_list_path(root_dir)
         world = get_dist_info()[1]
         self.steps_per_epoch = math.ceil(self.num_outlier_batches / world)
         print_log(f'TOE: {len(texts)} outlier texts, {self.num_outlier_batches} batches of '
