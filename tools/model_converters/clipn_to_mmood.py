@@ -20,7 +20,6 @@ keys ``module.``-prefixed, the "no" tower under ``*_no`` keys and ``prompt_no``)
 import mmood  # noqa: F401  (first: compat shims before anything imports torchvision)
 
 import argparse
-import hashlib
 import os.path as osp
 import sys
 
@@ -29,6 +28,7 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from cli_common import guarded  # noqa: E402
 
+from mmood.cache import file_sha256  # noqa: E402
 from mmood.models.backbones import NoTextTower, OpenCLIPBackbone, split_official_clipn_state  # noqa: E402
 from mmood.utils import CheckpointMismatchError, atomic_open, load_checkpoint_file  # noqa: E402
 
@@ -92,13 +92,10 @@ def main(argv=None) -> int:
     load_strictly(clip, rest, f'The frozen towers of {args.src} into open_clip {args.model}')
     tower = NoTextTower(clip, num_prompts=int(tower_state['prompt_no'].shape[0]) if 'prompt_no' in tower_state else 16)
     load_strictly(tower, tower_state, f'The "no" tower of {args.src}')
-    h = hashlib.sha256()
-    with open(args.src, 'rb') as f:
-        for block in iter(lambda: f.read(16 * 2**20), b''):
-            h.update(block)
     out = dict(state_dict={'no_tower.' + k: v.detach().clone() for k, v in tower.state_dict().items()},
-               meta=dict(converted_from=osp.abspath(args.src), sha256=h.hexdigest(), epoch=checkpoint.get('epoch'),
-                         model=args.model, tool='tools/model_converters/clipn_to_mmood.py'))
+               meta=dict(converted_from=osp.abspath(args.src), sha256=file_sha256(args.src),
+                         epoch=checkpoint.get('epoch'), model=args.model,
+                         tool='tools/model_converters/clipn_to_mmood.py'))
     with atomic_open(args.dst, 'wb') as f:
         torch.save(out, f)
     print(f'{args.dst}: "no" tower of {args.src} ({len(tower_state)} keys, '

@@ -196,7 +196,8 @@ class OODPrepareHook(Hook):
         self._prepare(runner, runner.val_loop.evaluator)
 
     def before_train(self, runner) -> None:
-        self._prepare(runner)
+        if getattr(_unwrap(runner.model), 'prepare_before_train', True):  # not a model whose text state trains
+            self._prepare(runner)
 
 
 def _score_columns(table: Dict[str, Any], set_names) -> List[tuple]:

@@ -142,6 +142,11 @@ class NoTextTower(nn.Module):
         x = x.float()
         return F.normalize(x, dim=-1) if normalize else x
 
+    @property
+    def untrained(self) -> bool:
+        """Whether the prompt offsets are still all zero (the no tower then equals the yes tower)."""
+        return not bool(self.prompt_no.detach().any())
+
     def content_digest(self) -> str:
         """SHA-256 (24 hex digits) of every parameter and buffer: part of the cache key of its text embeddings."""
         h = hashlib.sha256()
@@ -154,7 +159,7 @@ class NoTextTower(nn.Module):
 
 class NoTextEncoder:
     """The "no" tower with the text interface of :class:`~mmood.models.backbones.OpenCLIPBackbone`
-    (``tokenize``, ``encode_text``, ``text_identity``), so the cached text-embedding functions of
+    (``encode_text``, ``text_identity``), so the cached text-embedding functions of
     :mod:`mmood.text` encode prompts with it unchanged (evaluation mode: the mean prompt).
 
     Args:
@@ -165,32 +170,24 @@ class NoTextEncoder:
     def __init__(self, tower: NoTextTower, backbone):
         self.tower = tower
         self.backbone = backbone
-        self._identity = None
 
     @property
     def text_identity(self) -> dict:
         """The backbone's text identity plus the tower's content digest (trained weights change the key)."""
-        if self._identity is None:
-            self._identity = dict(self.backbone.text_identity, tower='clipn_no', no_tower=self.tower.content_digest())
-        return self._identity
+        return dict(self.backbone.text_identity, tower='clipn_no', no_tower=self.tower.content_digest())
 
     def encode_text(self, texts: Sequence[str], batch_size: int = 256, progress: bool = False,
                     desc: str = 'encoding "no" prompts', normalize: bool = True) -> torch.Tensor:
-        """Evaluation-mode "no" embeddings of ``texts`` (float32, on the tower's device)."""
-        device = self.tower.prompt_no.device
-        starts = range(0, len(texts), batch_size)
-        if progress:
-            from tqdm import tqdm
-            starts = tqdm(starts, desc=desc, unit='batch', total=(len(texts) + batch_size - 1) // batch_size)
+        """Evaluation-mode "no" embeddings of ``texts`` (float32, on the tower's device): the backbone's batching
+        loop with the no tower as the encoder."""
         was_training = self.tower.training
         self.tower.eval()
         try:
             with torch.no_grad():
-                out = [self.tower(self.backbone.tokenize(texts[s:s + batch_size]).to(device), normalize=normalize)
-                       for s in starts]
+                return self.backbone.encode_text(texts, batch_size, progress, desc, normalize,
+                                                 encode=lambda tokens: self.tower(tokens, normalize=False))
         finally:
             self.tower.train(was_training)
-        return torch.cat(out) if out else torch.zeros(0, self.backbone.embed_dim, device=device)
 
 
 #: the released CLIPN checkpoints' "no" keys (fork of open_clip 2.0.2, ``module.``-prefixed) -> NoTextTower keys

@@ -18,7 +18,7 @@ import json
 import logging
 import os.path as osp
 import tempfile
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -324,7 +324,8 @@ class OpenCLIPBackbone(BaseModule):
         return self.tokenizer(list(texts))
 
     def encode_text(self, texts: Sequence[str], batch_size: int = 256, progress: bool = False,
-                    desc: str = 'encoding text', normalize: bool = True) -> torch.Tensor:
+                    desc: str = 'encoding text', normalize: bool = True,
+                    encode: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
         """Encode strings in batches; float32 output on the model's device.
 
         Args:
@@ -333,6 +334,8 @@ class OpenCLIPBackbone(BaseModule):
             progress: show a tqdm progress bar.
             desc: progress bar label.
             normalize: L2-normalise each embedding.
+            encode: the text encoder applied to each batch of tokens (default: the open_clip model's; CLIPN's "no"
+                tower passes its own).
         """
         device = next(self.clip.parameters()).device
         chunks = []
@@ -344,7 +347,7 @@ class OpenCLIPBackbone(BaseModule):
         with grad:
             for s in starts:
                 tokens = self.tokenize(texts[s:s + batch_size]).to(device)
-                emb = self.clip.encode_text(tokens).float()
+                emb = (encode or self.clip.encode_text)(tokens).float()
                 chunks.append(F.normalize(emb, dim=-1) if normalize else emb)
         if not chunks:
             return torch.zeros(0, self.embed_dim, device=device)

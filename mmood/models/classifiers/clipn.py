@@ -32,6 +32,7 @@ from mmpretrain.structures import DataSample
 
 from ...cache import CacheStore, hash_strings
 from ...text import build_text_classifier_cached
+from ...text.embeddings import TEXT_NAMESPACE
 from ...utils import compute_on_main
 from ...utils.errors import ConfigError
 from ..backbones import NoTextEncoder, NoTextTower
@@ -39,8 +40,6 @@ from .clip_contrastive import captions_of
 from .clip_ood import CLIPOODClassifier
 
 __all__ = ['CLIPNClassifier']
-
-NO_TEXT_NAMESPACE = 'text_embeddings'
 
 
 @MODELS.register_module()
@@ -64,6 +63,8 @@ class CLIPNClassifier(CLIPOODClassifier):
 
     #: a checkpoint holds the no tower only (the frozen towers come from the open_clip weights)
     checkpoint_changes_features = False
+    #: the no tower changes while training: OODPrepareHook prepares before testing / validating only
+    prepare_before_train = False
     #: what a checkpoint must hold: the trained no tower
     checkpoint_required_prefixes = ('no_tower.', )
 
@@ -127,27 +128,22 @@ class CLIPNClassifier(CLIPOODClassifier):
             return torch.from_numpy(compute()[0]['emb'])
         parts = dict(kind='clipn_no_prototypes', encoder=encoder.text_identity, classes=hash_strings(names),
                      templates=hash_strings(templates))
-        arrays, _, _ = cache.get_or_compute(NO_TEXT_NAMESPACE, parts, compute)
+        arrays, _, _ = cache.get_or_compute(TEXT_NAMESPACE, parts, compute)
         return torch.from_numpy(np.array(arrays['emb']))
 
     def prepare(self, work_dir: Optional[str] = None, force: bool = False, checkpoint: Optional[str] = None) -> None:
-        """Yes and no prototypes, then the heads (once per state of the no tower). Skipped while training (the
-        tower is changing; the next evaluation prepares)."""
+        """Yes and no prototypes, then the heads (once per state of the no tower; entering training drops them,
+        and :class:`~mmood.engine.OODPrepareHook` does not prepare before training: ``prepare_before_train``)."""
         self.note_checkpoint(checkpoint)
-        if (self._prepared or self.training) and not force:
+        if self._prepared and not force:
             return
         cache = CacheStore(self.cache_dir) if self.cache_dir else None
         device = self.no_tower.prompt_no.device
         self.no_text = compute_on_main(lambda: self.no_prototypes(cache).cpu()).to(device)
         super().prepare(work_dir=work_dir, force=True, checkpoint=checkpoint)
-        if not bool(self.no_tower.prompt_no.detach().any()):
+        if self.no_tower.untrained:
             print_log('CLIPN: the "no" tower is untrained (no checkpoint loaded?): it equals the yes tower and every '
                       'image gets CTW = ATD = 0.5', logger='current', level=logging.WARNING)
-
-    def scores_from_features(self, feats: Dict[str, torch.Tensor]):
-        if not self._prepared:
-            self.prepare(force=True)
-        return super().scores_from_features(feats)
 
     # ------------------------------------------------------------------ training
     def _prompt_keys(self, data_samples: List[DataSample]):
@@ -184,7 +180,7 @@ class CLIPNClassifier(CLIPOODClassifier):
 
     def report_notes(self) -> List[str]:
         notes = super().report_notes()
-        if not bool(self.no_tower.prompt_no.detach().any()):
+        if self.no_tower.untrained:
             notes.append('CLIPN "no" tower untrained (it equals the yes tower: CTW = ATD = 0.5 for every image): pass '
                          'the checkpoint of tools/train.py or of tools/model_converters/clipn_to_mmood.py')
         return notes
