@@ -33,12 +33,12 @@ from mmengine.config import DictAction
 from mmengine.logging import MMLogger, print_log
 
 from mmood.cache import CacheStore
-from mmood.engine import model_report_notes
+from mmood.engine import model_report_notes, pipeline_of
 from mmood.engine.rescore import build_methods, evaluate_methods, fit_methods, required_kinds, score_split
 from mmood.evaluation.report import format_methods_table, write_report
 from mmood.features import load_eval_split, load_train_set, model_identity
 from mmood.features.runtime import build_model, resolve_device
-from mmood.models.heads import MethodError, list_methods
+from mmood.models.heads import METHOD_GROUPS, MethodError, expand_methods, list_methods
 from mmood.utils import atomic_open
 
 
@@ -49,7 +49,8 @@ def parse_args(argv=None):
                         help='checkpoint the features were extracted with (optional; "none" = no checkpoint)')
     parser.add_argument('--methods', nargs='+', default=['config'],
                         help=f'methods (default: config = every score of the config\'s heads); known: config '
-                        f'{" ".join(list_methods())}')
+                        f'{" ".join(list_methods())}; groups: '
+                        f'{"; ".join(f"{k} = {chr(32).join(v)}" for k, v in METHOD_GROUPS.items())}')
     parser.add_argument('--method-options', nargs='+', default=[], metavar='METHOD.OPTION=VALUE',
                         help='head options, e.g. knn.k=100 energy.temperature=2 mahalanobis.relative=True')
     parser.add_argument('--cache-dir', help='feature cache (default: $MMOOD_CACHE or ~/.cache/mmood)')
@@ -88,7 +89,7 @@ def run(args):
     os.makedirs(log_dir)
     MMLogger.get_instance(f'mmood-score-{osp.basename(log_dir)}', log_file=osp.join(log_dir, 'score.log'))
     options = parse_method_options(args.method_options)
-    names = list(dict.fromkeys(args.methods))
+    names = expand_methods(args.methods)
     stray = sorted(set(options) - set(names))
     if stray:
         raise MethodError(f'--method-options for {stray}, which are not among --methods {names}')
@@ -135,6 +136,7 @@ def run(args):
                            split.set_ids, split.set_names, split.set_groups, fpr_positive, fpr_rule,
                            title=f'OOD detection report: {stem} (re-scored from cached features)',
                            notes=[f'config: {args.config}', f'feature cache: {cache.root}',
+                                  f'preprocessing (every method scores these features): {pipeline_of(cfg)}',
                                   f'method options: {options or "defaults"}'] + model_report_notes(model),
                            plots=not args.no_plots)
     print_log(f'Report: {written["md"]}', logger='current')

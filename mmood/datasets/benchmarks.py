@@ -107,6 +107,16 @@ BENCHMARKS: Dict[str, Dict[str, Any]] = {
         ood_sets=MOS_FAR_OOD),
 }
 
+#: NegRefine's ImageNet-1k list (negrefine.md §3): ImageNet val (50,000, as its torchvision ``ImageNet(split='val')``)
+#: vs the OpenOOD v1.5 sets plus NINCO's "Clean" set (its popular-dataset subsamples, 2,715 images, group far).
+BENCHMARKS['imagenet_negrefine'] = dict(
+    description='ImageNet-1k val vs the OpenOOD v1.5 ImageNet-1k OOD sets plus NINCO\'s popular-dataset subsamples '
+    '("Clean", far; NegRefine)',
+    class_names='txtfiles/imagenet_classes.txt',
+    id_set=_IMAGENET_VAL,
+    ood_sets=BENCHMARKS['openood_v15_imagenet']['ood_sets'] + [
+        dict(name='Clean', data_root='ood_data/NINCO/NINCO_popular_datasets_subsamples', group='far')])
+
 _PATH_KEYS = ('data_root', 'ann_file', 'data_prefix')
 
 

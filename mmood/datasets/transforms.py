@@ -21,8 +21,8 @@ from mmengine import fileio
 from mmpretrain.registry import TRANSFORMS
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ['LoadOODImage', 'PillowLoadResizeEdge', 'fuse_pipeline', 'to_8bit', 'pil_to_rgb', 'pil_to_bgr',
-           'decode_image', 'open_image', 'unreadable_images']
+__all__ = ['LoadOODImage', 'PillowLoadResizeEdge', 'fuse_pipeline', 'describe_pipeline', 'to_8bit', 'pil_to_rgb',
+           'pil_to_bgr', 'decode_image', 'open_image', 'unreadable_images']
 
 #: PIL modes holding more than 8 bits per sample
 _WIDE_MODES = ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I', 'F')
@@ -265,3 +265,23 @@ def fuse_pipeline(transforms: List[Any]) -> List[Any]:
             out.append(step)
             i += 1
     return out
+
+
+def describe_pipeline(pipeline) -> str:
+    """One line naming a test pipeline's steps and their settings (report headers: the methods of the negative-label
+    family publish different preprocessing, and a comparison holds for the pipeline it ran with), e.g.
+    ``LoadOODImage(imdecode_backend=pillow) -> ResizeEdge(scale=224, edge=short, ...) -> CenterCrop(crop_size=224)``.
+
+    Args:
+        pipeline: transform configs (dicts, as in a config's ``test_dataloader.dataset.pipeline``); ``PackInputs``
+            is left out.
+    """
+    steps = []
+    for step in pipeline or ():
+        step = dict(step) if isinstance(step, dict) or hasattr(step, 'items') else {'type': type(step).__name__}
+        kind = str(step.pop('type', '?'))
+        if kind.split('.')[-1] == 'PackInputs':
+            continue
+        args = ', '.join(f'{k}={v}' for k, v in step.items())
+        steps.append(f'{kind}({args})')
+    return ' -> '.join(steps) if steps else 'none (the dataset gives tensors)'

@@ -48,6 +48,14 @@ class Method:
         return [self.primary] + [n for n in names if n != self.primary]
 
     @property
+    def replicates(self) -> Dict[str, List[str]]:
+        """Base name -> score names that are repeated runs of one score (the heads' ``replicates``, merged)."""
+        out: Dict[str, List[str]] = {}
+        for head in self.heads:
+            out.update((b, list(names)) for b, names in (getattr(head, 'replicates', {}) or {}).items())
+        return out
+
+    @property
     def feature_kinds(self) -> Tuple[str, ...]:
         return tuple(dict.fromkeys(k for h in self.heads for k in h.feature_kinds))
 
@@ -152,13 +160,15 @@ def evaluate_methods(methods: Mapping[str, Method], scores: Mapping[str, Mapping
         under ``<score>/``, the primary one also unprefixed: for ``config`` equal to the test run's
         ``metrics.json``; a one-score method other than ``config`` keeps only the plain keys), and, for methods
         with several scores, ``<method>/<score>`` -> that score's plain metrics. ``tables``: result name -> plain
-        metrics (what report rows show). ``flat_scores``: result name -> scores.
+        metrics (what report rows show). ``flat_scores``: result name -> scores. A method whose heads have
+        ``replicates`` also gets their ``<base>/seeds/...`` mean ± std keys (``seeds/...`` in the base's table).
     """
     metrics, tables, flat = OrderedDict(), OrderedDict(), OrderedDict()
     for name, method in methods.items():
         per_score = OrderedDict((s, scores[name][s]) for s in method.score_names)
         full = OODMetric.calculate_named(per_score, method.primary, split.set_ids, split.set_names,
-                                         split.set_groups, split.labels, preds, conventions)
+                                         split.set_groups, split.labels, preds, conventions,
+                                         replicates=method.replicates)
         tables[name], flat[name] = metrics_of(full, method.primary), per_score[method.primary]
         metrics[name] = full if (name == CONFIG or len(per_score) > 1) else tables[name]
         if len(per_score) > 1:

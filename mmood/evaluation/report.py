@@ -127,6 +127,10 @@ def _method_markdown(method, metrics, set_names, set_groups, fpr_positive, fpr_r
         label = f'**{r["set"]} (mean)**' if r['group'] == 'mean' else r['set']
         lines.append(f'| {label} | {r["group"]} | {r["AUROC"]:.2f} | {r[fkey]:.2f} | {r["AUPR_IN"]:.2f} | '
                      f'{r["AUPR_OUT"]:.2f} |')
+    if 'seeds/count' in metrics:  # a score repeated over stream seeds (OODMetric.replicate_summary)
+        lines += ['', f'over {metrics["seeds/count"]} stream seeds: mean AUROC {metrics["seeds/mean/AUROC/mean"]:.2f} '
+                  f'± {metrics["seeds/mean/AUROC/std"]:.2f}, mean FPR95 {metrics[f"seeds/mean/{fkey}/mean"]:.2f} ± '
+                  f'{metrics[f"seeds/mean/{fkey}/std"]:.2f}']
     if 'ID/accuracy' in metrics:
         lines += ['', f'ID top-1 accuracy (zero-shot classifier): {metrics["ID/accuracy"]:.2f}']
     return lines + ['']
@@ -218,7 +222,8 @@ def write_report(out_dir: str,
         out_dir: output directory (created).
         results: method name -> ``{'scores': (N,) array (higher = more ID), or (num_ood_sets, N) per-pair scores
             of a set-level head, 'metrics': dict}`` with the metrics of :meth:`OODMetric.calculate` for the same
-            ``fpr_positive`` / ``fpr_rule``.
+            ``fpr_positive`` / ``fpr_rule`` (plus, for a score repeated over stream seeds, its ``seeds/...`` mean ±
+            std keys: one line under its table).
         set_ids: (N,) set id per sample (0 = ID).
         set_names: names by set id.
         set_groups: ``'id'``/``'near'``/``'far'`` by set id.

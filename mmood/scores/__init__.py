@@ -10,6 +10,10 @@ Public functions:
   (Miyai et al., arXiv:2304.04521).
 * :func:`neglabel_score`, :func:`group_permutation` -- NegLabel with negative-label grouping
   (Jiang et al., ICLR 2024).
+* :func:`adaneg_stream_scores`, :class:`AdaNegMemory` -- AdaNeg's stream score ``S_ada + lambda * S_nl`` with
+  test-time adaptive label proxies (Zhang et al., NeurIPS 2024).
+* :func:`multimatch_score`, :func:`compose_texts`, :func:`top_pairs` -- NegRefine's multi-matching-aware score
+  ``max_{p,n} sigmoid(c_{p and n} - v_n)`` (Ansari et al., ICCV 2025).
 * :func:`msp_score`, :func:`maxlogit_score`, :func:`energy_score`, :func:`l1_norm_score` -- classifier-logit
   scores (MSP, MaxLogit, negative free energy, PLP's L1 norm).
 * :func:`clipn_scores`, :func:`clipn_p_yes` -- CLIPN's CTW and ATD from
@@ -18,16 +22,19 @@ Public functions:
 * :func:`fit_gaussians`, :func:`mahalanobis_score` -- (relative) Mahalanobis (Lee et al., NeurIPS 2018;
   Ren et al., 2021).
 """
+from .adaneg import AdaNegMemory, adaneg_stream_scores
 from .clipn import clipn_p_yes, clipn_scores
 from .glmcm import glmcm_from_parts, glmcm_score, local_mcm_score
 from .knn import knn_score
 from .logits import LOGIT_SCORES, energy_score, l1_norm_score, maxlogit_score, msp_score
 from .mahalanobis import fit_gaussians, mahalanobis_score
 from .mcm import mcm_score
+from .multimatch import compose_texts, multimatch_score, top_pairs
 from .neglabel import group_permutation, neglabel_score
 
 __all__ = [
+    'adaneg_stream_scores', 'AdaNegMemory',
     'mcm_score', 'local_mcm_score', 'glmcm_score', 'glmcm_from_parts', 'neglabel_score', 'group_permutation',
     'msp_score', 'maxlogit_score', 'energy_score', 'l1_norm_score', 'LOGIT_SCORES', 'knn_score', 'fit_gaussians',
-    'mahalanobis_score', 'clipn_scores', 'clipn_p_yes'
+    'mahalanobis_score', 'clipn_scores', 'clipn_p_yes', 'multimatch_score', 'compose_texts', 'top_pairs'
 ]

@@ -14,12 +14,20 @@ from .class_names import resolve_path
 PARTS_OF_SPEECH = ('noun', 'adj')
 
 
-def load_corpus(corpus_dir: str, exclude_files: Optional[Sequence[str]] = None) -> Tuple[List[str], List[str]]:
+#: which part of speech owns a word found in both (``load_corpus(priority=...)``)
+PRIORITIES = ('sorted', 'noun')
+
+
+def load_corpus(corpus_dir: str, exclude_files: Optional[Sequence[str]] = None,
+                priority: str = 'sorted') -> Tuple[List[str], List[str]]:
     """Read nouns and adjectives from ``corpus_dir``.
 
     Args:
         corpus_dir: directory of ``<pos>.<lexname>.txt`` files.
         exclude_files: file names to skip (the reference's ``txt_exclude``).
+        priority: who owns a word that is both a noun and an adjective: ``'sorted'`` -- the first file in sorted
+            order (``adj.*`` before ``noun.*``: the adjective; NegLabel, CSP); ``'noun'`` -- the noun files are
+            read first (AdaNeg drops adjectives that are also nouns, adaneg.md §3.1).
 
     Returns:
         ``(nouns, adjectives)``, each in file-then-line order, globally de-duplicated.
@@ -37,6 +45,10 @@ def load_corpus(corpus_dir: str, exclude_files: Optional[Sequence[str]] = None) 
              and osp.isfile(osp.join(path, f)) and f.endswith('.txt')]
     if not files:
         raise FileNotFoundError(f'No noun.*.txt / adj.*.txt files in {corpus_dir} (option `corpus_dir`)')
+    if priority not in PRIORITIES:
+        raise ValueError(f'priority must be one of {PRIORITIES}, got {priority!r}')
+    if priority == 'noun':
+        files = sorted(files, key=lambda f: f.split('.')[0] != 'noun')  # stable: sorted within each part
     for name in files:
         pos = name.split('.')[0]
         with open(osp.join(path, name), encoding='utf-8') as f:

@@ -12,22 +12,44 @@ fraction per part of speech; ``num_neg`` gives an explicit total split proportio
 :func:`mine_negative_labels` wraps the maths with the corpus, the prompts and the shared cache: word embeddings
 are keyed by (backbone, prompt, corpus) and the selection additionally by the ID class names and the mining
 parameters, so a second run neither encodes the corpus nor re-mines.
+
+The descendants of NegLabel mine with the same code and other options (each an option, not a copy):
+
+* CSP (csp.md §3.3-3.5): conjugated adjectives (``conjugation='random'``), template ensembles of raw embeddings
+  (``noun_prompt='csp_noun'``, ``adj_prompt='csp_adj'``, ``ensemble='raw_mean'``) and the max-cosine cut-off
+  (``max_sim_cutoff=0.95``: a candidate whose highest cosine to an ID prototype exceeds it is ranked last);
+* AdaNeg (adaneg.md §3.1): ``quantile='index'`` (the sorted row at ``int(p·K)``, no interpolation),
+  ``priority='noun'``, ``split='floor_adj'``, ``order='adj_first'``, ``exclude_id_names='exact'``;
+* NegRefine: ready label files per part of speech (``selected_file=dict(noun=..., adj=...)``), each encoded
+  with its part's template ensemble.
 """
+import logging
 import math
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
 
 from ..cache import CacheStore, hash_strings
 from ..utils.io import atomic_open
 from .class_names import resolve_path
 from .corpus import load_corpus
-from .embeddings import encode_prompts_cached
+from .csp import CSP_SUPERCLASSES, conjugate
+from .embeddings import check_ensemble, encode_ensemble_cached
+from .prompts import resolve_templates
 
 SELECTION_NAMESPACE = 'neglabel_selection'
+#: ``quantile`` rules: torch.quantile's linear interpolation (NegLabel, CSP) or the sorted row's element at index
+#: ``int(p·K)`` (AdaNeg)
+QUANTILES = ('linear', 'index')
+#: ``split`` rules of an explicit ``num_neg``: nouns ``round(num_neg·N_noun/N)`` (mmood) or adjectives
+#: ``floor(num_neg·N_adj/N)`` (AdaNeg), the other part the rest
+SPLITS = ('round_noun', 'floor_adj')
+#: ``order`` of the negative matrix
+ORDERS = ('noun_first', 'adj_first')
 
 
 def row_quantile(x: torch.Tensor, q: float) -> torch.Tensor:
@@ -55,7 +77,8 @@ def row_quantile(x: torch.Tensor, q: float) -> torch.Tensor:
 
 
 def quantile_similarity(cand_emb: torch.Tensor, id_emb: torch.Tensor, percentile: float = 0.95,
-                        chunk_size: int = 1000) -> torch.Tensor:
+                        chunk_size: int = 1000, max_sim_cutoff: Optional[float] = None,
+                        quantile: str = 'linear') -> torch.Tensor:
     """Per-candidate ``percentile`` quantile of its cosine similarity to the ID prototypes.
 
     Args:
@@ -63,18 +86,28 @@ def quantile_similarity(cand_emb: torch.Tensor, id_emb: torch.Tensor, percentile
         id_emb: (K, D) unit ID embeddings.
         percentile: quantile in [0, 1] (1 = max similarity).
         chunk_size: candidate rows per matmul.
+        max_sim_cutoff: CSP's cut-off (csp.md §3.5, CSP-5): a candidate whose highest cosine to an ID prototype
+            is above it gets ``q = 1`` (ranked last: a near-duplicate of an ID class). None: off.
+        quantile: ``'linear'`` (torch.quantile's interpolation) or ``'index'`` (the ascending-sorted row's element
+            at index ``int(percentile·K)``, AdaNeg's rule).
 
     Returns:
         (N,) float32 quantiles (float64 if inputs are float64).
     """
     if not 0.0 <= percentile <= 1.0:
         raise ValueError(f'percentile must lie in [0, 1], got {percentile}')
+    if quantile not in QUANTILES:
+        raise ValueError(f'quantile must be one of {QUANTILES}, got {quantile!r}')
     dtype = torch.float64 if cand_emb.dtype == torch.float64 else torch.float32
     id_emb = id_emb.to(dtype)
+    index = min(int(percentile * id_emb.shape[0]), id_emb.shape[0] - 1)
     out = []
     for s in range(0, cand_emb.shape[0], chunk_size):
         sim = cand_emb[s:s + chunk_size].to(dtype) @ id_emb.T
-        out.append(row_quantile(sim, percentile))
+        q = row_quantile(sim, percentile) if quantile == 'linear' else torch.kthvalue(sim, index + 1, dim=1).values
+        if max_sim_cutoff is not None:
+            q = torch.where(sim.amax(dim=1) > max_sim_cutoff, torch.ones_like(q), q)
+        out.append(q)
     return torch.cat(out) if out else torch.zeros(0, dtype=dtype)
 
 
@@ -85,16 +118,21 @@ def select_lowest(q: torch.Tensor, count: int) -> torch.Tensor:
 
 
 def split_counts(num_noun: int, num_adj: int, neg_ratio: Optional[float] = 0.15,
-                 num_neg: Optional[int] = None) -> Tuple[int, int]:
+                 num_neg: Optional[int] = None, split: str = 'round_noun') -> Tuple[int, int]:
     """How many nouns and adjectives to keep.
 
     ``neg_ratio``: ``floor(N·ratio)`` per part of speech (the reference). ``num_neg`` (overrides the ratio): a
-    total split in proportion to the candidate counts.
+    total split in proportion to the candidate counts (``split``: :data:`SPLITS`).
     """
     if num_neg is not None:
         total = num_noun + num_adj
         if not 0 < num_neg <= total:
             raise ValueError(f'num_neg={num_neg} must lie in [1, {total}] (number of candidate words)')
+        if split not in SPLITS:
+            raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
+        if split == 'floor_adj':
+            k_adj = int(num_neg * num_adj / total)
+            return num_neg - k_adj, k_adj
         k_noun = int(round(num_neg * num_noun / total))
         return k_noun, num_neg - k_noun
     if neg_ratio is None or not 0.0 < neg_ratio <= 1.0:
@@ -104,16 +142,19 @@ def split_counts(num_noun: int, num_adj: int, neg_ratio: Optional[float] = 0.15,
 
 def mine_indices(noun_emb: torch.Tensor, adj_emb: torch.Tensor, id_emb: torch.Tensor, percentile: float = 0.95,
                  neg_ratio: Optional[float] = 0.15, num_neg: Optional[int] = None,
-                 chunk_size: int = 1000) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Select negative nouns and adjectives (indices into each list, ascending quantile)."""
-    k_noun, k_adj = split_counts(len(noun_emb), len(adj_emb), neg_ratio, num_neg)
-    q_noun = quantile_similarity(noun_emb, id_emb, percentile, chunk_size)
-    q_adj = quantile_similarity(adj_emb, id_emb, percentile, chunk_size)
+                 chunk_size: int = 1000, max_sim_cutoff: Optional[float] = None, quantile: str = 'linear',
+                 split: str = 'round_noun') -> Tuple[torch.Tensor, torch.Tensor]:
+    """Select negative nouns and adjectives (indices into each list, ascending quantile; options as
+    :func:`quantile_similarity` and :func:`split_counts`)."""
+    k_noun, k_adj = split_counts(len(noun_emb), len(adj_emb), neg_ratio, num_neg, split)
+    q_noun = quantile_similarity(noun_emb, id_emb, percentile, chunk_size, max_sim_cutoff, quantile)
+    q_adj = quantile_similarity(adj_emb, id_emb, percentile, chunk_size, max_sim_cutoff, quantile)
     return select_lowest(q_noun, k_noun), select_lowest(q_adj, k_adj)
 
 
 def read_selected_file(path: str) -> List[str]:
-    """Read a ready selected-negatives file: one full prompt per line (e.g. NegLabel's 10,499-line file)."""
+    """Read a ready selected-negatives file: one full prompt (or label) per line (e.g. NegLabel's 10,499-line
+    file)."""
     full = resolve_path(path)
     if not osp.isfile(full):
         raise FileNotFoundError(f'Selected-negatives file not found: {path} (option `selected_file`)')
@@ -124,13 +165,34 @@ def read_selected_file(path: str) -> List[str]:
     return lines
 
 
+def _labels(words: Sequence[str], templates: Sequence[str]) -> List[str]:
+    """What a run records for each negative: the prompt of a single template, the label under an ensemble."""
+    return [templates[0].format(w) for w in words] if len(templates) == 1 else list(words)
+
+
+def _exclude_names(words: List[str], class_names: Sequence[str], rule) -> List[str]:
+    if not rule:
+        return words
+    if rule == 'exact':
+        names = set(class_names)
+        return [w for w in words if w not in names]
+    names = {c.lower() for c in class_names}
+    return [w for w in words if w.lower() not in names]
+
+
 def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[str], id_templates: Sequence[str],
-                         corpus_dir: str, noun_prompt: str = 'the nice {}', adj_prompt: str = 'This is a {} photo',
+                         corpus_dir: str, noun_prompt: Union[str, Sequence[str]] = 'the nice {}',
+                         adj_prompt: Union[str, Sequence[str]] = 'This is a {} photo',
                          percentile: float = 0.95, neg_ratio: Optional[float] = 0.15,
-                         num_neg: Optional[int] = None, exclude_id_names: bool = False,
-                         exclude_files: Optional[Sequence[str]] = None, selected_file: Optional[str] = None,
+                         num_neg: Optional[int] = None, exclude_id_names: Union[bool, str] = False,
+                         exclude_files: Optional[Sequence[str]] = None,
+                         selected_file: Optional[Union[str, Dict[str, str]]] = None,
                          cache: Optional[CacheStore] = None, batch_size: int = 1000,
-                         progress: bool = True) -> Dict[str, object]:
+                         progress: bool = True, ensemble: str = 'unit_mean', max_sim_cutoff: Optional[float] = None,
+                         conjugation: Optional[str] = None, superclasses: Optional[Sequence[str]] = None,
+                         conjugation_seed: int = 0, quantile: str = 'linear', priority: str = 'sorted',
+                         split: str = 'round_noun', order: str = 'noun_first',
+                         id_ensemble: str = 'unit_mean') -> Dict[str, object]:
     """Negative prompts and their embeddings, mined (or loaded) once and cached.
 
     Args:
@@ -139,49 +201,90 @@ def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[s
         class_names: ID class names (part of the selection key; used by ``exclude_id_names``).
         id_templates: ID prompt templates (part of the selection key).
         corpus_dir: word corpus directory (see :mod:`mmood.text.corpus`).
-        noun_prompt / adj_prompt: prompt templates of the two parts of speech.
+        noun_prompt / adj_prompt: prompt template(s) of the two parts of speech: one template, a list or a named
+            set (an ensemble, combined by ``ensemble``; the run then records labels, not prompts).
         percentile: similarity quantile (0.95 in the paper).
         neg_ratio: fraction kept per part of speech (0.15).
-        num_neg: explicit total number of negatives (overrides ``neg_ratio``).
-        exclude_id_names: drop candidates equal (case-insensitively) to an ID class name; off by default as in
-            the reference (reference_bugs NL-6), recommended otherwise.
-        exclude_files: corpus file names to skip.
-        selected_file: skip mining and encode this file's prompts as the negatives.
+        num_neg: explicit total number of negatives (overrides ``neg_ratio``; split by ``split``).
+        exclude_id_names: drop candidates equal to an ID class name: True (case-insensitively), ``'exact'``
+            (case-sensitively, AdaNeg); off by default as in the reference (reference_bugs NL-6).
+        exclude_files: corpus file names to skip (a name missing from the corpus is reported, CSP-7).
+        selected_file: skip mining: a file of full prompts (encoded as they are), or ``dict(noun=..., adj=...)``:
+            one file of labels per part of speech, each encoded with its part's templates (NegRefine's files).
         cache: the shared cache (None: no caching).
         batch_size: texts per forward pass.
         progress: progress bar while encoding.
+        ensemble: how the templates of an ensemble combine (``'unit_mean'``, ``'raw_mean'``; see
+            :func:`~mmood.text.embeddings.encode_ensemble_cached`).
+        max_sim_cutoff: CSP's cut-off (:func:`quantile_similarity`).
+        conjugation: None, or ``'random'`` / ``'all'``: replace the adjectives by CSP's conjugated labels
+            (:func:`~mmood.text.csp.conjugate` with ``superclasses``, default CSP's 14, and ``conjugation_seed``).
+        quantile: ``'linear'`` or ``'index'`` (:func:`quantile_similarity`).
+        priority: owner of words in both parts of speech (:func:`~mmood.text.load_corpus`).
+        split: how ``num_neg`` is split (:func:`split_counts`).
+        order: ``'noun_first'`` or ``'adj_first'``: order of the parts in the negative matrix.
+        id_ensemble: the ensemble rule of ``id_emb`` (part of the selection key).
 
     Returns:
         dict with ``prompts`` (list of M strings), ``emb`` (M, D float32 CPU tensor), ``num_noun``, ``num_adj``
         and ``cache_hit`` (whether the selection came from the cache).
     """
-    if selected_file is not None:
-        prompts = read_selected_file(selected_file)
-        emb = encode_prompts_cached(backbone, prompts, '{}', cache, batch_size, progress,
-                                    desc='encoding selected negatives')
-        return dict(prompts=prompts, emb=emb, num_noun=len(prompts), num_adj=0, cache_hit=None)
+    noun_templates, adj_templates = resolve_templates(noun_prompt), resolve_templates(adj_prompt)
+    check_ensemble(ensemble)
+    if order not in ORDERS:
+        raise ValueError(f'order must be one of {ORDERS}, got {order!r}')
 
-    nouns, adjs = load_corpus(corpus_dir, exclude_files)
-    if exclude_id_names:
-        id_set = {c.lower() for c in class_names}
-        nouns = [w for w in nouns if w.lower() not in id_set]
-        adjs = [w for w in adjs if w.lower() not in id_set]
+    def encode(words, templates, desc):
+        return encode_ensemble_cached(backbone, words, templates, ensemble, cache, batch_size, progress, desc)
+
+    def assemble(noun_labels, noun_emb, adj_labels, adj_emb):
+        parts = [(noun_labels, noun_emb), (adj_labels, adj_emb)]
+        if order == 'adj_first':
+            parts.reverse()
+        return parts[0][0] + parts[1][0], torch.cat([parts[0][1], parts[1][1]])
+
+    if isinstance(selected_file, str):
+        prompts = read_selected_file(selected_file)
+        emb = encode_ensemble_cached(backbone, prompts, '{}', 'unit_mean', cache, batch_size, progress,
+                                     desc='encoding selected negatives')
+        return dict(prompts=prompts, emb=emb, num_noun=len(prompts), num_adj=0, cache_hit=None)
+    if selected_file is not None:
+        unknown = sorted(set(selected_file) - {'noun', 'adj'})
+        if unknown:
+            raise ValueError(f'selected_file as a dict takes the keys "noun" and "adj", got {unknown}')
+        nouns = read_selected_file(selected_file['noun']) if selected_file.get('noun') else []
+        adjs = read_selected_file(selected_file['adj']) if selected_file.get('adj') else []
+        prompts, emb = assemble(_labels(nouns, noun_templates), encode(nouns, noun_templates, 'encoding nouns'),
+                                _labels(adjs, adj_templates), encode(adjs, adj_templates, 'encoding adjectives'))
+        return dict(prompts=prompts, emb=emb, num_noun=len(nouns), num_adj=len(adjs), cache_hit=None)
+
+    missing = sorted(set(exclude_files or ()) - set(os.listdir(resolve_path(corpus_dir)))) \
+        if osp.isdir(resolve_path(corpus_dir)) else []
+    if missing:
+        print_log(f'exclude_files {missing} are not in the corpus {corpus_dir}: nothing to exclude for them',
+                  logger='current', level=logging.WARNING)
+    nouns, adjs = load_corpus(corpus_dir, exclude_files, priority)
+    nouns = _exclude_names(nouns, class_names, exclude_id_names)
+    adjs = _exclude_names(adjs, class_names, exclude_id_names)
+    if conjugation is not None:
+        adjs = conjugate(adjs, superclasses or CSP_SUPERCLASSES, conjugation_seed, conjugation)
     corpus_digest = hash_strings(['noun'] + nouns + ['adj'] + adjs)
     parts = dict(kind='neglabel_selection', backbone=backbone.text_identity, corpus=corpus_digest,
                  noun_prompt=noun_prompt, adj_prompt=adj_prompt, id_names=hash_strings(class_names),
                  id_templates=list(id_templates), percentile=percentile, neg_ratio=neg_ratio, num_neg=num_neg,
                  exclude_id_names=exclude_id_names)
+    options = dict(ensemble=(ensemble, 'unit_mean'), max_sim_cutoff=(max_sim_cutoff, None),
+                   quantile=(quantile, 'linear'), split=(split, 'round_noun'), order=(order, 'noun_first'),
+                   id_ensemble=(id_ensemble, 'unit_mean'))
+    parts.update({k: v for k, (v, default) in options.items() if v != default})  # NegLabel keeps its old keys
 
     def compute():
-        noun_emb = encode_prompts_cached(backbone, nouns, noun_prompt, cache, batch_size, progress,
-                                         desc='encoding corpus nouns')
-        adj_emb = encode_prompts_cached(backbone, adjs, adj_prompt, cache, batch_size, progress,
-                                        desc='encoding corpus adjectives')
+        noun_emb = encode(nouns, noun_templates, 'encoding corpus nouns')
+        adj_emb = encode(adjs, adj_templates, 'encoding corpus adjectives')
         noun_idx, adj_idx = mine_indices(noun_emb, adj_emb, id_emb.float().cpu(), percentile, neg_ratio, num_neg,
-                                         batch_size)
-        prompts = [noun_prompt.format(nouns[i]) for i in noun_idx.tolist()] + \
-                  [adj_prompt.format(adjs[i]) for i in adj_idx.tolist()]
-        emb = torch.cat([noun_emb[noun_idx], adj_emb[adj_idx]])
+                                         batch_size, max_sim_cutoff, quantile, split)
+        prompts, emb = assemble(_labels([nouns[i] for i in noun_idx.tolist()], noun_templates), noun_emb[noun_idx],
+                                _labels([adjs[i] for i in adj_idx.tolist()], adj_templates), adj_emb[adj_idx])
         return ({'emb': emb.numpy().astype(np.float32)},
                 dict(prompts=prompts, num_noun=len(noun_idx), num_adj=len(adj_idx)))
 

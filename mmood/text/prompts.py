@@ -12,6 +12,14 @@ PROMPT_SETS: Dict[str, Tuple[str, ...]] = {
     # PLP's five-prompt ensemble (plp.md §3).
     'plp5': ('a photo of a {}.', 'a blurry photo of a {}.', 'a photo of many {}.', 'a photo of the large {}.',
              'a photo of the small {}.'),
+    # CSP (csp.md §3.1), also NegRefine's: ID names and candidate nouns (8), conjugated labels (4); CSP averages the
+    # raw embeddings of an ensemble (ensemble='raw_mean')
+    'csp_noun': ('a close-up photo of the nice {}.', 'a photo with the nice {}.', 'a good photo with the nice {}.',
+                 'a photo of the nice {}.', '{}', 'the {}', 'the good {}', 'the nice {}'),
+    'csp_adj': ('{}', 'a nice photo of {}', 'a good photo of {}', 'a close-up photo of {}'),
+    # AdaNeg (adaneg.md §3.1): ID names and nouns, with the period; adjectives
+    'adaneg': ('The nice {}.', ),
+    'adaneg_adj': ('This is a {} photo.', ),
 }
 
 #: Named sets read from shipped files (one template per line, taken literally: quotes and commas are tokenized).

@@ -141,3 +141,57 @@ def test_per_pair_scores(data):
     with pytest.raises(ValueError, match='one row per OOD set'):
         OODMetric.calculate(pairs[:2], set_ids, NAMES, GROUPS)
     assert fpr_at_recall([1.0, 2.0], [0.0]) == 0.0
+
+
+def test_replicates_mean_and_std(data):
+    """Repeated runs of one score (one per stream seed): mean ± std (ddof 0) of each mean-row metric over them."""
+    scores, set_ids, labels, preds = data
+    rng = np.random.default_rng(1)
+    runs = {name: scores + rng.normal(0, 0.5, scores.size) for name in ('s', 's_seed1', 's_seed2')}
+    named = dict(runs, other=-scores)
+    conventions = (('id', 'closest'), ('ood', 'first_ge'))
+    plain = OODMetric.calculate_named(named, 's', set_ids, NAMES, GROUPS, labels, preds, conventions)
+    out = OODMetric.calculate_named(named, 's', set_ids, NAMES, GROUPS, labels, preds, conventions,
+                                    replicates={'s': list(runs)})
+    assert list(out)[:len(plain)] == list(plain) and all(out[k] == v for k, v in plain.items())  # unchanged
+    per_name = {n: OODMetric.calculate(v, set_ids, NAMES, GROUPS, labels, preds, extra_fpr=conventions[1:])
+                for n, v in runs.items()}
+    for group in ('mean', 'near', 'far'):
+        for key in ('AUROC', 'FPR95_id_closest', 'FPR95_ood_first_ge', 'AUPR_IN', 'AUPR_OUT'):
+            values = [per_name[n][f'{group}/{key}'] for n in runs]
+            assert out[f's/seeds/{group}/{key}/mean'] == pytest.approx(np.mean(values))
+            assert out[f's/seeds/{group}/{key}/std'] == pytest.approx(np.std(values))
+    assert out['s/seeds/mean/AUROC/std'] > 0 and out['s/seeds/count'] == 3
+    extra = set(out) - set(plain)
+    assert len(extra) == 3 * 5 * 2 + 1 and all(k.startswith('s/seeds/') for k in extra)
+    assert metrics_of(out, 's')['seeds/mean/AUROC/mean'] == out['s/seeds/mean/AUROC/mean']  # what a report gets
+    assert OODMetric.replicate_summary(per_name, {'s': list(runs)}) == {k: out[k] for k in out if k in extra}
+    with pytest.raises(ValueError, match=r"\['s_seed3'\]"):
+        OODMetric.calculate_named(named, 's', set_ids, NAMES, GROUPS, replicates={'s': ['s', 's_seed3']})
+
+
+def test_replicates_from_the_model_and_in_the_report(data, tmp_path):
+    """bind_model takes the model's score_replicates; the report gives the base score a mean ± std line."""
+    from types import SimpleNamespace
+
+    from mmood.evaluation import write_report
+    scores, set_ids, labels, preds = data
+    runs = dict(s=scores, s_seed1=scores + np.linspace(-1, 1, scores.size))
+    samples = [dict(ood_scores={n: torch.tensor(v[k]) for n, v in runs.items()}, set_id=i,
+                    gt_label=torch.tensor([l]), pred_label=torch.tensor([p]), sample_idx=k)
+               for k, (i, l, p) in enumerate(zip(set_ids, labels, preds))]
+    metric = METRICS.build(dict(type='OODMetric'))
+    metric.dataset_meta = dict(set_names=NAMES, set_groups=GROUPS)
+    metric.bind_model(SimpleNamespace(primary_score='s', score_replicates={'s': ['s', 's_seed1']}))
+    metric.process(None, samples)
+    out = metric.evaluate(len(samples))
+    assert out == OODMetric.calculate_named(runs, 's', set_ids, NAMES, GROUPS, labels, preds,
+                                            replicates={'s': ['s', 's_seed1']})
+    assert out['s/seeds/count'] == 2
+    results = {n: dict(scores=v, metrics=metrics_of(out, n)) for n, v in runs.items()}
+    with open(write_report(str(tmp_path), results, set_ids, NAMES, GROUPS, plots=False)['md']) as f:
+        text = f.read()
+    line = (f'over 2 stream seeds: mean AUROC {out["s/seeds/mean/AUROC/mean"]:.2f} ± '
+            f'{out["s/seeds/mean/AUROC/std"]:.2f}, mean FPR95 {out["s/seeds/mean/FPR95_id_closest/mean"]:.2f} ± '
+            f'{out["s/seeds/mean/FPR95_id_closest/std"]:.2f}')
+    assert text.count('stream seeds') == 1 and line in text.split('### s_seed1')[0]

@@ -56,6 +56,36 @@ def test_score_pairs_and_stream_order():
     np.testing.assert_allclose(seeded['pair_mean'], out['pair_mean'], rtol=1e-5, atol=1e-7)
 
 
+class SeededPairHead(PairMeanHead):
+    """Test head: ``pair_mean``, and ``pair_mean_seed1`` that also depends on the stream order (a replicate)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.score_names = ('pair_mean', 'pair_mean_seed1')
+        self.replicates = {'pair_mean': ['pair_mean', 'pair_mean_seed1']}
+
+    def forward(self, feats):
+        h = feats['global']
+        mean = h @ F.normalize(h.mean(0), dim=0)
+        return self.named(pair_mean=mean, pair_mean_seed1=mean + 0.05 * torch.linspace(-1, 1, h.shape[0]))
+
+
+def test_replicates_of_a_set_level_head():
+    gen = torch.Generator().manual_seed(1)
+    h = F.normalize(torch.randn(14, 6, generator=gen), dim=-1)
+    set_ids = np.array([0] * 6 + [1] * 4 + [2] * 4)
+    head = SeededPairHead(stream_seed=2, prefix='x_').prepare(HeadContext(id_text=torch.zeros(2, 6)))
+    assert head.replicates == {'x_pair_mean': ['x_pair_mean', 'x_pair_mean_seed1']}  # named as the scores
+    assert PairMeanHead().replicates == {}
+    scores = score_pairs(head, {'global': h}, set_ids)
+    names = ('ID', 'a', 'b')
+    out = OODMetric.calculate_named(scores, 'x_pair_mean', set_ids, names, replicates=head.replicates)
+    aurocs = [OODMetric.calculate(scores[n], set_ids, names)['mean/AUROC'] for n in head.score_names]
+    assert out['x_pair_mean/seeds/mean/AUROC/mean'] == pytest.approx(np.mean(aurocs))
+    assert out['x_pair_mean/seeds/mean/AUROC/std'] == pytest.approx(np.std(aurocs))
+    assert out['x_pair_mean/seeds/count'] == 2 and not any('/near/' in k or '/far/' in k for k in out)
+
+
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('set_level'))

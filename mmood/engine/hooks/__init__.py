@@ -25,8 +25,8 @@ from mmpretrain.registry import HOOKS
 from ...utils.errors import ConfigError
 from ...utils.io import atomic_open
 
-__all__ = ['OODPrepareHook', 'OODResultsHook', 'DatasetEpochHook', 'model_report_notes', 'ood_metric_of',
-           'fit_heads_from_cache', 'release_runner_instances', 'release_instances',
+__all__ = ['OODPrepareHook', 'OODResultsHook', 'DatasetEpochHook', 'model_report_notes', 'pipeline_of',
+           'ood_metric_of', 'fit_heads_from_cache', 'release_runner_instances', 'release_instances',
            'RESULT_COLUMNS', 'checkpoint_note']
 
 RESULT_COLUMNS = ('index', 'set', 'group', 'is_ood', 'label', 'prediction', 'ood_score', 'path')
@@ -40,6 +40,13 @@ def model_report_notes(model) -> list:
     """Lines a model wants in every report header (e.g. PLP: classes without pseudo-labels)."""
     notes = getattr(model, 'report_notes', None)
     return list(notes()) if callable(notes) else []
+
+
+def pipeline_of(cfg) -> str:
+    """:func:`~mmood.datasets.describe_pipeline` of a config's test pipeline."""
+    from ...datasets.transforms import describe_pipeline
+    dataset = ((cfg or {}).get('test_dataloader') or {}).get('dataset') or {}
+    return describe_pipeline(dataset.get('pipeline'))
 
 
 def checkpoint_note(record: Optional[Dict[str, Any]]) -> str:
@@ -294,6 +301,7 @@ class OODResultsHook(Hook):
         written = write_report(out_dir, results, table['set_ids'], names, groups, metric.fpr_positive,
                                metric.fpr_rule, title=f'OOD detection report: {stem}',
                                notes=[f'run: {runner.log_dir}', f'primary score: {table["primary"]}',
-                                      checkpoint_note(getattr(model, 'checkpoint_record', None))] +
+                                      checkpoint_note(getattr(model, 'checkpoint_record', None)),
+                                      f'preprocessing: {pipeline_of(runner.cfg)}'] +
                                skipped_note(table['skipped']) + model_report_notes(model))
         print_log(f'OOD report: {written["md"]}', logger='current', level=logging.INFO)

@@ -69,7 +69,11 @@ class OODMetric(BaseMetric):
     Output keys (percent), for every named score ``<s>``: ``<s>/<set>/AUROC``, ``<s>/<set>/FPR95_<positive>_<rule>``
     (one per FPR95 convention), ``<s>/<set>/AUPR_IN``, ``<s>/<set>/AUPR_OUT`` for every OOD set, the same under
     ``<s>/mean/`` (all OOD sets), ``<s>/near/`` and ``<s>/far/`` (when the benchmark has such sets); the primary
-    score (the model's ``primary_score``) also without the ``<s>/`` prefix; and ``ID/accuracy``.
+    score (the model's ``primary_score``) also without the ``<s>/`` prefix; and ``ID/accuracy``. For each group of
+    *replicates* ``<b> -> [<s1>, <s2>, ...]`` (repeated runs of one score, e.g. one per stream seed; the model's
+    ``score_replicates``): ``<b>/seeds/<group>/<metric>/mean`` and ``.../std`` over the group's scores for every
+    mean row ``<group>`` (``mean``, ``near``, ``far``) and metric, and ``<b>/seeds/count`` (see
+    :meth:`replicate_summary`).
 
     Set-level scores (per (ID, OOD set) pair) are computed after gathering, on the main process, by the model's
     ``score_sets`` -- bound by :class:`~mmood.engine.OODPrepareHook` (:meth:`bind_model`).
@@ -98,16 +102,18 @@ class OODMetric(BaseMetric):
         self.primary_score = primary_score
         self.set_scorer: Optional[Callable] = None
         self.set_score_names: Tuple[str, ...] = ()
+        self.score_replicates: Dict[str, List[str]] = {}
         self.results_table: Optional[Dict[str, Any]] = None
 
     def bind_model(self, model: Any) -> None:
-        """Take the model's primary score and, if it has set-level heads, its ``score_sets`` (called by
-        :class:`~mmood.engine.OODPrepareHook`; the metric never imports models)."""
+        """Take the model's primary score, its ``score_replicates`` and, if it has set-level heads, its
+        ``score_sets`` (called by :class:`~mmood.engine.OODPrepareHook`; the metric never imports models)."""
         if self.primary_score is None:
             self.primary_score = getattr(model, 'primary_score', None)
         names = tuple(getattr(model, 'set_level_scores', ()) or ())
         self.set_score_names = names
         self.set_scorer = model.score_sets if names else None
+        self.score_replicates = {str(b): list(n) for b, n in (getattr(model, 'score_replicates', {}) or {}).items()}
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -157,7 +163,7 @@ class OODMetric(BaseMetric):
         labels = np.array([r['label'] for r in results])
         preds = np.array([r['pred'] for r in results])
         metrics = self.calculate_named(scores, primary, set_ids, set_names, meta.get('set_groups'), labels, preds,
-                                       self.conventions)
+                                       self.conventions, replicates=self.score_replicates)
         self.results_table = dict(idx=np.array([r['idx'] for r in results]), set_ids=set_ids, labels=labels,
                                   preds=preds, paths=[r['path'] for r in results], scores=scores, primary=primary,
                                   skipped=skipped)
@@ -167,6 +173,11 @@ class OODMetric(BaseMetric):
             if name != primary:
                 lines.append(f'{name}: mean AUROC {metrics[f"{name}/mean/AUROC"]:.2f}, mean FPR95 '
                              f'{metrics[f"{name}/mean/{fkey}"]:.2f}')
+        for base in self.score_replicates:
+            seeds = f'{base}/seeds/mean'
+            lines.append(f'{base} over {metrics[f"{base}/seeds/count"]} stream seeds: mean AUROC '
+                         f'{metrics[f"{seeds}/AUROC/mean"]:.2f} ± {metrics[f"{seeds}/AUROC/std"]:.2f}, mean FPR95 '
+                         f'{metrics[f"{seeds}/{fkey}/mean"]:.2f} ± {metrics[f"{seeds}/{fkey}/std"]:.2f}')
         print_log('\n' + '\n'.join(lines), logger='current', level=logging.INFO)
         return metrics
 
@@ -238,25 +249,67 @@ class OODMetric(BaseMetric):
     def calculate_named(scores: Mapping[str, np.ndarray], primary: str, set_ids: np.ndarray,
                         set_names: Sequence[str], set_groups: Optional[Sequence[str]] = None,
                         labels: Optional[np.ndarray] = None, preds: Optional[np.ndarray] = None,
-                        conventions: Sequence[Sequence[str]] = (('id', 'closest'), )) -> Dict[str, float]:
+                        conventions: Sequence[Sequence[str]] = (('id', 'closest'), ),
+                        replicates: Optional[Mapping[str, Sequence[str]]] = None) -> Dict[str, float]:
         """Metrics of several named scores: every score under ``<name>/``, the primary one also unprefixed.
 
         Args:
             scores: name -> (N,) or (num_ood_sets, N) scores.
             primary: the name reported under the plain keys.
             conventions: ``(fpr_positive, fpr_rule)`` pairs, the first being the main one.
+            replicates: base name -> names of ``scores`` that are repeated runs of one score (e.g. one per stream
+                seed; the base is normally the first name): their mean ± std is added after the other keys
+                (:meth:`replicate_summary`).
             (others as :meth:`calculate`)
 
         Returns:
             Ordered dict of percentages.
         """
         check_score_names(list(scores), set_names)
+        replicates = dict(replicates or {})
+        if replicates:
+            check_score_names(list(replicates), set_names)
+            missing = [n for names in replicates.values() for n in names if n not in scores]
+            if missing:
+                raise ValueError(f'Replicate scores {missing} are not among the scores {list(scores)}')
         conventions = [tuple(c) for c in conventions]
         per_name = {name: OODMetric.calculate(s, set_ids, set_names, set_groups, labels, preds, *conventions[0],
                                               extra_fpr=conventions[1:]) for name, s in scores.items()}
         out = OrderedDict(per_name[primary])
         for name, metrics in per_name.items():
             out.update((f'{name}/{k}', v) for k, v in metrics.items() if k != 'ID/accuracy')
+        out.update(OODMetric.replicate_summary(per_name, replicates))
+        return out
+
+    @staticmethod
+    def replicate_summary(per_name_metrics: Mapping[str, Mapping[str, float]],
+                          replicates: Mapping[str, Sequence[str]]) -> Dict[str, float]:
+        """Mean and population std (``ddof = 0``) over repeated runs of one score.
+
+        Args:
+            per_name_metrics: score name -> its metrics as :meth:`calculate` returns them (unprefixed).
+            replicates: base name -> the score names that are repeated runs of one score (e.g. one per stream seed).
+
+        Returns:
+            Ordered dict: for every base, ``<base>/seeds/<group>/<metric>/mean`` and ``.../std`` for every mean row
+            ``<group>`` (``mean``, then ``near`` / ``far`` when computed) and every metric key of that row
+            (``AUROC``, the ``FPR95_*`` keys, ``AUPR_IN``, ``AUPR_OUT``), then ``<base>/seeds/count``.
+        """
+        out = OrderedDict()
+        for base, names in replicates.items():
+            names = list(names)
+            if not names:
+                raise ValueError(f'Replicates of "{base}" name no scores')
+            missing = [n for n in names if n not in per_name_metrics]
+            if missing:
+                raise ValueError(f'Replicate scores {missing} of "{base}" have no metrics')
+            first = per_name_metrics[names[0]]
+            for group in ('mean', 'near', 'far'):
+                for key in [k[len(group) + 1:] for k in first if k.startswith(f'{group}/')]:
+                    values = np.array([per_name_metrics[n][f'{group}/{key}'] for n in names], dtype=np.float64)
+                    out[f'{base}/seeds/{group}/{key}/mean'] = float(values.mean())
+                    out[f'{base}/seeds/{group}/{key}/std'] = float(values.std())
+            out[f'{base}/seeds/count'] = len(names)
         return out
 
 

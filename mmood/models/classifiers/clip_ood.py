@@ -13,6 +13,7 @@ from mmpretrain.structures import DataSample
 
 from ...cache import CacheStore
 from ...text import build_text_classifier_cached, load_class_names, resolve_templates
+from ...text.embeddings import check_ensemble
 from ...utils import compute_on_main
 from ..heads import BaseOODHead, HeadContext, build_head, score_pairs
 from ...utils.errors import ConfigError
@@ -68,7 +69,9 @@ class CLIPOODClassifier(BaseModel):
         extra_heads: more heads scored from the same features (e.g. ``LogitHead`` for MSP / MaxLogit / Energy).
         primary_score: the score reported under the metric's plain keys and in ``ood_score`` (default: the
             first score of ``head``).
-        templates: ID prompt templates: a named set (``'mcm'``, ``'neglabel'``, ``'plp5'``) or a list.
+        templates: ID prompt templates: a named set (``'mcm'``, ``'neglabel'``, ``'plp5'``, ``'csp_noun'``) or a list.
+        ensemble: how several templates combine into a prototype: ``'unit_mean'`` (mean of unit embeddings,
+            normalised; CLIP's rule) or ``'raw_mean'`` (mean of raw embeddings, normalised; CSP's and NegRefine's).
         logit_scale: scale of cosines for the ID class probabilities (100 = OpenAI CLIP's; None = the model's).
         cache_dir: shared cache directory for text embeddings and mined negatives (None disables caching; the
             tools fill in the user's cache folder).
@@ -87,6 +90,7 @@ class CLIPOODClassifier(BaseModel):
                  extra_heads: Sequence[dict] = (),
                  primary_score: Optional[str] = None,
                  templates: Union[str, Sequence[str]] = 'mcm',
+                 ensemble: str = 'unit_mean',
                  logit_scale: Optional[float] = 100.0,
                  cache_dir: Optional[str] = None,
                  text_batch_size: int = 1000,
@@ -110,6 +114,7 @@ class CLIPOODClassifier(BaseModel):
         self.primary_score = primary_score or self.head.primary
         self.class_names: List[str] = load_class_names(class_names)
         self.templates = resolve_templates(templates)
+        self.ensemble = check_ensemble(ensemble)
         self.logit_scale = logit_scale
         self.cache_dir = cache_dir
         self.text_batch_size = text_batch_size
@@ -127,6 +132,15 @@ class CLIPOODClassifier(BaseModel):
         """Every named score of the heads, the primary one first."""
         names = [n for h in self.heads for n in h.score_names]
         return [self.primary_score] + [n for n in names if n != self.primary_score]
+
+    @property
+    def score_replicates(self) -> Dict[str, List[str]]:
+        """Base name -> score names that are repeated runs of one score (the heads' ``replicates``, merged); the
+        metric adds their mean ± std."""
+        out: Dict[str, List[str]] = {}
+        for head in self.heads:
+            out.update((b, list(names)) for b, names in (getattr(head, 'replicates', {}) or {}).items())
+        return out
 
     @property
     def set_level_scores(self) -> List[str]:
@@ -210,7 +224,7 @@ class CLIPOODClassifier(BaseModel):
         return HeadContext(id_text=self.id_text, logit_scale=scale, class_names=list(self.class_names),
                            templates=list(self.templates), backbone=self.backbone, model=self,
                            cache=CacheStore(self.cache_dir) if self.cache_dir else None, work_dir=work_dir,
-                           batch_size=self.text_batch_size)
+                           batch_size=self.text_batch_size, ensemble=self.ensemble)
 
     def prepare(self, work_dir: Optional[str] = None, force: bool = False, checkpoint: Optional[str] = None) -> None:
         """Encode the ID prompts and let every head build its text state (once; idempotent).
@@ -228,7 +242,7 @@ class CLIPOODClassifier(BaseModel):
 
         def encode_id():
             return build_text_classifier_cached(self.backbone, self.class_names, self.templates, cache,
-                                                self.text_batch_size).cpu()
+                                                self.text_batch_size, ensemble=self.ensemble).cpu()
 
         self.id_text = compute_on_main(encode_id).to(device)
         if work_dir:

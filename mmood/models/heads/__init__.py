@@ -12,6 +12,9 @@ name                       head config                                          
 ``mcm``                    ``MCMHead(tau=1)``                                                   no
 ``glmcm``                  ``MCMHead(tau=1, local_weight=0.5)`` (local features)                no
 ``neglabel``               ``NegLabelHead()`` (mined negatives, cached)                         no
+``csp``                    ``CSPHead(templates='csp_noun')``: NegLabel on CSP's conjugated pool     no
+``negrefine``              ``MultiMatchHead``: CSP-style NegLabel + 2 x NegRefine's multi-matching  no
+``adaneg``                 ``AdaNegHead(templates='adaneg')``: test-time memory, per (ID, OOD) pair no
 ``knn``                    ``KNNHead(k=50)``                                                    yes
 ``mahalanobis`` ``rmd``    ``MahalanobisHead(relative=False / True)``                           yes
 ``plp_energy`` ...         ``LogitHead(logits='probe')``: the trained probe's logits (PLP)      no
@@ -27,25 +30,29 @@ name                       head config                                          
 import copy
 import difflib
 import inspect
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mmpretrain.registry import MODELS
 
 from ...utils.errors import UserError
 
+from .adaneg_head import AdaNegHead
 from .base import BaseOODHead, Features, HeadContext
 from .clipn_head import CLIPNHead
 from .feature_space import SPACES, FittedHead, KNNHead, MahalanobisHead
 from .linear_probe import LinearProbeHead, zscore_statistics
 from .logit_head import LogitHead, probe_of, zero_shot_logits
 from .mcm_head import MCMHead
-from .neglabel_head import NegLabelHead
+from .multimatch_head import MultiMatchHead
+from .neglabel_head import CSPHead, NegLabelHead
 from .set_level import pair_stream, score_pairs
 
 __all__ = [
-    'BaseOODHead', 'HeadContext', 'Features', 'LogitHead', 'MCMHead', 'NegLabelHead', 'LinearProbeHead', 'CLIPNHead',
-    'FittedHead', 'KNNHead', 'MahalanobisHead', 'SPACES', 'zscore_statistics', 'zero_shot_logits', 'probe_of',
-    'score_pairs', 'pair_stream', 'METHODS', 'build_method', 'list_methods', 'build_head', 'MethodError'
+    'BaseOODHead', 'HeadContext', 'Features', 'LogitHead', 'MCMHead', 'NegLabelHead', 'CSPHead', 'AdaNegHead',
+    'MultiMatchHead', 'LinearProbeHead',
+    'CLIPNHead', 'FittedHead', 'KNNHead', 'MahalanobisHead', 'SPACES', 'zscore_statistics', 'zero_shot_logits',
+    'probe_of', 'score_pairs', 'pair_stream', 'METHODS', 'build_method', 'list_methods', 'build_head', 'MethodError',
+    'METHOD_GROUPS', 'expand_methods'
 ]
 
 
@@ -62,6 +69,11 @@ METHODS: Dict[str, dict] = {
     'mcm': dict(type='MCMHead', tau=1.0),
     'glmcm': dict(type='MCMHead', tau=1.0, local_weight=0.5),
     'neglabel': dict(type='NegLabelHead'),
+    'csp': dict(type='CSPHead', templates='csp_noun'),
+    'negrefine': dict(type='MultiMatchHead', templates='csp_noun',
+                      selected_file=dict(noun='txtfiles/negrefine/neg_labels_noun.txt',
+                                         adj='txtfiles/negrefine/neg_labels_adj.txt')),
+    'adaneg': dict(type='AdaNegHead', templates='adaneg'),
     'knn': dict(type='KNNHead', k=50),
     'mahalanobis': dict(type='MahalanobisHead'),
     'rmd': dict(type='MahalanobisHead', relative=True),
@@ -78,6 +90,22 @@ METHODS: Dict[str, dict] = {
     'pseudo_msp': dict(type='MCMHead', tau=1.0, templates='plp5', prefix='pseudo_'),
     'clipn': dict(type='CLIPNHead'),
 }
+
+
+#: Named groups of methods (``tools/score.py --methods neglabel_family``): the negative-label family beside the
+#: zero-shot baselines, one table from one feature extraction.
+METHOD_GROUPS: Dict[str, Tuple[str, ...]] = {
+    'neglabel_family': ('neglabel', 'csp', 'adaneg', 'negrefine', 'mcm', 'glmcm', 'msp', 'maxlogit', 'energy'),
+}
+
+
+def expand_methods(names: Sequence[str]) -> List[str]:
+    """Method names with every group of :data:`METHOD_GROUPS` replaced by its members, duplicates dropped, order
+    kept (``['config', 'neglabel_family']`` -> ``['config', 'neglabel', 'csp', ...]``)."""
+    out = []
+    for name in names:
+        out.extend(METHOD_GROUPS.get(name, (name, )))
+    return list(dict.fromkeys(out))
 
 
 class MethodError(UserError, KeyError):

@@ -49,6 +49,8 @@ class HeadContext:
         cache: a :class:`~mmood.cache.CacheStore` for text embeddings and negatives, or None.
         work_dir: where heads may write readable records (mined negatives), or None.
         batch_size: prompts per text forward.
+        ensemble: how the classifier combines a template ensemble (``'unit_mean'``, ``'raw_mean'``); a head's own
+            ``templates`` are combined the same way.
     """
     id_text: Tensor
     logit_scale: float = 100.0
@@ -59,6 +61,7 @@ class HeadContext:
     cache: Any = None
     work_dir: Optional[str] = None
     batch_size: int = 1000
+    ensemble: str = 'unit_mean'
     extra: Dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -76,17 +79,19 @@ class HeadContext:
                               f'(CLIPOODClassifier.head_context()), not from features alone.')
         return self.backbone
 
-    def prototypes(self, templates: Union[str, Sequence[str]]) -> Tensor:
-        """ID class prototypes for other templates (encoded with the text tower, cached like the classifier's)."""
+    def prototypes(self, templates: Union[str, Sequence[str]], ensemble: Optional[str] = None) -> Tensor:
+        """ID class prototypes for other templates (encoded with the text tower, cached like the classifier's),
+        combined by ``ensemble`` (None: the classifier's rule)."""
         from ...text import build_text_classifier_cached, resolve_templates
         templates = resolve_templates(templates)
-        if self.templates is not None and list(templates) == list(self.templates):
+        ensemble = ensemble or self.ensemble
+        if self.templates is not None and list(templates) == list(self.templates) and ensemble == self.ensemble:
             return self.id_text
         backbone = self.require_backbone(f'Prototypes with templates {templates}')
         if self.class_names is None:
             raise ConfigError('Prototypes with other templates need the class names in the head context')
-        return build_text_classifier_cached(backbone, self.class_names, templates, self.cache,
-                                            self.batch_size).to(self.device)
+        return build_text_classifier_cached(backbone, self.class_names, templates, self.cache, self.batch_size,
+                                            ensemble=ensemble).to(self.device)
 
 
 class BaseOODHead(BaseModule):
@@ -102,6 +107,8 @@ class BaseOODHead(BaseModule):
         init_cfg: mmengine init config.
     """
 
+    #: how the head's own ``templates`` combine (``'unit_mean'`` / ``'raw_mean'``); None: the classifier's rule.
+    template_ensemble: Optional[str] = None
     #: feature kinds the head reads (``global``, ``local``, ``pre_proj``).
     feature_kinds: Tuple[str, ...] = ('global', )
     #: whether :meth:`fit` on ID-train features must run before scoring.
@@ -139,6 +146,20 @@ class BaseOODHead(BaseModule):
         self._score_names = names
 
     @property
+    def replicates(self) -> Dict[str, List[str]]:
+        """Score names that are repeated runs of one score (e.g. one per stream seed): base name -> names (prefixed,
+        as in :attr:`score_names`); the metric adds their mean ± std. Empty by default; a head sets it in its
+        ``__init__`` (unprefixed names, like :attr:`score_names`) or overrides this property."""
+        return {self.prefix + b: [self.prefix + n for n in names]
+                for b, names in getattr(self, '_replicates', {}).items()}
+
+    @replicates.setter
+    def replicates(self, replicates: Dict[str, Sequence[str]]) -> None:
+        self._replicates = {str(b): [str(n) for n in names] for b, names in dict(replicates or {}).items()}
+        if any(not names for names in self._replicates.values()):
+            raise ConfigError(f'{type(self).__name__}: every replicate group needs score names, got {replicates}')
+
+    @property
     def primary(self) -> str:
         """The head's main score (the first of :attr:`score_names`)."""
         return self.score_names[0]
@@ -153,7 +174,7 @@ class BaseOODHead(BaseModule):
 
         Subclasses that need more (negatives, a probe) call ``super().prepare(ctx)`` first.
         """
-        id_text = ctx.id_text if self.templates is None else ctx.prototypes(self.templates)
+        id_text = ctx.id_text if self.templates is None else ctx.prototypes(self.templates, self.template_ensemble)
         self.id_text = id_text.to(ctx.device)
         self.logit_scale = float(ctx.logit_scale)
         self.prepared = True

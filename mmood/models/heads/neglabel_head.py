@@ -10,7 +10,11 @@ into ``ngroup`` groups by one seeded CPU permutation (reference_bugs NL-4) after
 tail (NL-3), S is computed per group and averaged. Higher = more ID.
 
 The negatives are mined once on rank 0 (or loaded from a ready file), cached, broadcast to every rank, and
-written to ``<work_dir>/neglabel_negatives.txt``. Score name: ``neglabel``.
+written to ``<work_dir>/<score name>_negatives.txt``. Score name: ``neglabel``.
+
+:class:`CSPHead` is this head with CSP's mining options as defaults (conjugated pool, raw-mean template
+ensembles, max-cosine cut-off; :mod:`mmood.text.mining`) and the score name ``csp``: the score is NegLabel's,
+unchanged (csp.md §3.6).
 """
 import logging
 import os.path as osp
@@ -21,6 +25,7 @@ from mmengine.logging import print_log
 from mmpretrain.registry import MODELS
 
 from ...scores.neglabel import group_permutation, grouped_neglabel_score_
+from ...text.csp import CSP_EXCLUDE_FILES
 from ...text.mining import mine_negative_labels, write_prompts
 from ...utils import compute_on_main
 from .base import BaseOODHead, Features, HeadContext
@@ -33,14 +38,23 @@ class NegLabelHead(BaseOODHead):
 
     Args:
         corpus_dir: word corpus (default: the generated WordNet 3.0 corpus in ``txtfiles/neglabel_corpus``).
-        noun_prompt: template of candidate nouns (``'the nice {}'``).
-        adj_prompt: template of candidate adjectives (``'This is a {} photo'``).
+        noun_prompt: template(s) of candidate nouns (``'the nice {}'``; a list or named set is an ensemble).
+        adj_prompt: template(s) of candidate adjectives (``'This is a {} photo'``).
         percentile: similarity quantile for mining (0.95).
         neg_ratio: fraction of each part of speech kept (0.15); ignored when ``num_neg`` is given.
         num_neg: explicit total number of negatives.
-        exclude_id_names: remove ID class names from the candidates (off = reference, NL-6).
+        exclude_id_names: remove ID class names from the candidates (off = reference, NL-6; ``'exact'``:
+            case-sensitively).
         exclude_files: corpus files to skip.
-        selected_file: load ready negative prompts (one per line) instead of mining.
+        selected_file: load ready negative prompts (one per line) instead of mining, or ``dict(noun=..., adj=...)``
+            label files encoded with the two parts' templates.
+        ensemble: how a template ensemble of the candidates (and of the head's own ID ``templates``) combines
+            (``'unit_mean'``, ``'raw_mean'``).
+        max_sim_cutoff: rank candidates whose highest cosine to an ID prototype is above this last (CSP).
+        conjugation: None, ``'random'`` or ``'all'``: adjectives joined with superclass words (CSP).
+        superclasses: the superclass words (None: CSP's 14).
+        conjugation_seed: seed of the superclass draws.
+        quantile / priority / split / order: AdaNeg's mining rules (:func:`mmood.text.mine_negative_labels`).
         tau: temperature on cosines (0.01 = the reference's t=1 on 100·cos).
         ngroup: number of groups (100); 1 disables grouping.
         shuffle: permute negatives before grouping (seeded CPU generator).
@@ -61,7 +75,16 @@ class NegLabelHead(BaseOODHead):
                  num_neg: Optional[int] = None,
                  exclude_id_names: bool = False,
                  exclude_files: Optional[Sequence[str]] = None,
-                 selected_file: Optional[str] = None,
+                 selected_file=None,
+                 ensemble: str = 'unit_mean',
+                 max_sim_cutoff: Optional[float] = None,
+                 conjugation: Optional[str] = None,
+                 superclasses: Optional[Sequence[str]] = None,
+                 conjugation_seed: int = 0,
+                 quantile: str = 'linear',
+                 priority: str = 'sorted',
+                 split: str = 'round_noun',
+                 order: str = 'noun_first',
                  tau: float = 0.01,
                  ngroup: int = 100,
                  shuffle: bool = True,
@@ -72,13 +95,16 @@ class NegLabelHead(BaseOODHead):
                  prefix: str = '',
                  init_cfg=None):
         super().__init__(templates=templates, prefix=prefix, init_cfg=init_cfg)
-        self.score_names = ('neglabel', )
+        self.score_names = (self.score_name, )
         if tau <= 0:
             raise ConfigError(f'tau must be positive, got {tau}')
         self.mining_cfg = dict(corpus_dir=corpus_dir, noun_prompt=noun_prompt, adj_prompt=adj_prompt,
                                percentile=percentile, neg_ratio=neg_ratio, num_neg=num_neg,
                                exclude_id_names=exclude_id_names, exclude_files=exclude_files,
-                               selected_file=selected_file)
+                               selected_file=selected_file, ensemble=ensemble, max_sim_cutoff=max_sim_cutoff,
+                               conjugation=conjugation, superclasses=superclasses, conjugation_seed=conjugation_seed,
+                               quantile=quantile, priority=priority, split=split, order=order)
+        self.template_ensemble = ensemble
         self.tau = float(tau)
         self.ngroup = int(ngroup)
         self.shuffle = shuffle
@@ -92,19 +118,25 @@ class NegLabelHead(BaseOODHead):
         self.register_buffer('id_logit_text', torch.zeros(0), persistent=False)
         self.register_buffer('neg_logit_text', torch.zeros(0), persistent=False)
         self.neg_prompts = []
+        self.neg_emb = torch.zeros(0)  # every negative, in mined order (CPU; heads built on this one read it)
+
+    #: the name of the score (and of the negatives file)
+    score_name = 'neglabel'
 
     def prepare(self, ctx: HeadContext) -> 'NegLabelHead':
         super().prepare(ctx)
         backbone = ctx.require_backbone('NegLabel (mining negative labels)')
         templates = ctx.templates if self.templates is None else self.templates
+        id_ensemble = ctx.ensemble if self.templates is None else self.template_ensemble
 
         def mine():
             out = mine_negative_labels(backbone, self.id_text, ctx.class_names, templates, cache=ctx.cache,
-                                       batch_size=ctx.batch_size, **self.mining_cfg)
+                                       batch_size=ctx.batch_size, id_ensemble=id_ensemble, **self.mining_cfg)
             return dict(out, emb=out['emb'].cpu())
 
         result = compute_on_main(mine)
         self.neg_prompts = result['prompts']
+        self.neg_emb = result['emb']
         num_neg = len(self.neg_prompts)
         if self.ngroup > num_neg:
             raise ConfigError(f'ngroup={self.ngroup} is larger than the number of negative labels ({num_neg}); '
@@ -117,13 +149,14 @@ class NegLabelHead(BaseOODHead):
         self.neg_text = result['emb'][perm].to(device)
         self.set_text_logit_weights()
         source = 'cache' if result.get('cache_hit') else ('file' if self.mining_cfg['selected_file'] else 'mined')
-        print_log(f'NegLabel: {num_neg} negative labels ({result["num_noun"]} nouns + {result["num_adj"]} '
+        print_log(f'{type(self).__name__}: {num_neg} negative labels ({result["num_noun"]} nouns + {result["num_adj"]} '
                   f'adjectives; {source}), ngroup={self.ngroup}, tau={self.tau}', logger='current',
                   level=logging.INFO)
         if ctx.work_dir:
             from mmengine.dist import is_main_process
             if is_main_process():
-                write_prompts(osp.join(ctx.work_dir, f'{self.prefix}neglabel_negatives.txt'), self.neg_prompts)
+                write_prompts(osp.join(ctx.work_dir, f'{self.prefix}{self.score_name}_negatives.txt'),
+                              self.neg_prompts)
         return self
 
     def set_text_logit_weights(self) -> None:
@@ -135,11 +168,15 @@ class NegLabelHead(BaseOODHead):
         self.neg_logit_text = self.neg_text[:used] / self.tau
 
     def forward(self, feats: Features) -> Dict[str, torch.Tensor]:
-        """``neglabel`` of a batch: per chunk of rows, the negative logits are written by one matrix product into a
-        reused buffer and reduced in place (:func:`mmood.scores.grouped_neglabel_score_`) -- the same maths as
-        :func:`mmood.scores.neglabel_score` on the cosines, with no other pass over the (B, M) matrix."""
+        """``{score_name: S}`` of a batch (:meth:`grouped_score`)."""
+        return self.named(**{self.score_name: self.grouped_score(feats)})
+
+    def grouped_score(self, feats: Features) -> torch.Tensor:
+        """NegLabel's grouped score (B,) of a batch: per chunk of rows, the negative logits are written by one matrix
+        product into a reused buffer and reduced in place (:func:`mmood.scores.grouped_neglabel_score_`) -- the same
+        maths as :func:`mmood.scores.neglabel_score` on the cosines, with no other pass over the (B, M) matrix."""
         self._check_prepared()
-        h = self.kind(feats, 'global', 'NegLabelHead')
+        h = self.kind(feats, 'global', type(self).__name__)
         dtype = torch.float64 if h.dtype == torch.float64 else torch.float32
         h = h.to(dtype)
         id_logits, neg_logits = self.id_logit_text.to(dtype), self.neg_logit_text.to(dtype)
@@ -154,4 +191,29 @@ class NegLabelHead(BaseOODHead):
             scratch = torch.mm(chunk, neg_logits.T, out=buffer[:chunk.shape[0]])
             out.append(grouped_neglabel_score_(chunk @ id_logits.T,
                                                scratch.view(chunk.shape[0], used_groups, width // used_groups)))
-        return self.named(neglabel=torch.cat(out) if out else h.new_zeros(0))
+        return torch.cat(out) if out else h.new_zeros(0)
+
+
+@MODELS.register_module()
+class CSPHead(NegLabelHead):
+    """CSP (Chen et al., "Conjugated Semantic Pool Improves OOD Detection with Pre-trained Vision-Language
+    Models", NeurIPS 2024, arXiv 2410.08611): NegLabel's score on a conjugated pool. Score name ``csp``.
+
+    Only the defaults differ from :class:`NegLabelHead` (csp.md §4): nouns under CSP's 8 templates and conjugated
+    labels (one random superclass per adjective, seed 0) under its 4, both as the mean of *raw* embeddings; the
+    ``person`` / ``quantity`` / ``group`` noun files and ``adj.pert`` left out; 0.95 quantile with the 0.95
+    max-cosine cut-off; 15 % of each part kept; 100 groups, tau 0.01. The classifier's ID prototypes should use
+    ``templates='csp_noun'`` and ``ensemble='raw_mean'`` (``configs/csp_vitb16.py``).
+    """
+    score_name = 'csp'
+
+    def __init__(self,
+                 noun_prompt='csp_noun',
+                 adj_prompt='csp_adj',
+                 exclude_files: Optional[Sequence[str]] = CSP_EXCLUDE_FILES,
+                 ensemble: str = 'raw_mean',
+                 max_sim_cutoff: Optional[float] = 0.95,
+                 conjugation: Optional[str] = 'random',
+                 **kwargs):
+        super().__init__(noun_prompt=noun_prompt, adj_prompt=adj_prompt, exclude_files=exclude_files,
+                         ensemble=ensemble, max_sim_cutoff=max_sim_cutoff, conjugation=conjugation, **kwargs)

@@ -1,0 +1,146 @@
+"""AdaNeg head (Zhang et al., "AdaNeg: Adaptive Negative Proxy Guided OOD Detection with Vision-Language Models",
+NeurIPS 2024, arXiv 2410.20149): NegLabel plus a test-time memory of confidently classified test images.
+
+Per batch of a test stream (adaneg.md §3.3; the maths in :mod:`mmood.scores.adaneg`)::
+
+    S_nl  = NegLabel's grouped score on the labels T = [ID; negatives]        (5 groups, logits cos / τ = 100 cos)
+    write: S_nl > 0.75 -> the image joins its top ID label's memory, S_nl < 0.25 -> its top negative's
+    S_ada = the same grouped score on proxies: task P_c = unit(Σ slots of c), or sample-adaptive
+            P_c(x) = unit(Σ_l exp(-β(1 - m_cl·x)) m_cl)
+    S     = S_ada + λ · S_nl                                                         (λ = 0.1); higher = more ID
+
+The score of an image depends on the images streamed before it, so this is a **set-level** head
+(:attr:`BaseOODHead.set_level`): it scores each (ID set, OOD set) pair once, after the test loop, on the gathered
+(or cached) features -- never per process (ADA-9). The stream is defined here, not by a data loader: for each pair
+and each seed ``s`` of ``stream_seeds``, the pair's samples (ID then OOD, dataset order) permuted by
+``torch.randperm`` with a CPU generator seeded ``s``, cut into batches of ``batch_size``, with a fresh memory
+(ADA-4: the reference's shuffle is unseeded). The result is therefore the same under any number of processes and
+when re-scored from the feature cache.
+
+Score names: ``adaneg`` (the first of ``proxies``, seed ``stream_seeds[0]``; the primary), ``adaneg_seed<s>`` for
+the other seeds, and ``adaneg_<proxy>`` / ``adaneg_<proxy>_seed<s>`` for the other proxies; the repeated runs over
+seeds are :attr:`replicates`, so the metric adds their mean ± std.
+
+Negatives: AdaNeg's own mining rules as :class:`NegLabelHead` options (adaneg.md §3.1, ADA-6): 10,000 negatives,
+``'The nice {}.'`` / ``'This is a {} photo.'``, the sorted row's element at ``int(0.95·K)``, nouns own shared words,
+``floor`` adjectives, adjectives first, exact ID names removed; mined with the evaluated backbone.
+"""
+import logging
+from typing import Dict, Optional, Sequence
+
+import torch
+from mmengine.logging import print_log
+from mmpretrain.registry import MODELS
+
+from ...scores.adaneg import AdaNegMemory, adaneg_stream_scores
+from ...utils.errors import ConfigError
+from .base import Features, HeadContext
+from .neglabel_head import NegLabelHead
+
+PROXIES = ('task', 'sample')
+
+
+@MODELS.register_module()
+class AdaNegHead(NegLabelHead):
+    """AdaNeg's test-time adaptive negative proxies (module docstring).
+
+    Args:
+        proxies: the proxy kinds to score, each a named score (``'task'``, ``'sample'``); the first is primary.
+        stream_seeds: seeds of the shuffled streams; one score per seed (mean ± std in the metrics).
+        stream_batch_size: images per stream batch (256, the reference's loader).
+        gamma: write threshold γ (0.5).
+        gap: write gap g (0.5): ID writes above γ + g(1 - γ), negative writes below γ - gγ.
+        lam: weight λ of the static NegLabel score (0.1).
+        memleng: slots per label L (10).
+        beta: sharpness of the sample-adaptive weights (5.0: the reference's ``int(5.5)``, ADA-3).
+        full_capacity: store L images per label (the reference stores L - 1, ADA-2).
+        replacement: ``'entropy'`` (a lower-entropy image replaces the highest-entropy slot of a full label) or
+            ``'none'`` (keep the first writes; close to the reference's fp16 behaviour, ADA-1).
+        score_before_update: score a batch before writing it (the reference writes first, ADA-5).
+        **kwargs: :class:`NegLabelHead` options (mining, ``ngroup``, ``tau``, ``seed``...).
+    """
+    set_level = True
+    score_name = 'adaneg'
+
+    def __init__(self,
+                 proxies: Sequence[str] = ('task', 'sample'),
+                 stream_seeds: Sequence[int] = (0, 1, 2),
+                 stream_batch_size: int = 256,
+                 gamma: float = 0.5,
+                 gap: float = 0.5,
+                 lam: float = 0.1,
+                 memleng: int = 10,
+                 beta: float = 5.0,
+                 full_capacity: bool = False,
+                 replacement: str = 'entropy',
+                 score_before_update: bool = False,
+                 noun_prompt='adaneg',
+                 adj_prompt='adaneg_adj',
+                 neg_ratio: Optional[float] = None,
+                 num_neg: Optional[int] = 10000,
+                 exclude_id_names='exact',
+                 quantile: str = 'index',
+                 priority: str = 'noun',
+                 split: str = 'floor_adj',
+                 order: str = 'adj_first',
+                 ngroup: int = 5,
+                 **kwargs):
+        super().__init__(noun_prompt=noun_prompt, adj_prompt=adj_prompt, neg_ratio=neg_ratio, num_neg=num_neg,
+                         exclude_id_names=exclude_id_names, quantile=quantile, priority=priority, split=split,
+                         order=order, ngroup=ngroup, **kwargs)
+        proxies, seeds = tuple(proxies), tuple(int(s) for s in stream_seeds)
+        bad = [p for p in proxies if p not in PROXIES]
+        if not proxies or bad or len(set(proxies)) != len(proxies):
+            raise ConfigError(f'proxies must be distinct values of {PROXIES}, got {proxies}')
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ConfigError(f'stream_seeds must be distinct integers, got {stream_seeds}')
+        if stream_batch_size < 1:
+            raise ConfigError(f'stream_batch_size must be >= 1, got {stream_batch_size}')
+        self.proxies, self.stream_seeds = proxies, seeds
+        self.stream_batch_size = int(stream_batch_size)
+        self.stream_cfg = dict(gamma=gamma, gap=gap, lam=lam, memleng=memleng, beta=beta, full_capacity=full_capacity,
+                               replacement=replacement, score_before_update=score_before_update)
+        # the run names: proxy-major, the first seed first
+        self.runs = [(self._name(p, s), p, s) for p in proxies for s in seeds]
+        self.score_names = [name for name, _, _ in self.runs]
+        self.replicates = {self._name(p, seeds[0]): [self._name(p, s) for s in seeds] for p in proxies}
+        self.register_buffer('labels', torch.zeros(0), persistent=False)  # T = [ID; negatives], mined order
+
+    def _name(self, proxy: str, seed: int) -> str:
+        name = self.score_name if proxy == self.proxies[0] else f'{self.score_name}_{proxy}'
+        return name if seed == self.stream_seeds[0] else f'{name}_seed{seed}'
+
+    def prepare(self, ctx: HeadContext) -> 'AdaNegHead':
+        super().prepare(ctx)
+        self.labels = torch.cat([self.id_text, self.neg_emb.to(self.id_text)])
+        return self
+
+    def forward(self, feats: Features) -> Dict[str, torch.Tensor]:
+        """Scores of one (ID, OOD set) pair's samples, in the order given: every (proxy, seed) run streams them in
+        its seeded order with a fresh memory."""
+        self._check_prepared()
+        h = self.kind(feats, 'global', 'AdaNegHead')
+        dtype = torch.float64 if h.dtype == torch.float64 else torch.float32
+        h = h.to(dtype)
+        labels = self.labels.to(dtype)
+        memory = AdaNegMemory(labels, self.num_id, self.stream_cfg['memleng'], self.stream_cfg['full_capacity'],
+                              self.stream_cfg['replacement'])
+        cfg = {k: v for k, v in self.stream_cfg.items() if k not in ('memleng', 'full_capacity', 'replacement')}
+        out = {}
+        for name, proxy, seed in self.runs:
+            order = torch.randperm(h.shape[0], generator=torch.Generator(device='cpu').manual_seed(seed))
+            result = adaneg_stream_scores(h[order.to(h.device)], labels, self.num_id, self.stream_batch_size,
+                                          1.0 / self.tau, self.ngroup, self.perm, proxies=proxy,
+                                          memory=memory, memleng=self.stream_cfg['memleng'],
+                                          full_capacity=self.stream_cfg['full_capacity'],
+                                          replacement=self.stream_cfg['replacement'], **cfg)
+            score = torch.empty_like(result['score'])
+            score[order.to(score.device)] = result['score']
+            out[name] = score
+            print_log(f'AdaNeg {name}: {h.shape[0]} images streamed, {result["written"]} written, '
+                      f'{result["replaced"]} replaced', logger='current', level=logging.DEBUG)
+        return out
+
+    @property
+    def num_id(self) -> int:
+        return int(self.id_text.shape[0])
