@@ -88,6 +88,23 @@ def tiny_pipeline():
     ]
 
 
+class CountingBackbone(torch.nn.Module):
+    """Wraps a backbone (the tiny tower), counting the texts it encodes."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.encoded = 0
+
+    @property
+    def text_identity(self):
+        return self.inner.text_identity
+
+    def encode_text(self, texts, **kwargs):
+        self.encoded += len(texts)
+        return self.inner.encode_text(texts, **kwargs)
+
+
 def make_corpus(root, n_noun=40, n_adj=12):
     os.makedirs(root, exist_ok=True)
     nouns = [f'thing{i}' for i in range(n_noun)]

@@ -52,6 +52,39 @@ def test_reference_parameters():
     assert oo.model.head.type == 'NegLabelHead'
 
 
+def _resize(cfg):
+    (resize, ) = [t for t in cfg.test_dataloader.dataset.pipeline if t.type == 'ResizeEdge']
+    return resize.interpolation, resize.scale
+
+
+def test_negative_label_family_parameters():
+    """CSP, AdaNeg and NegRefine as their specifications (csp.md §4, adaneg.md §4, negrefine.md §4)."""
+    csp = Config.fromfile(osp.join(REPO, 'configs', 'csp_vitb16.py'))
+    h = csp.model.head
+    assert (h.type, h.tau, h.ngroup, h.percentile, h.neg_ratio, h.max_sim_cutoff, h.conjugation, h.ensemble) == \
+        ('CSPHead', 0.01, 100, 0.95, 0.15, 0.95, 'random', 'raw_mean')
+    assert set(h.exclude_files) == {'noun.person.txt', 'noun.quantity.txt', 'noun.group.txt', 'adj.pert.txt'}
+    assert (csp.model.templates, csp.model.ensemble, _resize(csp)) == ('csp_noun', 'raw_mean', ('bilinear', 224))
+    ada = Config.fromfile(osp.join(REPO, 'configs', 'adaneg_vitb16.py'))
+    h = ada.model.head
+    assert (h.gamma, h.gap, h.lam, h.memleng, h.beta, h.ngroup, h.num_neg, h.stream_batch_size, h.quantile) == \
+        (0.5, 0.5, 0.1, 10, 5.0, 5, 10000, 256, 'index')
+    assert (ada.model.templates, _resize(ada), ada.test_dataloader.dataset.pipeline[2].crop_size) == \
+        ('adaneg', ('bicubic', 256), 224)
+    assert ('ood', 'first_ge') in [tuple(c) for c in ada.test_evaluator.extra_fpr]
+    ada_oo = Config.fromfile(osp.join(REPO, 'configs', 'adaneg_vitb16_openood.py'))
+    assert ada_oo.test_dataloader.dataset.benchmark == 'openood_v15_imagenet' and _resize(ada_oo)[0] == 'bicubic'
+    neg = Config.fromfile(osp.join(REPO, 'configs', 'negrefine_vitb16.py'))
+    h = neg.model.head
+    assert (h.type, h.k_pos, h.k_neg, h.mm_weight, h.percentile, h.ngroup, h.tau) == \
+        ('MultiMatchHead', 5, 5, 2.0, 1.0, 100, 0.01)
+    assert h.selected_file == dict(noun='txtfiles/negrefine/neg_labels_noun.txt',
+                                   adj='txtfiles/negrefine/neg_labels_adj.txt')
+    assert _resize(neg) == ('bicubic', 224)
+    sets = [s['name'] for s in resolve_sets(neg.test_dataloader.dataset.to_dict())[1]]
+    assert {'iNaturalist-v1.5', 'OpenImage-O', 'NINCO', 'Clean'} <= set(sets)
+
+
 def test_benchmark_table_is_the_one_source():
     """The _base_ dataset configs name benchmarks; resolving them gives the table's sets under data/ (the paths the
     README documents), and the ImageNet OOD list is written once."""

@@ -7,8 +7,10 @@ files, class folders, class folders out of the class names' order, ID images ins
 ``--no-decode``) every image that cannot be decoded, found by decoding all of them in parallel with a progress bar.
 Image-caption training data (``ImageCaptionDataset``) also reports the samples dropped while indexing and damaged
 tar shards, and decodes every image from its tar member's bytes.
-TOE configs also get their outlier inputs checked (``model.outliers``: the word list, descriptor JSON or captions
-file with its entry count and SHA-256, the caption index file, the corpus folder).
+Negative-label heads (NegLabel, CSP, AdaNeg, NegRefine) get their text inputs checked (the corpus folder, or the
+ready label files with their entry counts and SHA-256); TOE configs also get their outlier inputs checked
+(``model.outliers``: the word list, descriptor JSON or captions file with its entry count and SHA-256, the caption
+index file, the corpus folder).
 The messages are the ones a run would stop with. ``--check-weights`` also checks the backbone weights (no
 download). Exit status 1 when anything is wrong, so scripts can test readiness. ``--list-benchmarks`` prints the
 benchmark table.
@@ -23,7 +25,9 @@ from cli_common import apply_common_options, guarded, read_config
 from mmengine.config import DictAction
 
 from mmood.datasets import BENCHMARKS, overlap_problems, read_set, resolve_sets, unreadable_images
+from mmood.models.heads import build_head
 from mmood.text import load_class_names, outlier_source_problems
+from mmood.text.mining import negative_source_problems
 
 LOADERS = ('test_dataloader', 'val_dataloader', 'train_dataloader', 'id_train_dataloader')
 
@@ -182,6 +186,17 @@ def main(argv=None) -> int:
             print(f'  {line}')
         _print_problems(problems, args.max_problems, sys.stdout)
         ok = not problems and ok
+    model_cfg = cfg.get('model') or {}
+    for where, head_cfg in [('model.head', model_cfg.get('head'))] + \
+            [(f'model.extra_heads[{i}]', h) for i, h in enumerate(model_cfg.get('extra_heads') or ())]:
+        mining = getattr(build_head(dict(head_cfg), where), 'mining_cfg', None) if head_cfg else None
+        if mining:  # negative-label heads: their corpus or ready label files
+            print(f'== {where} ({head_cfg.get("type")}) text inputs')
+            lines, problems = negative_source_problems(mining)
+            for line in lines:
+                print(f'  {line}')
+            _print_problems(problems, args.max_problems, sys.stdout)
+            ok = not problems and ok
     if args.check_weights:
         ok = check_weights((cfg.get('model') or {}).get('backbone', {})) and ok
     print('all data present' if ok else 'data missing or unreadable: see above (README "Data" describes the layout)')

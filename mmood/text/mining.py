@@ -297,6 +297,39 @@ def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[s
                 num_noun=int(meta['num_noun']), num_adj=int(meta['num_adj']), cache_hit=hit)
 
 
+def negative_source_problems(mining_cfg: Dict[str, object]) -> Tuple[List[str], List[str]]:
+    """Check the text inputs of a negative-label head's mining options without encoding anything
+    (``tools/verify_data.py``): the ready label files (entries and SHA-256 each), or the corpus folder (words per
+    part of speech, excluded files it lacks).
+
+    Returns:
+        ``(lines, problems)``: what was found, and what a run would stop on.
+    """
+    from ..cache import file_sha256
+    lines: List[str] = []
+    problems: List[str] = []
+    selected = mining_cfg.get('selected_file')
+    if selected:
+        files = selected.items() if isinstance(selected, dict) else [('prompts', selected)]
+        for part, path in files:
+            full = resolve_path(str(path))
+            if not osp.isfile(full):
+                problems.append(f'selected {part} file not found: {path} (option `selected_file`)')
+                continue
+            lines.append(f'selected {part}: {path}: {len(read_selected_file(str(path)))} entries, sha256 '
+                         f'{file_sha256(full)}')
+        return lines, problems
+    corpus = str(mining_cfg.get('corpus_dir') or '')
+    if not osp.isdir(resolve_path(corpus)):
+        return lines, [f'word corpus folder not found: {corpus} (option `corpus_dir`; tools/build_corpus.py writes it)']
+    nouns, adjs = load_corpus(corpus, mining_cfg.get('exclude_files'), str(mining_cfg.get('priority') or 'sorted'))
+    lines.append(f'corpus {corpus}: {len(nouns)} nouns, {len(adjs)} adjectives (after exclusions)')
+    missing = sorted(set(mining_cfg.get('exclude_files') or ()) - set(os.listdir(resolve_path(corpus))))
+    if missing:
+        lines.append(f'excluded files not in the corpus (nothing to exclude): {missing}')
+    return lines, problems
+
+
 def write_prompts(path: str, prompts: Sequence[str]) -> None:
     """Write the selected negatives, one per line (readable record of a run)."""
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)

@@ -4,7 +4,7 @@ a CacheStore shared by a fresh head) spare every text encoding on a repeated bat
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tiny_backbone
+from conftest import CountingBackbone, tiny_backbone
 from mmpretrain.registry import MODELS
 
 from mmood.cache import CacheStore
@@ -17,23 +17,6 @@ NAMES = ['zero', 'one', 'two']
 NOUNS = ['white currant', 'pasqueflower', 'carotid artery', 'golden handshake', 'mandrake', 'sand verbena',
          'teapot', 'violin', 'lichen', 'harbour', 'meteor', 'quilt']
 ADJS = ['bacchanalian pattern', 'gooey landscape', 'rutted creature', 'moody structure', 'calm vista', 'icy area']
-
-
-class CountingBackbone(torch.nn.Module):
-    """The tiny backbone, counting the texts it encodes."""
-
-    def __init__(self, inner):
-        super().__init__()
-        self.inner = inner
-        self.encoded = 0
-
-    @property
-    def text_identity(self):
-        return self.inner.text_identity
-
-    def encode_text(self, texts, **kwargs):
-        self.encoded += len(texts)
-        return self.inner.encode_text(texts, **kwargs)
 
 
 @pytest.fixture(scope='module')

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tiny_backbone
+from conftest import CountingBackbone, tiny_backbone
 from mmpretrain.registry import MODELS
 
 from mmood.cache import CacheStore
@@ -101,23 +101,6 @@ def test_shipped_corpus_reads():
     nouns, adjs = load_corpus('txtfiles/neglabel_corpus')
     assert len(nouns) > 50000 and len(adjs) > 10000
     assert len(set(nouns) | set(adjs)) == len(nouns) + len(adjs)
-
-
-class CountingBackbone(torch.nn.Module):
-    """Wraps the tiny backbone, counting encoded texts."""
-
-    def __init__(self, inner):
-        super().__init__()
-        self.inner = inner
-        self.encoded = 0
-
-    @property
-    def text_identity(self):
-        return self.inner.text_identity
-
-    def encode_text(self, texts, **kwargs):
-        self.encoded += len(texts)
-        return self.inner.encode_text(texts, **kwargs)
 
 
 @pytest.fixture(scope='module')

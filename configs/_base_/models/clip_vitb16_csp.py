@@ -11,7 +11,7 @@ model = dict(
     head=dict(
         _delete_=True,
         type='CSPHead',
-        corpus_dir='txtfiles/neglabel_corpus',  # NegLabel's txtfiles/ here = CSP's exact pool (byte-identical)
+        corpus_dir='txtfiles/neglabel_corpus',  # mmood's WordNet 3.0 corpus; NegLabel's txtfiles/ = CSP's own pool
         noun_prompt='csp_noun',
         adj_prompt='csp_adj',
         ensemble='raw_mean',

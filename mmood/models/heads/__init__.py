@@ -12,17 +12,17 @@ name                       head config                                          
 ``mcm``                    ``MCMHead(tau=1)``                                                   no
 ``glmcm``                  ``MCMHead(tau=1, local_weight=0.5)`` (local features)                no
 ``neglabel``               ``NegLabelHead()`` (mined negatives, cached)                         no
-``csp``                    ``CSPHead(templates='csp_noun')``: NegLabel on CSP's conjugated pool     no
-``negrefine``              ``MultiMatchHead``: CSP-style NegLabel + 2 x NegRefine's multi-matching  no
-``adaneg``                 ``AdaNegHead(templates='adaneg')``: test-time memory, per (ID, OOD) pair no
+``csp``                    ``CSPHead(templates='csp_noun')``: NegLabel on a conjugated pool     no
+``negrefine``              ``MultiMatchHead``: NegLabel + 2 x NegRefine's multi-matching score  no
+``adaneg``                 ``AdaNegHead(templates='adaneg')``: memory, per (ID, OOD set) pair   no
 ``knn``                    ``KNNHead(k=50)``                                                    yes
 ``mahalanobis`` ``rmd``    ``MahalanobisHead(relative=False / True)``                           yes
 ``plp_energy`` ...         ``LogitHead(logits='probe')``: the trained probe's logits (PLP)      no
-``plp_knn``                ``KNNHead`` on the probe's z-scored ``pre_proj`` features, k=1, exp-cos  yes
+``plp_knn``                ``KNNHead`` on the probe's z-scored ``pre_proj``, k=1, exp-cos       yes
 ``plp_mahalanobis``        ``MahalanobisHead`` on z-scored features, pseudo-label classes       yes
 ``plp_logit_mahalanobis``  ``MahalanobisHead`` on probe logits, mean of per-class covariances   yes
 ``pseudo_msp``             ``MCMHead(tau=1, templates='plp5')`` (PLP's pseudo-MSP baseline)     no
-``clipn``                  ``CLIPNHead()``: ATD and CTW of a CLIPN model's "no" prototypes        no
+``clipn``                  ``CLIPNHead()``: ATD and CTW of a CLIPN model's "no" prototypes      no
 =========================  ===================================================================  =========
 
 ``tools/score.py --methods config`` scores with the config's own heads instead (every named score).

@@ -27,6 +27,7 @@ from mmpretrain.registry import MODELS
 from ...scores.neglabel import group_permutation, grouped_neglabel_score_
 from ...text.csp import CSP_EXCLUDE_FILES
 from ...text.mining import mine_negative_labels, write_prompts
+from ...text.prompts import resolve_templates
 from ...utils import compute_on_main
 from .base import BaseOODHead, Features, HeadContext
 from ...utils.errors import ConfigError
@@ -126,7 +127,7 @@ class NegLabelHead(BaseOODHead):
     def prepare(self, ctx: HeadContext) -> 'NegLabelHead':
         super().prepare(ctx)
         backbone = ctx.require_backbone('NegLabel (mining negative labels)')
-        templates = ctx.templates if self.templates is None else self.templates
+        templates = ctx.templates if self.templates is None else resolve_templates(self.templates)
         id_ensemble = ctx.ensemble if self.templates is None else self.template_ensemble
 
         def mine():

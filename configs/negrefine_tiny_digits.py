@@ -1,0 +1,17 @@
+# NegRefine's score on the offline digits benchmark: the tiny CLIP of configs/clip_tiny_digits.py, zero-shot (see
+# configs/csp_tiny_digits.py and docs/demo.md). The published negatives are ImageNet's, so this is NegRefine's
+# LLM-free fallback: CSP negatives mined from the shipped corpus with NegRefine's options (max-cosine quantile, ID
+# names excluded), the multi-matching score on the demo's class names; few groups at this scale.
+_base_ = './csp_tiny_digits.py'
+
+model = dict(
+    head=dict(
+        _delete_=True,
+        type='MultiMatchHead',
+        corpus_dir='txtfiles/neglabel_corpus',
+        selected_file=None,
+        percentile=1.0,
+        exclude_id_names=True,
+        ngroup=10,
+    ),
+)
