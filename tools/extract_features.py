@@ -19,6 +19,7 @@ from mmpretrain.registry import DATASETS
 from mmood.cache import CacheStore
 from mmood.features import SPLITS, eval_set_sources, extract_features, train_set_source
 from mmood.features.runtime import build_model, resolve_device
+from mmood.models.backbones import FEATURE_KINDS
 
 
 def parse_args(argv=None):
@@ -28,7 +29,7 @@ def parse_args(argv=None):
                         help='checkpoint loaded on top of the open_clip weights (optional; "none" = no checkpoint)')
     parser.add_argument('--splits', nargs='+', choices=SPLITS, default=['id_test', 'ood'],
                         help='which sets to extract (default: id_test ood)')
-    parser.add_argument('--kinds', nargs='+', choices=['global', 'local', 'pre_proj'], default=None,
+    parser.add_argument('--kinds', nargs='+', choices=list(FEATURE_KINDS), default=None,
                         help='feature kinds (default: global plus what the config heads read)')
     parser.add_argument('--fp16', action='store_true', help='store features as float16 (half the disk space)')
     parser.add_argument('--shard-size', type=int, default=2048, help='images per resumable shard (2048)')

@@ -17,6 +17,14 @@ PROMPT_SETS: Dict[str, Tuple[str, ...]] = {
     'csp_noun': ('a close-up photo of the nice {}.', 'a photo with the nice {}.', 'a good photo with the nice {}.',
                  'a photo of the nice {}.', '{}', 'the {}', 'the good {}', 'the nice {}'),
     'csp_adj': ('{}', 'a nice photo of {}', 'a good photo of {}', 'a close-up photo of {}'),
+    # NPOS (npos.md §2): 18 of CLIP's 80 ImageNet templates (deeplearning-wisc/npos CLIP_ft.py @583c06d, a fact of
+    # the method), averaged as unit embeddings
+    'npos18': ('a photo of a {}.', 'a blurry photo of a {}.', 'a black and white photo of a {}.',
+               'a low contrast photo of a {}.', 'a high contrast photo of a {}.', 'a bad photo of a {}.',
+               'a good photo of a {}.', 'a photo of a small {}.', 'a photo of a big {}.', 'a photo of the {}.',
+               'a blurry photo of the {}.', 'a black and white photo of the {}.', 'a low contrast photo of the {}.',
+               'a high contrast photo of the {}.', 'a bad photo of the {}.', 'a good photo of the {}.',
+               'a photo of the small {}.', 'a photo of the big {}.'),
     # AdaNeg (adaneg.md §3.1): ID names and nouns, with the period; adjectives
     'adaneg': ('The nice {}.', ),
     'adaneg_adj': ('This is a {} photo.', ),

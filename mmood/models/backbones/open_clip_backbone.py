@@ -8,6 +8,8 @@ It exposes, for any open_clip model name and pretrained tag (or local checkpoint
 * ``pre_proj`` -- the pooled image feature before the projection (after ``ln_post``), as PLP caches it; for
   towers without a separate ``proj`` (ModifiedResNet, timm towers) this equals the un-normalised projected
   feature, and :attr:`pre_proj_kind` says so;
+* ``tokens``   -- the token sequence (B, L, W) entering the first trainable block (``trainable_blocks``; NPOS caches
+  it and trains the last blocks on it), see :meth:`OpenCLIPBackbone.trunk_tokens`;
 * text embeddings with prompt templates (single template or ensemble).
 
 No weights are downloaded when ``HF_HUB_OFFLINE=1``: a missing file raises :class:`MissingWeightsError`, whose
@@ -27,9 +29,9 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ...cache import file_identity
-from ...utils.errors import UserError
+from ...utils.errors import ConfigError, UserError
 
-FEATURE_KINDS = ('global', 'local', 'pre_proj')
+FEATURE_KINDS = ('global', 'local', 'pre_proj', 'tokens')
 
 
 class MissingWeightsError(UserError, FileNotFoundError):
@@ -148,6 +150,14 @@ class OpenCLIPBackbone(BaseModule):
         model_cfg: optional open_clip config dict registered under ``model_name`` before building (tiny towers,
             custom architectures).
         frozen: freeze all parameters and keep the model in eval mode.
+        trainable_blocks: fine-tune only the last ``n`` transformer blocks of the image tower plus its ``ln_post``
+            and ``proj`` (NPOS: 2, i.e. blocks 10 and 11 of ViT-B/16, or both blocks of the 2-block tiny tower);
+            everything else -- patch embedding, class and positional embeddings, ``ln_pre``, the first blocks (the
+            *trunk*) and the text tower -- is frozen and stays in eval mode, and the trunk runs under
+            ``torch.no_grad()`` (:meth:`trunk_tokens`, :meth:`tokens_to_features`). Needs a standard CLS-token
+            open_clip ViT and ``frozen=False`` (explicitly: ``frozen=True``, the default, together with
+            ``trainable_blocks > 0`` is a :class:`ConfigError`, as the classifiers read ``frozen`` to leave the
+            tower out of checkpoints). 0 (default): the whole model is frozen or trainable as ``frozen`` says.
         init_cfg: mmengine init config (unused; weights come from open_clip).
     """
 
@@ -157,9 +167,17 @@ class OpenCLIPBackbone(BaseModule):
                  precision: str = 'fp32',
                  model_cfg: Optional[dict] = None,
                  frozen: bool = True,
+                 trainable_blocks: int = 0,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         import open_clip
+        if isinstance(trainable_blocks, bool) or not isinstance(trainable_blocks, int) or trainable_blocks < 0:
+            raise ConfigError(f'model.backbone.trainable_blocks must be an integer >= 0, got {trainable_blocks!r}')
+        if trainable_blocks and frozen:
+            raise ConfigError(f'model.backbone.trainable_blocks={trainable_blocks} fine-tunes the last '
+                              f'{trainable_blocks} blocks of the image tower, but model.backbone.frozen=True (the '
+                              f'default) freezes everything: set model.backbone.frozen=False as well (the trunk '
+                              f'and the text tower stay frozen).')
         if model_cfg is not None:
             register_model_config(model_name, model_cfg)
         known = open_clip.list_models()
@@ -177,6 +195,7 @@ class OpenCLIPBackbone(BaseModule):
         self.pretrained = pretrained
         self.precision = precision
         self.frozen = frozen
+        self.trainable_blocks = trainable_blocks
         ckpt = resolve_pretrained(model_name, pretrained)
         if ckpt is None:
             print_log(f'open_clip {model_name}: random weights (no `pretrained` given).', logger='current',
@@ -193,20 +212,36 @@ class OpenCLIPBackbone(BaseModule):
         if frozen:
             self.clip.requires_grad_(False)
             self.clip.eval()
+        elif trainable_blocks:
+            self._require_cls_vit(f'model.backbone.trainable_blocks={trainable_blocks}')
+            num_blocks = len(self.clip.visual.transformer.resblocks)
+            if trainable_blocks > num_blocks:
+                raise ConfigError(f'model.backbone.trainable_blocks={trainable_blocks}, but the image tower of '
+                                  f'{model_name} has only {num_blocks} transformer blocks.')
+            self.clip.requires_grad_(False)
+            for module in self._trainable_modules():
+                module.requires_grad_(True)
+            if self.clip.visual.proj is not None:
+                self.clip.visual.proj.requires_grad_(True)
+            self.train(self.training)
 
     # ------------------------------------------------------------------ identity
     @property
     def identity(self) -> dict:
         """What determines the features: part of every cache key."""
         import open_clip
-        return dict(model_name=self.model_name, pretrained=self.pretrained or None, weights=self.weights_id,
-                    open_clip=open_clip.__version__, precision=self.precision)
+        ident = dict(model_name=self.model_name, pretrained=self.pretrained or None, weights=self.weights_id,
+                     open_clip=open_clip.__version__, precision=self.precision)
+        if self.trainable_blocks:  # where the trunk ends: what the ``tokens`` kind is (absent for 0: old keys hold)
+            ident['trainable_blocks'] = self.trainable_blocks
+        return ident
 
     @property
     def text_identity(self) -> dict:
         """What determines the text embeddings: :attr:`identity` plus a checkpoint loaded on top of the weights
         (see :meth:`note_checkpoint`). Part of every text-cache key."""
         ident = self.identity
+        ident.pop('trainable_blocks', None)  # the text tower is the same whatever the image side trains
         if self.loaded_checkpoint:
             ident['checkpoint'] = self.loaded_checkpoint
         return ident
@@ -231,10 +266,22 @@ class OpenCLIPBackbone(BaseModule):
         return 'pre_proj' if getattr(self.clip.visual, 'proj', None) is not None else 'post_proj'
 
     def train(self, mode: bool = True):
+        """The frozen part (all of ``clip`` when ``frozen``; the trunk and the text tower with
+        ``trainable_blocks``) stays in eval mode; the trainable blocks and ``ln_post`` follow ``mode``."""
         super().train(mode)
-        if self.frozen:
+        if self.frozen or self.trainable_blocks:
             self.clip.eval()
+        for module in self._trainable_modules():
+            module.train(mode)
         return self
+
+    def _trainable_modules(self) -> List[torch.nn.Module]:
+        """With ``trainable_blocks`` = n > 0: the last n blocks of the image tower and its ``ln_post`` (``proj`` is a
+        bare parameter); else empty."""
+        if not self.trainable_blocks:
+            return []
+        visual = self.clip.visual
+        return list(visual.transformer.resblocks[-self.trainable_blocks:]) + [visual.ln_post]
 
     @property
     def dtype(self) -> torch.dtype:
@@ -248,23 +295,146 @@ class OpenCLIPBackbone(BaseModule):
             isinstance(b, ResidualAttentionBlock) and isinstance(b.attn, torch.nn.MultiheadAttention)
             for b in visual.transformer.resblocks)
 
+    def _cls_vit_problem(self) -> Optional[str]:
+        """Why the image tower cannot be cut into a trunk and trainable blocks; None when it can."""
+        from open_clip.transformer import VisionTransformer
+        visual = self.clip.visual
+        if not isinstance(visual, VisionTransformer):
+            return f'its image tower is {type(visual).__name__}, not an open_clip VisionTransformer'
+        if not self._is_standard_vit():
+            kinds = sorted({type(b).__name__ for b in visual.transformer.resblocks})
+            return f'its ViT is built of {kinds} blocks'
+        if getattr(visual, 'attn_pool', None) is not None:
+            return 'its ViT pools with an attentional pooler'
+        if getattr(visual, 'pool_type', 'tok') != 'tok':
+            return f'its ViT pools with pool_type={visual.pool_type!r}'
+        return None
+
+    def _require_cls_vit(self, what: str) -> None:
+        problem = self._cls_vit_problem()
+        if problem:
+            raise ConfigError(f'{what} needs a standard CLS-token open_clip ViT image tower (VisionTransformer of '
+                              f"ResidualAttentionBlocks, class-token pooling (pool_type='tok'), no attentional "
+                              f'pooler); {self.model_name}: {problem}.')
+
+    @property
+    def _split(self) -> int:
+        """Index of the first trainable block (the number of blocks the trunk runs; all of them for 0)."""
+        return len(self.clip.visual.transformer.resblocks) - self.trainable_blocks
+
+    def trunk_tokens(self, images: torch.Tensor) -> torch.Tensor:
+        """The frozen trunk, under ``torch.no_grad()``: the tokens entering the first trainable block.
+
+        That is open_clip's forward up to there: patch embedding, class token, positional embedding, patch dropout
+        (the identity: the trunk is always in eval mode), ``ln_pre`` and the first ``L - trainable_blocks`` blocks
+        (with ``trainable_blocks=0``: all blocks, i.e. the tokens entering pooling and ``ln_post``). This is the
+        ``tokens`` feature kind; NPOS caches it (ViT-B/16, ``trainable_blocks=2``: the output of block 9, 197 x 768
+        per image, 302,592 bytes in float16 storage).
+
+        Args:
+            images: normalised images (B, 3, H, W).
+
+        Returns:
+            (B, L, W) batch-first (whatever the tower's layout), in the model's dtype, without grad.
+        """
+        self._require_cls_vit('trunk_tokens (the "tokens" feature kind)')
+        visual = self.clip.visual
+        batch_first = getattr(visual.transformer, 'batch_first', True)
+        with torch.no_grad():
+            x = visual._embeds(images.to(self.dtype))
+            blocks = visual.transformer.resblocks[:self._split]
+            if len(blocks) and not batch_first:
+                x = x.transpose(0, 1).contiguous()  # NLD -> LND, as open_clip's Transformer.forward
+                for block in blocks:
+                    x = block(x)
+                x = x.transpose(0, 1).contiguous()
+            else:
+                for block in blocks:
+                    x = block(x)
+        return x
+
+    def tokens_to_features(self, tokens: torch.Tensor,
+                           kinds: Iterable[str] = ('global', 'pre_proj')) -> Dict[str, torch.Tensor]:
+        """The trainable part on :meth:`trunk_tokens`'s output: the last ``trainable_blocks`` blocks, class-token
+        pooling, ``ln_post`` and ``proj``; differentiable (runs under the caller's grad mode).
+
+        Args:
+            tokens: (B, L, W) batch-first, e.g. cached in float16 (cast to the model's dtype and device here).
+            kinds: subset of ``('global', 'pre_proj', 'embed', 'local')``.
+
+        Returns:
+            dict with the requested kinds, float32: ``global`` (B, D) unit norm (equals
+            :meth:`extract_image_features`'s), ``pre_proj`` (B, W) pooled after ``ln_post``, ``embed`` (B, D) the
+            un-normalised projected embedding (what NPOS's queues hold), ``local`` (B, P, D) as in
+            :meth:`extract_image_features` (needs ``trainable_blocks >= 1``).
+        """
+        kinds = tuple(kinds)
+        allowed = ('global', 'pre_proj', 'embed', 'local')
+        unknown = set(kinds) - set(allowed)
+        if unknown:
+            raise ValueError(f'Unknown kinds {sorted(unknown)} for tokens_to_features; choose from {allowed}')
+        self._require_cls_vit('tokens_to_features')
+        visual = self.clip.visual
+        blocks = visual.transformer.resblocks[self._split:]
+        batch_first = getattr(visual.transformer, 'batch_first', True)
+        x = tokens.to(device=visual.conv1.weight.device, dtype=self.dtype)
+        if not batch_first:
+            x = x.transpose(0, 1).contiguous()
+        out = {}
+        if 'local' in kinds:
+            if not len(blocks):
+                raise ConfigError('local features from tokens need the last block trainable (the tokens entering '
+                                  'it); with trainable_blocks=0 the tokens are the output of the last block.')
+            for block in blocks[:-1]:
+                x = block(x)
+            out['local'] = self._local_value_path(blocks[-1], x, batch_first)
+            blocks = blocks[-1:]
+        if set(kinds) - {'local'}:
+            for block in blocks:
+                x = block(x)
+            if not batch_first:
+                x = x.transpose(0, 1)
+            pooled, _ = visual._pool(x)
+            if 'pre_proj' in kinds:
+                out['pre_proj'] = pooled.float()
+            proj = (pooled @ visual.proj if visual.proj is not None else pooled).float()
+            if 'embed' in kinds:
+                out['embed'] = proj
+            if 'global' in kinds:
+                out['global'] = F.normalize(proj, dim=-1)
+        return out
+
     def extract_image_features(self, images: torch.Tensor,
                                kinds: Iterable[str] = ('global', )) -> Dict[str, torch.Tensor]:
         """Image features in float32.
 
         Args:
             images: normalised images (B, 3, H, W).
-            kinds: subset of ``('global', 'local', 'pre_proj')``.
+            kinds: subset of ``('global', 'local', 'pre_proj', 'tokens')``.
 
         Returns:
             dict with the requested kinds: ``global`` (B, D) unit norm, ``local`` (B, P, D) unit norm,
-            ``pre_proj`` (B, W) raw.
+            ``pre_proj`` (B, W) raw, ``tokens`` (B, L, W) the tokens entering the first trainable block
+            (:meth:`trunk_tokens`; CLS-token ViTs only). ``tokens`` is large: L x W x 2 bytes per image in float16
+            storage, 197 x 768 x 2 = 302,592 bytes on ViT-B/16 (twice that in float32).
+
+        With ``trainable_blocks`` > 0 this is :meth:`tokens_to_features` on :meth:`trunk_tokens` (the same
+        ``global``, bit for bit); the trainable blocks run under the caller's grad mode.
         """
         kinds = tuple(kinds)
         unknown = set(kinds) - set(FEATURE_KINDS)
         if unknown:
             raise ValueError(f'Unknown feature kinds {sorted(unknown)}; choose from {FEATURE_KINDS}')
         images = images.to(self.dtype)
+        if self.trainable_blocks:
+            tokens = self.trunk_tokens(images)
+            out = {'tokens': tokens.float()} if 'tokens' in kinds else {}
+            rest = tuple(k for k in kinds if k != 'tokens')
+            if rest:
+                out.update(self.tokens_to_features(tokens, rest))
+            return out
+        if 'tokens' in kinds:
+            self._require_cls_vit('the "tokens" feature kind')
         if not self._is_standard_vit():
             if 'local' in kinds:
                 raise NotImplementedError(
@@ -285,10 +455,12 @@ class OpenCLIPBackbone(BaseModule):
         out = {}
         if 'local' in kinds:
             out['local'] = self._local_value_path(last, x, batch_first)
-        if 'global' in kinds or 'pre_proj' in kinds:
+        if 'global' in kinds or 'pre_proj' in kinds or 'tokens' in kinds:
             y = last(x)
             if not batch_first:
                 y = y.transpose(0, 1)
+            if 'tokens' in kinds:  # trainable_blocks=0: the tokens after the last block
+                out['tokens'] = y.float()
             pooled, _ = visual._pool(y)
             if 'pre_proj' in kinds:
                 out['pre_proj'] = pooled.float()
@@ -343,7 +515,8 @@ class OpenCLIPBackbone(BaseModule):
         if progress:
             from tqdm import tqdm
             starts = tqdm(starts, desc=desc, unit='batch', total=(len(texts) + batch_size - 1) // batch_size)
-        grad = torch.enable_grad() if (not self.frozen and self.training) else torch.no_grad()
+        trainable = not self.frozen and not self.trainable_blocks  # partial fine-tuning freezes the text tower
+        grad = torch.enable_grad() if (trainable and self.training) else torch.no_grad()
         with grad:
             for s in starts:
                 tokens = self.tokenize(texts[s:s + batch_size]).to(device)

@@ -49,11 +49,15 @@ TRAIN_LABELS = ('pseudo', 'true')
 
 
 def is_feature_batch(inputs: Any) -> bool:
-    """Whether ``inputs`` are cached features -- (B, D) rows, (B, P, D) local features, or a dict of kinds --
-    rather than a batch of images (always (B, C, H, W))."""
+    """Whether ``inputs`` are cached features -- (B, D) rows, (B, P, D) local features, (B, L, W) trunk tokens
+    (the ``tokens`` kind), or a dict of kinds -- rather than images: a (B, C, H, W) tensor or a list of (C, H, W)
+    ones. A feature tensor has at most 3 dims (3-D ones are per-token features, never images: an image batch is
+    always 4-D), so a 3-D tensor is features whatever its sizes."""
     if isinstance(inputs, dict):
         return True
-    return isinstance(inputs, Tensor) and inputs.ndim < 4
+    if not isinstance(inputs, Tensor):
+        return False  # a list of (C, H, W) images before collation
+    return inputs.ndim < 4
 
 
 @MODELS.register_module()
