@@ -25,7 +25,9 @@ def test_config_builds(path):
     assert 'mmood' in cfg.custom_imports['imports']
     model_cfg = cfg.model.to_dict()
     if model_cfg.get('backbone', {}).get('type') == 'OpenCLIPBackbone':
-        model_cfg['backbone'] = tiny_backbone()
+        # the tiny tower, keeping what the config fine-tunes of it (NPOS: trainable_blocks, frozen=False)
+        kept = {k: v for k, v in model_cfg['backbone'].items() if k in ('trainable_blocks', 'frozen')}
+        model_cfg['backbone'] = tiny_backbone(**kept)
     model = MODELS.build(model_cfg)
     assert model is not None
     if 'test_dataloader' in cfg and cfg.test_dataloader.dataset.type == 'OODEvalDataset':
@@ -142,3 +144,58 @@ def test_clipn_recipe_builds_on_cpu():
         param = dict(model.named_parameters())[name]
         assert decay == (0.2 if param.ndim >= 2 else 0.0), name
     assert all(g['lr'] == 3e-4 for g in opt.param_groups)
+
+
+def test_npos_recipes():
+    """NPOS's IN-100 and IN-1k recipes (npos.md §2-§6, reference_bugs NP-*): model, synthesis sizes, schedule in
+    iterations computed from epochs, optimizer, data and preprocessing."""
+    for name in ('npos_vitb16_in100.py', 'npos_vitb16_in1k.py'):
+        cfg = Config.fromfile(osp.join(REPO, 'configs', name))
+        m = cfg.model
+        assert (m.type, m.backbone.model_name, m.backbone.pretrained, m.backbone.trainable_blocks,
+                m.backbone.frozen) == ('NPOSClassifier', 'ViT-B-16', 'openai', 2, False)
+        assert m.templates == 'npos18' and (m.head.type, m.head.tau) == ('MCMHead', 1.0)
+        assert [h.type for h in m.extra_heads] == ['NPOSHead', 'LogitHead']
+        assert tuple(m.extra_heads[1].scores) == ('msp', 'maxlogit', 'energy') and m.logit_scale == 100.0
+        assert (m.loss_id.type, m.loss_id.temperature, m.loss_reg.type, m.loss_reg.loss_weight) == \
+            ('LogitNormLoss', 8.0, 'OutlierRegLoss', 0.1)
+        s = m.synthesis
+        assert (s.queue_size, s.k, s.select, s.num_draws, s.sigma, s.keep, s.rejection, s.seed) == \
+            (1000, 400, 300, 1500, 0.1, 2, 'fixed', 0)
+        opt = cfg.optim_wrapper.optimizer
+        assert (opt.type, opt.lr, opt.momentum, opt.nesterov, opt.weight_decay) == ('SGD', 0.1, 0.9, True, 1e-4)
+        assert cfg.optim_wrapper.paramwise_cfg.custom_keys == {'outlier_mlp': dict(lr_mult=0.1)}
+        for loader in (cfg.train_dataloader, cfg.test_dataloader):
+            steps = {t.type: t for t in loader.dataset.pipeline}
+            assert (steps['ResizeEdge'].scale, steps['ResizeEdge'].edge, steps['ResizeEdge'].interpolation) == \
+                (224, 'short', 'bicubic')
+            assert steps['CenterCrop'].crop_size == 224 and not {'RandomResizedCrop', 'RandomFlip'} & set(steps)
+        names = [s['name'] for s in resolve_sets(cfg.test_dataloader.dataset.to_dict())[1]]
+        assert names == ['iNaturalist', 'SUN', 'Places', 'Textures']
+
+    in100 = Config.fromfile(osp.join(REPO, 'configs', 'npos_vitb16_in100.py'))
+    assert (in100.iters_per_epoch, in100.train_dataloader.batch_size) == (159, 800)
+    assert (in100.train_cfg.type, in100.train_cfg.max_iters, in100.model.start_iter) == \
+        ('CachedFeatureTrainLoop', 20 * 159, 10 * 159)
+    assert in100.train_cfg.extraction.storage == 'float16' and in100.param_scheduler == []  # constant lr (NP-5)
+    assert in100.model.synthesis.picks == 3
+    assert in100.model.class_names == 'txtfiles/npos_imagenet100_classes.txt'
+    train = in100.train_dataloader.dataset
+    assert (train.type, train.data_root, train.data_prefix, train.ann_file) == \
+        ('CustomDataset', 'data/imagenet', 'train', 'meta/npos_imagenet100_train.txt')
+    id_set, _, class_names = resolve_sets(in100.test_dataloader.dataset.to_dict())
+    assert class_names == 'txtfiles/npos_imagenet100_classes.txt'
+    assert id_set['ann_file'] == 'data/imagenet/meta/npos_imagenet100_val.txt'
+    with open(osp.join(REPO, 'txtfiles', 'npos_imagenet100_wnids.txt')) as f:
+        wnids = f.read().split()
+    assert len(wnids) == 100 and wnids[0] == 'n01986214'
+
+    in1k = Config.fromfile(osp.join(REPO, 'configs', 'npos_vitb16_in1k.py'))
+    assert in1k.iters_per_epoch == 1282 and in1k.train_dataloader.batch_size * in1k.num_gpus == 1000
+    assert (in1k.train_cfg.type, in1k.train_cfg.max_iters, in1k.model.start_iter) == \
+        ('IterBasedTrainLoop', 100 * 1282, 40 * 1282)
+    assert in1k.model.synthesis.picks == 1 and in1k.model.class_names == 'txtfiles/imagenet_classes.txt'
+    (sched, ) = in1k.param_scheduler  # the reference's MultiStepLR(milestones=[60], gamma=10), per iteration (NP-5)
+    assert (sched.type, sched.by_epoch, sched.milestones, sched.gamma) == ('MultiStepLR', False, [60 * 1282], 10.0)
+    assert (in1k.train_dataloader.dataset.type, in1k.train_dataloader.dataset.split) == ('ImageNet', 'train')
+    assert in1k.test_dataloader.dataset.benchmark == 'imagenet_mos'

@@ -90,7 +90,9 @@ def cached_feature_dataloader(runner, dataloader: Any, training: bool, sets: Opt
         raise ValueError('Training/evaluating on cached features needs `model.cache_dir` (the tools fill it in '
                          'from --cache-dir, $MMOOD_CACHE or ~/.cache/mmood).')
     kinds = tuple(getattr(model, 'cached_input_kinds', ('global', )))
-    checkpoint = runner.cfg.get('load_from') if getattr(model, 'checkpoint_changes_features', True) else None
+    # the checkpoint is part of the key when it changes these features (NPOS's cached trunk tokens: it does not)
+    changes = getattr(model, 'checkpoint_changes_cached_inputs', getattr(model, 'checkpoint_changes_features', True))
+    checkpoint = runner.cfg.get('load_from') if changes else None
     model_id = model_identity(model, checkpoint)
     cache = CacheStore(model.cache_dir)
     dataset_cfg = dict(dataloader['dataset'])

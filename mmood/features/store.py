@@ -205,9 +205,12 @@ def load_eval_split(cfg: Any, model_id: Dict[str, Any], cache: CacheStore, kinds
             missing.extend(err.missing)
     if missing:
         splits = sorted({m[1] for m in missing}, key=['id_test', 'ood'].index)
+        depends = (' These features depend on the checkpoint given with the config (it holds trained image-tower '
+                   'weights): features extracted without it, or with another one, are not used.'
+                   if model_id.get('checkpoint') else '')
         raise MissingFeaturesError(
             f'Missing cached features in {cache.root} for {[(m[0], m[2]) for m in missing]} (for this model, '
-            f'preprocessing and data). Extract them once with\n  '
+            f'preprocessing and data).{depends} Extract them once with\n  '
             f'{_extract_command(config_path, splits, sorted({m[2] for m in missing}), cache.root, extra_args)}\n'
             f'or run tools/test.py {config_path or "CONFIG"} --save-features'
             f'{"".join(" " + shlex.quote(a) for a in extra_args)}.', missing)

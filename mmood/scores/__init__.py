@@ -21,6 +21,7 @@ Public functions:
 * :func:`knn_score` -- k-nearest-neighbour distance (Sun et al., ICML 2022) and PLP's ``exp(cos / T)`` form.
 * :func:`fit_gaussians`, :func:`mahalanobis_score` -- (relative) Mahalanobis (Lee et al., NeurIPS 2018;
   Ren et al., 2021).
+* :func:`batch_frobenius_msp` -- NPOS's reference test score (MSP on batch-Frobenius-normalised logits).
 """
 from .adaneg import AdaNegMemory, adaneg_stream_scores
 from .clipn import clipn_p_yes, clipn_scores
@@ -31,8 +32,10 @@ from .mahalanobis import fit_gaussians, mahalanobis_score
 from .mcm import mcm_score
 from .multimatch import compose_texts, multimatch_score, top_pairs
 from .neglabel import group_permutation, neglabel_score
+from .npos import batch_frobenius_msp
 
 __all__ = [
+    'batch_frobenius_msp',
     'adaneg_stream_scores', 'AdaNegMemory',
     'mcm_score', 'local_mcm_score', 'glmcm_score', 'glmcm_from_parts', 'neglabel_score', 'group_permutation',
     'msp_score', 'maxlogit_score', 'energy_score', 'l1_norm_score', 'LOGIT_SCORES', 'knn_score', 'fit_gaussians',

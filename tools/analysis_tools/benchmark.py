@@ -13,6 +13,11 @@
 (d) ``saving``  the image-encoder time that caching saves per extra method, extrapolated from a measured
                 per-image rate (ViT-B/16 forward on this device), against the re-scoring time of (b) extrapolated
                 to full scale (linear in N; KNN in N x bank).
+(e) ``synthesis`` NPOS: ms per outlier-synthesis step (``NPOSOutlierSynthesis.sample()`` on full queues, N = 1000,
+                d = 512, K 400, select 300, L 1500, m 2) at 100 classes (P 3, the ImageNet-100 recipe) and 1000
+                classes (P 1, ImageNet-1k; on CPU extrapolated as 10 x 100 classes at P 1), against one training
+                step of two ViT-B/16 blocks + ln_post + proj (forward, backward, SGD; random weights) on cached
+                tokens at the recipe batch (800 / 1000; on CPU measured at ``--npos-batch`` and scaled linearly).
 
 Not a test: nothing is asserted. Synthetic data only (random unit features, generated JPEGs); no download.
 """
@@ -366,11 +371,103 @@ def part_saving(args, device, loop_rates, rescore_times):
               f'sets alone, against ~{full / len(rescore_times):.1f} s per method to re-score')
 
 
+# ---------------------------------------------------------------------------------------------- (e) NPOS synthesis
+#: the NPOS recipes (npos.md §5): classes, picks P, batch, synthesis iterations (epochs after start_epoch x
+#: iterations per epoch: IN-100 10 x 159, IN-1k 60 x 1282)
+NPOS_RECIPES = (('ImageNet-100', 100, 3, 800, 1590), ('ImageNet-1k', 1000, 1, 1000, 76_920))
+
+
+def npos_synthesis_ms(num_classes, picks, device, repeats, seed=0):
+    """Median ms of ``NPOSOutlierSynthesis.sample()`` with every queue full (random features), and its GFLOP."""
+    from mmood.models.losses import NPOSOutlierSynthesis
+    n, d, k, select, draws = 1000, 512, 400, 300, 1500
+    synth = NPOSOutlierSynthesis(num_classes, d, queue_size=n, k=k, select=select, picks=picks, num_draws=draws,
+                                 sigma=0.1, keep=2, seed=seed).to(device)
+    gen = torch.Generator().manual_seed(seed)
+    synth.queue.copy_(torch.randn(num_classes, n, d, generator=gen))
+    synth.count.fill_(n)  # every queue full: each call synthesises C * P * m outliers
+    gflop = 2 * num_classes * d * n * (n + picks * draws) / 1e9  # the two batched similarity products
+    # seconds per call on a CPU: a warm-up run would change nothing but the duration of the benchmark
+    return 1000 * timed(synth.sample, device, repeats, warmup=int(device.type == 'cuda')), gflop
+
+
+def npos_train_step_ms(batch, num_classes, device, repeats, precision):
+    """Median ms of one NPOS training step of ViT-B/16's last two blocks + ln_post + proj on cached tokens
+    (fp16 (batch, 197, 768), as cached): forward, LogitNorm loss against random prototypes, backward, SGD."""
+    import open_clip
+    from mmood.models.losses import LogitNormLoss
+    torch.manual_seed(0)
+    visual = open_clip.create_model('ViT-B-16', pretrained=None, device='cpu').visual
+    blocks = torch.nn.Sequential(*visual.transformer.resblocks[-2:]).to(device).train()
+    ln_post, proj = visual.ln_post.to(device).train(), torch.nn.Parameter(visual.proj.detach().to(device))
+    batch_first = getattr(visual.transformer, 'batch_first', True)
+    params = list(blocks.parameters()) + list(ln_post.parameters()) + [proj]
+    optimizer = torch.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    tokens = torch.randn(batch, 197, 768, device=device).half()
+    labels = torch.randint(0, num_classes, (batch, ), device=device)
+    prototypes = F.normalize(torch.randn(num_classes, proj.shape[1], device=device), dim=-1)
+    loss_fn = LogitNormLoss(temperature=8.0)
+    amp = dict(fp16=torch.float16, bf16=torch.bfloat16).get(precision) if device.type == 'cuda' else None
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+            x = tokens.float()
+            x = blocks(x if batch_first else x.transpose(0, 1))
+            x = x if batch_first else x.transpose(0, 1)
+            embed = (ln_post(x[:, 0]) @ proj).float()
+            loss = loss_fn(F.normalize(embed, dim=-1) @ prototypes.T, labels)
+        loss.backward()
+        optimizer.step()
+
+    return 1000 * timed(step, device, repeats, warmup=1)
+
+
+def part_synthesis(args, device):
+    cuda = device.type == 'cuda'
+    repeats = args.npos_repeats
+    synth = {}
+    for name, classes, picks, _, _ in NPOS_RECIPES:
+        if classes <= 100 or cuda:
+            ms, gflop = npos_synthesis_ms(classes, picks, device, repeats)
+            synth[name] = (ms, gflop, '')
+        else:  # per-class work is independent: 10 x the time of 100 classes with the same P
+            ms, gflop = npos_synthesis_ms(100, picks, device, repeats)
+            scale = classes / 100
+            synth[name] = (ms * scale, gflop * scale,
+                           f'extrapolated: {scale:.0f} x {ms:.1f} ms measured at 100 classes, P {picks}')
+    train, measured_ms = {}, {}
+    for name, classes, _, batch, _ in NPOS_RECIPES:
+        measured = args.npos_batch or batch
+        shared = measured in measured_ms  # one measurement per batch: the class count only sizes B x C cosines
+        if not shared:
+            measured_ms[measured] = npos_train_step_ms(measured, classes, device, repeats, args.precision)
+        ms = measured_ms[measured]
+        note = '' if measured == batch else (f'scaled linearly from {ms:.1f} ms measured at batch {measured}'
+                                             + (', the measurement above' if shared else ''))
+        train[name] = (ms * batch / measured, note)
+    amp = args.precision if cuda and args.precision != 'fp32' else 'fp32'
+    print(f'(e) NPOS outlier synthesis (NPOSOutlierSynthesis.sample(), full queues of N = 1000 x d = 512, K 400, '
+          f'select 300, L 1500, m 2) vs one training step (ViT-B/16 blocks 10-11 + ln_post + proj, forward + '
+          f'backward + SGD on cached fp16 tokens, {amp}, random weights), {device}, median of {repeats}:')
+    for name, classes, picks, batch, iters in NPOS_RECIPES:
+        ms, gflop, note = synth[name]
+        step, step_note = train[name]
+        print(f'    {name:<12} synthesis, {classes} classes, P {picks}: {ms:10.1f} ms/step ({gflop:,.0f} GFLOP of '
+              f'products, {gflop / ms:,.2f} TFLOP/s){"  [" + note + "]" if note else ""}')
+        print(f'    {"":<12} training step, batch {batch}: {step:10.1f} ms'
+              f'{"  [" + step_note + "]" if step_note else ""}')
+        print(f'    {"":<12} => synthesis = {ms / step:.3f} x the training step ({100 * ms / (ms + step):.1f} % of '
+              f'an iteration that synthesises); {iters:,} synthesis iterations: {ms * iters / 3.6e6:.2f} h of '
+              f'synthesis')
+    return dict(synthesis=synth, train=train)
+
+
 def parse_args(argv=None):
     cuda = torch.cuda.is_available()
     parser = argparse.ArgumentParser(description='mmood throughput ratios (not a test)')
-    parser.add_argument('--parts', nargs='+', choices=['loop', 'rescore', 'mining', 'saving'],
-                        default=['loop', 'rescore', 'mining', 'saving'])
+    parser.add_argument('--parts', nargs='+', choices=['loop', 'rescore', 'mining', 'saving', 'synthesis'],
+                        default=['loop', 'rescore', 'mining', 'saving', 'synthesis'])
     parser.add_argument('--device', default='cuda' if cuda else 'cpu')
     parser.add_argument('--model', default='ViT-B-16' if cuda else 'tiny',
                         help='open_clip model of (a): "tiny" (the test tower) or e.g. ViT-B-16 (random weights)')
@@ -383,6 +480,11 @@ def parse_args(argv=None):
                         help='(b): fraction of 90k test features and of the 100k bank')
     parser.add_argument('--repeats', type=int, default=5, help='(b), (c), (d): timed runs per measurement')
     parser.add_argument('--vit-batch', type=int, default=64 if cuda else 4, help='(d): ViT-B/16 batch')
+    parser.add_argument('--npos-batch', type=int, default=0 if cuda else 8,
+                        help='(e): batch of the measured training step, scaled linearly to the recipe batches '
+                             '(0: the recipe batches themselves, 800 and 1000)')
+    parser.add_argument('--npos-repeats', type=int, default=5 if cuda else 1,
+                        help='(e): timed runs per measurement (median)')
     return parser.parse_args(argv)
 
 
@@ -401,6 +503,8 @@ def main(argv=None):
             part_mining(args, tmp)
         if 'saving' in args.parts:
             part_saving(args, device, loop_rates, rescore_times)
+        if 'synthesis' in args.parts:
+            part_synthesis(args, device)
 
 
 if __name__ == '__main__':

@@ -31,7 +31,7 @@ from mmpretrain.registry import MODELS
 from ...cache import file_identity
 from ...utils.errors import ConfigError, UserError
 
-FEATURE_KINDS = ('global', 'local', 'pre_proj', 'tokens')
+FEATURE_KINDS = ('global', 'local', 'pre_proj', 'tokens', 'embed')
 
 
 class MissingWeightsError(UserError, FileNotFoundError):
@@ -410,11 +410,12 @@ class OpenCLIPBackbone(BaseModule):
 
         Args:
             images: normalised images (B, 3, H, W).
-            kinds: subset of ``('global', 'local', 'pre_proj', 'tokens')``.
+            kinds: subset of ``('global', 'local', 'pre_proj', 'tokens', 'embed')``.
 
         Returns:
             dict with the requested kinds: ``global`` (B, D) unit norm, ``local`` (B, P, D) unit norm,
-            ``pre_proj`` (B, W) raw, ``tokens`` (B, L, W) the tokens entering the first trainable block
+            ``pre_proj`` (B, W) raw, ``embed`` (B, D) the projected embedding before normalisation (NPOS's queues and
+            outlier MLP read it), ``tokens`` (B, L, W) the tokens entering the first trainable block
             (:meth:`trunk_tokens`; CLS-token ViTs only). ``tokens`` is large: L x W x 2 bytes per image in float16
             storage, 197 x 768 x 2 = 302,592 bytes on ViT-B/16 (twice that in float32).
 
@@ -441,7 +442,7 @@ class OpenCLIPBackbone(BaseModule):
                     f'Local (patch) features are implemented for open_clip ViT towers only; {self.model_name} '
                     f'has {type(self.clip.visual).__name__}.')
             pooled = self.clip.visual(images)
-            out = {'global': F.normalize(pooled.float(), dim=-1), 'pre_proj': pooled.float()}
+            out = {'global': F.normalize(pooled.float(), dim=-1), 'pre_proj': pooled.float(), 'embed': pooled.float()}
             return {k: out[k] for k in kinds}
         visual = self.clip.visual
         x = visual._embeds(images)
@@ -455,7 +456,7 @@ class OpenCLIPBackbone(BaseModule):
         out = {}
         if 'local' in kinds:
             out['local'] = self._local_value_path(last, x, batch_first)
-        if 'global' in kinds or 'pre_proj' in kinds or 'tokens' in kinds:
+        if 'global' in kinds or 'pre_proj' in kinds or 'tokens' in kinds or 'embed' in kinds:
             y = last(x)
             if not batch_first:
                 y = y.transpose(0, 1)
@@ -464,9 +465,12 @@ class OpenCLIPBackbone(BaseModule):
             pooled, _ = visual._pool(y)
             if 'pre_proj' in kinds:
                 out['pre_proj'] = pooled.float()
-            if 'global' in kinds:
+            if 'global' in kinds or 'embed' in kinds:
                 proj = pooled @ visual.proj if visual.proj is not None else pooled
-                out['global'] = F.normalize(proj.float(), dim=-1)
+                if 'embed' in kinds:
+                    out['embed'] = proj.float()
+                if 'global' in kinds:
+                    out['global'] = F.normalize(proj.float(), dim=-1)
         return out
 
     def _local_value_path(self, block, x: torch.Tensor, batch_first: bool) -> torch.Tensor:

@@ -4,9 +4,10 @@ from .clip_contrastive import CLIPContrastiveModel, export_open_clip_weights, op
 from .linear_probe import FeatureClsDataPreprocessor, LinearProbeClassifier
 from .clipn import CLIPNClassifier
 from .toe import TOEClassifier
+from .npos import NPOSClassifier
 
 __all__ = [
     'CLIP_MEAN', 'CLIP_STD', 'CLIPOODClassifier', 'clip_data_preprocessor', 'CLIPContrastiveModel',
     'export_open_clip_weights', 'open_clip_state_dict', 'FeatureClsDataPreprocessor', 'LinearProbeClassifier',
-    'CLIPNClassifier', 'TOEClassifier'
+    'CLIPNClassifier', 'TOEClassifier', 'NPOSClassifier'
 ]

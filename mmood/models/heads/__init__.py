@@ -22,6 +22,7 @@ name                       head config                                          
 ``plp_mahalanobis``        ``MahalanobisHead`` on z-scored features, pseudo-label classes       yes
 ``plp_logit_mahalanobis``  ``MahalanobisHead`` on probe logits, mean of per-class covariances   yes
 ``pseudo_msp``             ``MCMHead(tau=1, templates='plp5')`` (PLP's pseudo-MSP baseline)     no
+``npos_outlier``           ``NPOSHead()``: an NPOS model's outlier-MLP logit                      no
 ``clipn``                  ``CLIPNHead()``: ATD and CTW of a CLIPN model's "no" prototypes      no
 =========================  ===================================================================  =========
 
@@ -45,11 +46,12 @@ from .logit_head import LogitHead, probe_of, zero_shot_logits
 from .mcm_head import MCMHead
 from .multimatch_head import MultiMatchHead
 from .neglabel_head import CSPHead, NegLabelHead
+from .npos_head import NPOSHead
 from .set_level import pair_stream, score_pairs
 
 __all__ = [
     'BaseOODHead', 'HeadContext', 'Features', 'LogitHead', 'MCMHead', 'NegLabelHead', 'CSPHead', 'AdaNegHead',
-    'MultiMatchHead', 'LinearProbeHead',
+    'MultiMatchHead', 'NPOSHead', 'LinearProbeHead',
     'CLIPNHead', 'FittedHead', 'KNNHead', 'MahalanobisHead', 'SPACES', 'zscore_statistics', 'zero_shot_logits',
     'probe_of', 'score_pairs', 'pair_stream', 'METHODS', 'build_method', 'list_methods', 'build_head', 'MethodError',
     'METHOD_GROUPS', 'expand_methods'
@@ -89,6 +91,7 @@ METHODS: Dict[str, dict] = {
                                   labels='pseudo', covariance='mean_per_class', prefix='plp_logit_'),
     'pseudo_msp': dict(type='MCMHead', tau=1.0, templates='plp5', prefix='pseudo_'),
     'clipn': dict(type='CLIPNHead'),
+    'npos_outlier': dict(type='NPOSHead'),
 }
 
 
