@@ -4,8 +4,10 @@ resumed ends with the weights, queues and synthesis step of an uninterrupted one
 and noise with `mcm` and `outlier`; 2 gloo processes evaluate like 1; 2 gloo ranks training on different batches
 keep identical queues and draw identical outliers.
 
-Observed with the session's digits CLIP (10 epochs, seed 0; the demo's 40-epoch CLIP in docs/npos.md): see
-MIN_AUROC; chance is 50 and a sign flip puts the score far below it.
+Observed with the session's digits CLIP (10 epochs) over NPOS training seeds 0-2 (randomness.seed and
+model.synthesis.seed), AUROC digits 5-9 / noise: mcm 80.7-82.4 / 79.8-81.6, outlier 73.2-78.4 / 84.3-94.3 (the demo's
+40-epoch CLIP: docs/npos.md). The bounds sit 12-13 points under the minima; chance is 50 and a sign flip puts the
+score far below it.
 """
 import glob
 import os
@@ -21,7 +23,7 @@ from conftest import (REPO, assert_two_processes_agree, gloo_group, run_command,
 CONFIG = osp.join(REPO, 'configs', 'npos_tiny_digits.py')
 ITERS = 400
 START = 100
-MIN_AUROC = {'mcm': 70.0, 'outlier': 65.0}  # over digits 5-9 and noise each
+MIN_AUROC = {'mcm': 68.0, 'outlier': 60.0}  # over digits 5-9 and noise each
 MIN_ACCURACY = 85.0
 
 

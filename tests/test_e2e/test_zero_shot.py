@@ -137,7 +137,7 @@ def test_two_processes_equal_one(setup):
     two = osp.join(root, 'work_2p')
     out = run(['bash', 'tools/dist_test.sh', configs['neglabel'], '2', '--work-dir', two, '--cache-dir', cache],
               port_env='PORT')
-    assert 'mined' not in out.split('NegLabel:')[1].split('\n')[0]  # negatives came from the shared cache
+    assert 'mined' not in out.split('NegLabelHead:')[1].split('\n')[0]  # negatives came from the shared cache
     _, m1, r1 = read_run(one)
     _, m2, r2 = read_run(two)
     assert len(r2) == 17  # sampler padding dropped

@@ -375,3 +375,20 @@ def test_outlier_reg_loss_formula_and_empty_outliers():
     assert id_logits.grad is not None and torch.equal(id_logits.grad, torch.zeros_like(id_logits))
     half = OutlierRegLoss()(torch.zeros(2, dtype=torch.float16), torch.zeros(2, dtype=torch.float16))
     assert half.dtype == torch.float32 and half.item() == pytest.approx(0.1 * math.log(2))
+
+
+def test_outlier_reg_loss_under_several_processes_is_the_global_mean():
+    """W processes, each with B/W ID logits and the same M outliers: the mean of their losses (what DDP's gradient
+    averaging optimises) is the one-process mean over B + M, for values and gradients."""
+    gen = torch.Generator().manual_seed(1)
+    id_logits = torch.randn(8, generator=gen, dtype=torch.float64, requires_grad=True)
+    out_logits = torch.randn(6, generator=gen, dtype=torch.float64, requires_grad=True)
+    whole = OutlierRegLoss()(id_logits, out_logits)
+    grads_whole = torch.autograd.grad(whole, (id_logits, out_logits))
+    shards = [OutlierRegLoss()(part, out_logits, world_size=4) for part in id_logits.split(2)]
+    averaged = sum(shards) / 4
+    torch.testing.assert_close(averaged, whole)
+    for got, want in zip(torch.autograd.grad(averaged, (id_logits, out_logits)), grads_whole):
+        torch.testing.assert_close(got, want)
+    naive = sum(OutlierRegLoss()(part, out_logits) for part in id_logits.split(2)) / 4
+    assert abs(naive.item() - whole.item()) > 1e-3  # the plain per-process mean weights the outliers W times

@@ -79,3 +79,16 @@ def test_float32_accuracy_at_tau_001_beats_the_reference(noise):
     reference = (torch.softmax(cos / 0.01, dim=1).amax(dim=1).double() - exact).abs().max().item()
     assert ours <= 1e-6 and ours <= reference, (ours, reference)
     torch.testing.assert_close(max_softmax(cos / 0.01, dim=1), mcm_score(cos, tau=0.01), rtol=0, atol=0)
+
+
+def test_n5_npos_reference_msp():
+    """N5 (test_vectors.md): the reference's batch-Frobenius MSP differs from MCM and depends on the batch; a batch
+    of one is MCM (tau = 1)."""
+    from mmood.scores import batch_frobenius_msp
+    feats = torch.tensor([[3, 0, 1], [1, 1, 1], [0, 2, 0.1], [0.5, 0, 2]], dtype=torch.float64)
+    text = torch.eye(3, dtype=torch.float64)
+    np.testing.assert_allclose(batch_frobenius_msp(feats, text).numpy(), [0.460876, 0.333333, 0.432836, 0.421876],
+                               atol=1e-6)
+    single = batch_frobenius_msp(feats[:1], text)
+    np.testing.assert_allclose(single.numpy(), mcm_score(torch.nn.functional.normalize(feats[:1], dim=-1) @ text.T,
+                                                         tau=1.0).numpy(), rtol=1e-12)

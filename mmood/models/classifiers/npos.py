@@ -168,7 +168,8 @@ class NPOSClassifier(CLIPOODClassifier):
                               f'[{labels.min()}, {labels.max()}]')
         counts = np.bincount(labels, minlength=self.num_classes)
         short = int((counts < self.synthesis.queue_size).sum())
-        note = f' ({short} classes have fewer images: their queues never fill, they never synthesise)' if short else ''
+        note = (f' ({short} classes have fewer images: their queues fill on a later pass over the data, with '
+                f'repeated images, as in the reference)' if short else '')
         print_log(f'NPOS: {labels.size} ID-train images, {counts.min()}-{counts.max()} per class; queues of '
                   f'{self.synthesis.queue_size} per class{note}', logger='current',
                   level=logging.WARNING if short else logging.INFO)
@@ -196,7 +197,7 @@ class NPOSClassifier(CLIPOODClassifier):
             outliers = embed.new_zeros(0, embed.shape[1])
         id_logits = self.outlier_mlp(embed).reshape(-1)
         out_logits = self.outlier_mlp(outliers.to(embed).detach()).reshape(-1)
-        loss_reg = self.loss_reg(id_logits, out_logits)
+        loss_reg = self.loss_reg(id_logits, out_logits, world_size=get_world_size())
         self.iteration += 1
         with torch.no_grad():
             acc = (cos.argmax(dim=1) == labels).float().mean()

@@ -473,17 +473,27 @@ class OutlierRegLoss(nn.Module):
             raise ConfigError(f'OutlierRegLoss loss_weight must be >= 0, got {loss_weight}')
         self.loss_weight = float(loss_weight)
 
-    def forward(self, id_logits: Tensor, outlier_logits: Tensor) -> Tensor:
+    def forward(self, id_logits: Tensor, outlier_logits: Tensor, world_size: int = 1) -> Tensor:
         """``λ · mean_{B+M} BCEWithLogits``; a zero connected to ``id_logits`` when there is no outlier (M = 0).
 
+        Under DDP each of the ``world_size`` processes holds B/W of the global batch's ID logits and all M outliers
+        (the same on every rank), and DDP averages the gradients over processes. Each process therefore returns
+        ``λ (W Σ_local BCE(id) + Σ BCE(outliers)) / (B + M)``: the average over processes is exactly the single mean
+        over the global B + M (NP-13), not an M-weighted one.
+
         Args:
-            id_logits: (B,) or (B, 1) outlier-head logits of ID features (label 1).
-            outlier_logits: (M,) or (M, 1) logits of synthesised outliers (label 0).
+            id_logits: (B/W,) or (B/W, 1) outlier-head logits of this process's ID features (label 1).
+            outlier_logits: (M,) or (M, 1) logits of synthesised outliers (label 0), the same on every process.
+            world_size: W, the number of processes sharing the batch (1: the plain mean).
         """
         id_logits, outlier_logits = id_logits.reshape(-1), outlier_logits.reshape(-1)
         if outlier_logits.numel() == 0:
             return id_logits.sum() * 0.0
         dtype = _compute_dtype(id_logits, outlier_logits)
-        logits = torch.cat([id_logits.to(dtype), outlier_logits.to(dtype)])
-        targets = torch.cat([logits.new_ones(id_logits.numel()), logits.new_zeros(outlier_logits.numel())])
-        return self.loss_weight * F.binary_cross_entropy_with_logits(logits, targets)
+        world = int(world_size)
+        id_logits, outlier_logits = id_logits.to(dtype), outlier_logits.to(dtype)
+        id_terms = F.binary_cross_entropy_with_logits(id_logits, torch.ones_like(id_logits), reduction='sum')
+        out_terms = F.binary_cross_entropy_with_logits(outlier_logits, torch.zeros_like(outlier_logits),
+                                                       reduction='sum')
+        total = world * id_logits.numel() + outlier_logits.numel()
+        return self.loss_weight * (world * id_terms + out_terms) / total
