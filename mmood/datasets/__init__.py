@@ -1,5 +1,6 @@
 """Datasets: the ID+OOD evaluation dataset, the benchmark table, the set reader, the digits demo data, image-caption
 pairs (webdataset tar shards or a TSV file) for contrastive training."""
+from .collate import stack_collate
 from .benchmarks import BENCHMARKS, MOS_FAR_OOD, benchmark_sets, list_benchmarks
 from .digits import DIGIT_WORDS, DigitsCaptionDataset, DigitsOODDataset, RandomCaption, digits_split
 from .image_caption import ImageCaptionDataset, expand_braces, index_shard, resolve_shards
@@ -14,5 +15,5 @@ __all__ = [
     'label_problems', 'BENCHMARKS', 'MOS_FAR_OOD', 'benchmark_sets', 'list_benchmarks', 'DIGIT_WORDS',
     'DigitsCaptionDataset', 'DigitsOODDataset', 'RandomCaption', 'digits_split', 'overlap_problems', 'LoadOODImage',
     'pil_to_bgr', 'to_8bit', 'decode_image', 'unreadable_images', 'PillowLoadResizeEdge', 'fuse_pipeline',
-    'ImageCaptionDataset', 'expand_braces', 'index_shard', 'resolve_shards'
+    'stack_collate', 'ImageCaptionDataset', 'expand_braces', 'index_shard', 'resolve_shards'
 ]

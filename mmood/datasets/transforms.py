@@ -26,6 +26,8 @@ __all__ = ['LoadOODImage', 'PillowLoadResizeEdge', 'fuse_pipeline', 'describe_pi
 
 #: PIL modes holding more than 8 bits per sample
 _WIDE_MODES = ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I', 'F')
+#: EXIF orientations that move pixels (1 and a missing tag leave the image as it is)
+_ORIENTATIONS = (2, 3, 4, 5, 6, 7, 8)
 
 
 def to_8bit(img: Image.Image) -> Image.Image:
@@ -48,7 +50,9 @@ def to_8bit(img: Image.Image) -> Image.Image:
 def pil_to_rgb(img: Image.Image) -> Image.Image:
     """A colour image as mmcv's pillow backend sees it before its numpy conversion: EXIF orientation applied, wide
     images scaled to 8 bits, RGB (an ``LA`` image over mmcv's canvas colour)."""
-    img = ImageOps.exif_transpose(img)
+    img.load()  # as exif_transpose does first (a PNG's EXIF chunk may follow its pixels)
+    if img.getexif().get(0x0112, 1) in _ORIENTATIONS:  # else exif_transpose returns a copy of the same pixels
+        img = ImageOps.exif_transpose(img)
     img = to_8bit(img)
     if img.mode != 'RGB':
         if img.mode != 'LA':
@@ -179,15 +183,27 @@ def resize_edge_size(scale: int, edge: str, width: int, height: int) -> Tuple[in
     return int(scale * width / height), scale
 
 
+def center_crop_box(crop_size: Tuple[int, int], width: int, height: int) -> Tuple[int, int, int, int]:
+    """The (left, top, right, bottom) box, right and bottom exclusive, that mmcv's ``CenterCrop(crop_size)``
+    (``crop_size`` = (width, height), no ``auto_pad``) cuts from a ``width`` x ``height`` image: a crop larger than
+    the image is clipped to it, offsets are rounded as Python's ``round`` does."""
+    crop_w, crop_h = min(crop_size[0], width), min(crop_size[1], height)
+    top, left = max(0, int(round((height - crop_h) / 2.))), max(0, int(round((width - crop_w) / 2.)))
+    return left, top, min(width, left + crop_w), min(height, top + crop_h)
+
+
 @TRANSFORMS.register_module()
 class PillowLoadResizeEdge(BaseTransform):
-    """:class:`LoadOODImage` (pillow) followed by mmpretrain's ``ResizeEdge`` (pillow backend), in one step.
+    """:class:`LoadOODImage` (pillow) followed by mmpretrain's ``ResizeEdge`` (pillow backend) and optionally mmcv's
+    ``CenterCrop``, in one step.
 
-    The same pixels and result keys as the two transforms (``img`` BGR uint8, ``img_shape``, ``ori_shape``,
-    ``scale``, ``scale_factor``), without their round trip through numpy: the decoded image is resized as a PIL
-    image (the same ``Image.resize`` call with the same size and filter; PIL filters each band on its own, so
-    resizing RGB and then swapping channels equals mmcv's resize of the BGR array) and converted to BGR once, at the
-    resize target's size. :func:`fuse_pipeline` puts it in place of the pair; configs keep naming the two.
+    The same pixels and result keys as the configured transforms (``img`` BGR uint8, ``img_shape``, ``ori_shape``,
+    ``scale``, ``scale_factor``, and ``pad_shape`` after a crop), without their round trips through numpy: the
+    decoded image is resized as a PIL image (the same ``Image.resize`` call with the same size and filter; PIL
+    filters each band on its own, so resizing RGB and then swapping channels equals mmcv's resize of the BGR array),
+    cropped with mmcv's box, and converted to BGR once, at the crop's size. Local files are decoded from their path
+    (no copy of the encoded bytes). :func:`fuse_pipeline` puts it in place of the configured steps; configs keep
+    naming them.
 
     Args:
         scale: ``ResizeEdge.scale``.
@@ -197,10 +213,12 @@ class PillowLoadResizeEdge(BaseTransform):
         draft: decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the resize target
             (PIL's draft mode) -- faster, **not** the same pixels; off by default (see the README for how far
             scores move).
+        crop_size: ``CenterCrop.crop_size`` (an int or (width, height)) of a centre crop after the resize, or None.
     """
 
     def __init__(self, scale: int, edge: str = 'short', interpolation: str = 'bilinear',
-                 backend_args: Optional[dict] = None, draft: bool = False):
+                 backend_args: Optional[dict] = None, draft: bool = False,
+                 crop_size: Union[int, Tuple[int, int], None] = None):
         from mmcv.image.geometric import pillow_interp_codes
         if interpolation not in pillow_interp_codes:
             raise ValueError(f'interpolation {interpolation!r} is not a pillow filter: {sorted(pillow_interp_codes)}')
@@ -208,12 +226,23 @@ class PillowLoadResizeEdge(BaseTransform):
         self.filter = pillow_interp_codes[interpolation]
         self.backend_args = backend_args
         self.draft = bool(draft)
+        self.crop_size = (crop_size, crop_size) if isinstance(crop_size, int) else \
+            (tuple(int(c) for c in crop_size) if crop_size is not None else None)
+
+    def _source(self, results: dict):
+        """The encoded image: ``img_bytes`` (removed from the results), a local file's path, or the file's bytes
+        read through the file backend."""
+        content = results.pop('img_bytes', None)
+        if content is not None:
+            return content
+        path = results['img_path']
+        backend = fileio.get_file_backend(path, backend_args=self.backend_args, enable_singleton=True)
+        if isinstance(backend, fileio.LocalBackend):
+            return str(path)
+        return fileio.get(path, backend_args=self.backend_args)
 
     def transform(self, results: dict) -> dict:
-        content = results.pop('img_bytes', None)
-        if content is None:
-            content = fileio.get(results['img_path'], backend_args=self.backend_args)
-        with open_image(content) as img:
+        with open_image(self._source(results)) as img:
             target = None
             if self.draft and img.format == 'JPEG':
                 swap = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF orientations that swap the axes
@@ -223,29 +252,36 @@ class PillowLoadResizeEdge(BaseTransform):
             rgb = pil_to_rgb(img)
             full = full if target else rgb.size
             width, height = target or resize_edge_size(self.scale, self.edge, *full)
-            array = rgb_to_bgr(rgb.resize((width, height), self.filter))
+            resized = np.asarray(rgb.resize((width, height), self.filter))
+            if self.crop_size is not None:
+                left, top, right, bottom = center_crop_box(self.crop_size, width, height)
+                resized = resized[top:bottom, left:right]
+            array = cv2.cvtColor(resized, cv2.COLOR_RGB2BGR)  # contiguous, also from a crop's strided view
         w, h = full
-        original = (h, w)
         results['img'] = array
         results['img_shape'] = array.shape[:2]
-        results['ori_shape'] = original
+        results['ori_shape'] = (h, w)
         results['scale'] = (width, height)
         results['scale_factor'] = (width / w, height / h)
+        if self.crop_size is not None:
+            results['pad_shape'] = array.shape[:2]
         return results
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(scale={self.scale}, edge={self.edge!r}, interpolation='
-                f'{self.interpolation!r}, draft={self.draft})')
+                f'{self.interpolation!r}, draft={self.draft}, crop_size={self.crop_size})')
 
 
 def fuse_pipeline(transforms: List[Any]) -> List[Any]:
     """The built transforms with each ``LoadOODImage`` (pillow, colour, uint8) directly followed by a pillow
-    ``ResizeEdge`` replaced by one :class:`PillowLoadResizeEdge` (same pixels, less copying); others unchanged.
+    ``ResizeEdge`` -- and by a plain ``CenterCrop`` (no ``auto_pad``) after it, if there is one -- replaced by one
+    :class:`PillowLoadResizeEdge` (same pixels, less copying); others unchanged.
 
     Raises:
         ValueError: a ``LoadOODImage(draft=True)`` that is not followed by a pillow ``ResizeEdge`` (draft mode
             needs the resize target).
     """
+    from mmcv.transforms import CenterCrop
     from mmpretrain.datasets.transforms import ResizeEdge
     out, i = [], 0
     while i < len(transforms):
@@ -257,13 +293,15 @@ def fuse_pipeline(transforms: List[Any]) -> List[Any]:
         if isinstance(step, LoadOODImage) and step.draft and not fusable:
             raise ValueError('LoadOODImage(draft=True) decodes at a reduced size chosen from the resize target: it '
                              'must be followed by ResizeEdge(backend="pillow") and decode colour images with pillow')
-        if fusable:
-            out.append(PillowLoadResizeEdge(follower.scale, follower.edge, follower.interpolation,
-                                            step.backend_args, step.draft))
-            i += 2
-        else:
+        if not fusable:
             out.append(step)
             i += 1
+            continue
+        crop = transforms[i + 2] if i + 2 < len(transforms) else None
+        crop = crop if type(crop) is CenterCrop and not crop.auto_pad else None
+        out.append(PillowLoadResizeEdge(follower.scale, follower.edge, follower.interpolation, step.backend_args,
+                                        step.draft, crop.crop_size if crop is not None else None))
+        i += 3 if crop is not None else 2
     return out
 
 

@@ -226,7 +226,7 @@ def extract_features(model: Any,
 def _extract_source(model, dataset, source, indices, labels, paths, digest, todo, cache, storage, batch_size,
                     num_workers, shard_size, made_by, progress, shard_callback, force) -> None:
     """Compute this rank's missing shards of one set, then (rank 0) assemble one entry per kind."""
-    from mmengine.dataset import pseudo_collate
+    from ..datasets import stack_collate
     rank, world_size = get_dist_info()
     first_parts = todo[0][1]
     partial_key = make_key(dict({k: v for k, v in first_parts.items() if k != 'feature'}, manifest=digest,
@@ -262,7 +262,8 @@ def _extract_source(model, dataset, source, indices, labels, paths, digest, todo
 
     if batches:
         loader = torch.utils.data.DataLoader(dataset, batch_sampler=[b for _, b in batches],
-                                             num_workers=num_workers, collate_fn=pseudo_collate)
+                                             num_workers=num_workers, collate_fn=stack_collate,
+                                             pin_memory=torch.cuda.is_available())
         bar = None
         if progress and rank == 0:
             from tqdm import tqdm

@@ -35,9 +35,11 @@ def resolve_workers(value: Any) -> int:
 
 
 def loader_defaults(dataloader: Dict[str, Any]) -> Dict[str, Any]:
-    """A dataloader config with ``num_workers`` resolved, ``persistent_workers`` on when there are workers and
-    ``pin_memory`` on when CUDA is available -- each only where the config does not set it."""
+    """A dataloader config with ``num_workers`` resolved, ``persistent_workers`` on when there are workers,
+    ``pin_memory`` on when CUDA is available and images stacked in the loading workers (``collate_fn``
+    :func:`~mmood.datasets.stack_collate`) -- each only where the config does not set it."""
     out = dict(dataloader)
+    out.setdefault('collate_fn', dict(type='stack_collate'))
     out['num_workers'] = resolve_workers(out.get('num_workers', 0))
     out.setdefault('persistent_workers', out['num_workers'] > 0)
     if not out['num_workers']:

@@ -121,6 +121,20 @@ def test_fused_load_and_resize_give_the_configured_pixels(tmp_path):
                     assert tuple(got[key]) == tuple(want[key]), (key, path)
                 checked += 1
     assert checked == 5 * len(files) * 2
+    # with a centre crop after the resize: one step too; crops larger than the image are clipped as mmcv clips them
+    from mmcv.transforms import CenterCrop
+    for scale, crop in ((24, 24), (24, 17), (24, (20, 13)), (19, 40), (23, (8, 30))):
+        configured = _configured(scale, 'short', 'bilinear') + [CenterCrop(crop_size=crop)]
+        (fused, ) = fuse_pipeline(configured)
+        assert isinstance(fused, PillowLoadResizeEdge) and fused.crop_size is not None
+        for path in files:
+            want = _run(configured, img_path=path)
+            got = _run([fused], img_path=path)
+            assert got['img'].flags['C_CONTIGUOUS'] and np.array_equal(got['img'], want['img']), (path, crop)
+            for key in ('img_shape', 'ori_shape', 'scale', 'scale_factor', 'pad_shape'):
+                assert tuple(got[key]) == tuple(want[key]), (key, path, crop)
+    padded = _configured(24, 'short', 'bilinear') + [CenterCrop(crop_size=40, auto_pad=True)]
+    assert type(fuse_pipeline(padded)[1]) is CenterCrop  # a padding crop stays a step of its own
     # only pillow colour decoding into a pillow ResizeEdge is fused; draft mode needs that pair
     from mmpretrain.datasets.transforms import ResizeEdge
     cv2_resize = [LoadOODImage(), ResizeEdge(scale=24, backend='cv2')]

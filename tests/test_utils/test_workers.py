@@ -21,10 +21,13 @@ def test_auto_workers_follow_the_usable_cpus(monkeypatch):
 def test_loader_defaults_only_fill_what_the_config_leaves_open(monkeypatch):
     monkeypatch.setattr('mmood.utils.workers._usable_cpus', lambda: 6)
     out = loader_defaults(dict(batch_size=7, num_workers='auto'))
-    assert out == dict(batch_size=7, num_workers=6, persistent_workers=True, pin_memory=torch.cuda.is_available())
+    assert out == dict(batch_size=7, num_workers=6, persistent_workers=True, pin_memory=torch.cuda.is_available(),
+                       collate_fn=dict(type='stack_collate'))
     assert loader_defaults(dict(batch_size=7, num_workers=0))['persistent_workers'] is False
-    kept = loader_defaults(dict(num_workers=2, persistent_workers=False, pin_memory=False))
+    kept = loader_defaults(dict(num_workers=2, persistent_workers=False, pin_memory=False,
+                                collate_fn=dict(type='pseudo_collate')))
     assert kept['persistent_workers'] is False and kept['pin_memory'] is False
+    assert kept['collate_fn'] == dict(type='pseudo_collate')
 
 
 def test_the_imagenet_configs_use_the_machine():

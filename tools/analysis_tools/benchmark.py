@@ -172,7 +172,7 @@ def mmood_loop(model_cfg, root, size, batch_size, workers, device, work_dir, dra
                              dataset=dict(type='OODEvalDataset', id_set=dict(name='ID', data_root=osp.join(root, 'id')),
                                           ood_sets=[dict(name='OOD', data_root=osp.join(root, 'ood'))],
                                           class_names=['class_a', 'class_b'], pipeline=pipeline)),
-        test_evaluator=dict(type='OODMetric'), test_cfg=dict(type='TestLoop'),
+        test_evaluator=dict(type='OODMetric'), test_cfg=dict(type='OODTestLoop'),
         default_hooks=dict(logger=dict(type='LoggerHook', interval=10**6)),
         custom_hooks=[dict(type='OODPrepareHook'), dict(type='OODResultsHook', report=False)],
         env_cfg=dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'),

@@ -10,4 +10,4 @@ test_dataloader = dict(
                  id_name='digits 0-4', ood_name='digits 5-9', noise_name='noise', pipeline=test_pipeline),
 )
 test_evaluator = dict(type='OODMetric', fpr_positive='id', fpr_rule='closest')
-test_cfg = dict(type='TestLoop')
+test_cfg = dict(type='OODTestLoop')  # mmengine's TestLoop + data-loader defaults (workers, stacked batches)

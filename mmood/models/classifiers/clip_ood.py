@@ -324,10 +324,18 @@ class CLIPOODClassifier(BaseModel):
         # the tiny tower's forward pass); the same values
         values = {name: s.detach().float().reshape(-1).cpu().tolist() for name, s in scores.items()}
         primary = torch.tensor(values.get(self.primary_score, [float('nan')] * probs.shape[0]), dtype=torch.float32)
-        for i, (sample, p, label) in enumerate(zip(data_samples, probs, preds)):
-            sample.set_pred_score(p).set_pred_label(label)
+        # what DataSample.set_pred_score / set_pred_label store (a (K,) float score, a (1,) long label, num_classes),
+        # moved to the CPU once per batch rather than formatted (and synchronised) once per sample
+        probs, labels, num_classes = probs.cpu(), preds.cpu().view(-1, 1), probs.shape[1]
+        kept = {k: feats[k].detach().cpu() for k in set_kinds}  # what the set-level heads score after the loop
+        for i, sample in enumerate(data_samples):
+            if 'num_classes' in sample and sample.num_classes != num_classes:
+                raise ValueError(f'data sample {i} has num_classes={sample.num_classes}, the model {num_classes}')
+            sample.set_field(num_classes, 'num_classes', field_type='metainfo')
+            sample.set_field(probs[i], 'pred_score', dtype=torch.Tensor)
+            sample.set_field(labels[i], 'pred_label', dtype=torch.Tensor)
             sample.set_field({name: v[i] for name, v in values.items()}, 'ood_scores')
             sample.set_field(primary[i], 'ood_score', dtype=torch.Tensor)
-            if set_kinds:  # features the set-level heads score after the loop (gathered by OODMetric)
-                sample.set_field({k: feats[k][i].detach().cpu() for k in set_kinds}, 'set_level_feats')
+            if kept:  # gathered by OODMetric
+                sample.set_field({k: v[i] for k, v in kept.items()}, 'set_level_feats')
         return data_samples
