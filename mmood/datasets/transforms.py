@@ -21,8 +21,10 @@ from mmengine import fileio
 from mmpretrain.registry import TRANSFORMS
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ['LoadOODImage', 'PillowLoadResizeEdge', 'fuse_pipeline', 'describe_pipeline', 'to_8bit', 'pil_to_rgb',
-           'pil_to_bgr', 'decode_image', 'open_image', 'unreadable_images']
+from ..utils.geometry import center_crop_box, resize_edge_size
+
+__all__ = ['LoadOODImage', 'LoadEncodedImage', 'PillowLoadResizeEdge', 'fuse_pipeline', 'describe_pipeline', 'to_8bit',
+           'pil_to_rgb', 'pil_to_bgr', 'decode_image', 'open_image', 'unreadable_images']
 
 #: PIL modes holding more than 8 bits per sample
 _WIDE_MODES = ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I', 'F')
@@ -122,6 +124,38 @@ class LoadOODImage(LoadImageFromFile):
         return results
 
 
+@TRANSFORMS.register_module()
+class LoadEncodedImage(BaseTransform):
+    """The loading step of GPU decoding (:class:`~mmood.models.classifiers.GPUDecodeDataPreprocessor`): a plain
+    JPEG (RGB, no EXIF rotation) stays encoded -- its bytes as a 1-D uint8 array in ``img``, decoded, resized and
+    cropped on the GPU; any other image (PNG, grayscale or CMYK JPEG, EXIF-rotated, 16-bit) is decoded here with
+    :class:`LoadOODImage`'s code into a full-size BGR array, which the preprocessor resizes and crops with the same
+    geometry. ``ori_shape`` is the image's (height, width) either way.
+
+    Args:
+        backend_args: file backend arguments (as ``LoadOODImage``).
+    """
+
+    def __init__(self, backend_args: Optional[dict] = None):
+        self.backend_args = backend_args
+
+    def transform(self, results: dict) -> dict:
+        content = results.pop('img_bytes', None)
+        if content is None:
+            content = fileio.get(results['img_path'], backend_args=self.backend_args)
+        with open_image(content) as img:
+            width, height = img.size
+            if img.format == 'JPEG' and img.mode == 'RGB' and img.getexif().get(0x0112, 1) not in _ORIENTATIONS:
+                array = np.frombuffer(content, dtype=np.uint8).copy()
+            else:
+                array = pil_to_bgr(img)
+                height, width = array.shape[:2]
+        results['img'] = array
+        results['img_shape'] = (height, width)
+        results['ori_shape'] = (height, width)
+        return results
+
+
 def decode_image(source: Union[str, bytes, BinaryIO]) -> np.ndarray:
     """Decode an image as :class:`LoadOODImage` does (BGR, 8-bit).
 
@@ -174,22 +208,6 @@ def unreadable_images(paths, workers: int = 8, progress: bool = True, desc: str 
             from tqdm import tqdm
             results = tqdm(results, total=len(files), desc=desc, unit='img')
         return [r for r in results if r is not None]
-
-
-def resize_edge_size(scale: int, edge: str, width: int, height: int) -> Tuple[int, int]:
-    """The (width, height) mmpretrain's ``ResizeEdge(scale, edge)`` resizes a ``width`` x ``height`` image to."""
-    if (edge == 'short' and width < height) or (edge == 'long' and width > height) or edge == 'width':
-        return scale, int(scale * height / width)
-    return int(scale * width / height), scale
-
-
-def center_crop_box(crop_size: Tuple[int, int], width: int, height: int) -> Tuple[int, int, int, int]:
-    """The (left, top, right, bottom) box, right and bottom exclusive, that mmcv's ``CenterCrop(crop_size)``
-    (``crop_size`` = (width, height), no ``auto_pad``) cuts from a ``width`` x ``height`` image: a crop larger than
-    the image is clipped to it, offsets are rounded as Python's ``round`` does."""
-    crop_w, crop_h = min(crop_size[0], width), min(crop_size[1], height)
-    top, left = max(0, int(round((height - crop_h) / 2.))), max(0, int(round((width - crop_w) / 2.)))
-    return left, top, min(width, left + crop_w), min(height, top + crop_h)
 
 
 @TRANSFORMS.register_module()

@@ -115,13 +115,15 @@ def train_set_source(dataset_cfg: dict, name: str = 'ID-train') -> SetSource:
 
 
 def preprocessor_identity(preprocessor: Any) -> Dict[str, Any]:
-    """What a data preprocessor does to the decoded images (mean, std, channel order, padding)."""
+    """What a data preprocessor does to the decoded images (mean, std, channel order, padding; the resize and crop
+    of one that decodes on the GPU)."""
     out: Dict[str, Any] = dict(type=type(preprocessor).__name__)
     for name in ('mean', 'std'):
         value = getattr(preprocessor, name, None)
         if value is not None and hasattr(value, 'flatten'):
             out[name] = [float(v) for v in value.flatten().tolist()]
-    for name in ('_channel_conversion', '_enable_normalize', 'pad_size_divisor', 'pad_value'):
+    for name in ('_channel_conversion', '_enable_normalize', 'pad_size_divisor', 'pad_value', 'scale', 'edge',
+                 'interpolation', 'crop_size'):  # the last four: GPU decoding's resize and crop
         if hasattr(preprocessor, name):
             value = getattr(preprocessor, name)
             out[name.lstrip('_')] = value if isinstance(value, (bool, int, float)) else repr(value)

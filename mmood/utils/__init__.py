@@ -4,6 +4,7 @@ from .checkpoint import (CheckpointMismatchError, UnsafeCheckpointError, check_c
 from .config import check_cfg_options, component_options
 from .dist import compute_on_main
 from .errors import ConfigError, DataError, UserError
+from .geometry import center_crop_box, resize_crop_tensor, resize_edge_size
 from .io import atomic_open, atomic_path
 from .workers import AUTO_WORKERS_CAP, loader_defaults, resolve_workers
 
@@ -11,4 +12,4 @@ __all__ = ['UserError', 'ConfigError', 'DataError', 'atomic_open', 'atomic_path'
            'CheckpointMismatchError',
            'UnsafeCheckpointError', 'check_checkpoint', 'checkpoint_record', 'checkpoint_state_dict',
            'load_checkpoint_file', 'check_cfg_options', 'component_options', 'AUTO_WORKERS_CAP', 'loader_defaults',
-           'resolve_workers']
+           'resolve_workers', 'resize_edge_size', 'center_crop_box', 'resize_crop_tensor']

@@ -30,10 +30,15 @@ def clip_data_preprocessor(**kwargs) -> dict:
 
 def build_data_preprocessor(cfg=None):
     """Build a data preprocessor config (default: :func:`clip_data_preprocessor`) in mmpretrain's registry
-    (mmengine's ``BaseModel`` would look the type up in its root registry); modules pass through."""
+    (mmengine's ``BaseModel`` would look the type up in its root registry); modules pass through. With CUDA, its
+    host-to-device copies are non-blocking (mmengine's ``non_blocking``, which ``ClsDataPreprocessor`` does not
+    take as an argument)."""
     if cfg is None:
         cfg = clip_data_preprocessor()
-    return MODELS.build(cfg) if isinstance(cfg, dict) else cfg
+    preprocessor = MODELS.build(cfg) if isinstance(cfg, dict) else cfg
+    if hasattr(preprocessor, '_non_blocking') and torch.cuda.is_available():
+        preprocessor._non_blocking = True  # batches from pinned memory (OODTestLoop's default) copy asynchronously
+    return preprocessor
 
 
 def _drop_frozen_tower(module, state_dict, prefix, local_metadata) -> None:

@@ -1,0 +1,57 @@
+"""The resize and crop geometry of the evaluation pipelines, shared by the CPU loading step and the GPU decoding
+preprocessor: mmpretrain's ``ResizeEdge`` sizes, mmcv's ``CenterCrop`` box, and the same resize + crop on tensors."""
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ['resize_edge_size', 'center_crop_box', 'resize_crop_tensor']
+
+
+def resize_edge_size(scale: int, edge: str, width: int, height: int) -> Tuple[int, int]:
+    """The (width, height) mmpretrain's ``ResizeEdge(scale, edge)`` resizes a ``width`` x ``height`` image to."""
+    if (edge == 'short' and width < height) or (edge == 'long' and width > height) or edge == 'width':
+        return scale, int(scale * height / width)
+    return int(scale * width / height), scale
+
+
+def center_crop_box(crop_size: Tuple[int, int], width: int, height: int) -> Tuple[int, int, int, int]:
+    """The (left, top, right, bottom) box, right and bottom exclusive, that mmcv's ``CenterCrop(crop_size)``
+    (``crop_size`` = (width, height), no ``auto_pad``) cuts from a ``width`` x ``height`` image: a crop larger than
+    the image is clipped to it, offsets are rounded as Python's ``round`` does."""
+    crop_w, crop_h = min(crop_size[0], width), min(crop_size[1], height)
+    top, left = max(0, int(round((height - crop_h) / 2.))), max(0, int(round((width - crop_w) / 2.)))
+    return left, top, min(width, left + crop_w), min(height, top + crop_h)
+
+
+def resize_crop_tensor(img: torch.Tensor, scale: int, edge: str = 'short', interpolation: str = 'bilinear',
+                       crop_size: Union[int, Sequence[int], None] = None) -> torch.Tensor:
+    """``ResizeEdge`` (+ ``CenterCrop``) of a (C, H, W) uint8 image tensor on its own device: torch's antialiased
+    ``interpolate`` rounded to uint8. The sizes and box are the pipeline's; the pixels are close to PIL's filters,
+    not equal (the README states how far scores move).
+
+    Args:
+        img: (C, H, W) uint8.
+        scale: ``ResizeEdge.scale``.
+        edge: ``ResizeEdge.edge``.
+        interpolation: ``'bilinear'`` or ``'bicubic'`` (antialiased), or ``'nearest'``.
+        crop_size: ``CenterCrop.crop_size`` (an int or (width, height)), or None for no crop.
+
+    Returns:
+        The (C, h, w) uint8 tensor.
+    """
+    if interpolation not in ('bilinear', 'bicubic', 'nearest'):
+        raise ValueError(f'resize_crop_tensor: interpolation {interpolation!r} is not bilinear, bicubic or nearest')
+    height, width = int(img.shape[-2]), int(img.shape[-1])
+    new_w, new_h = resize_edge_size(int(scale), edge, width, height)
+    x = img.unsqueeze(0).float()
+    if interpolation == 'nearest':
+        x = F.interpolate(x, size=(new_h, new_w), mode='nearest')
+    else:
+        x = F.interpolate(x, size=(new_h, new_w), mode=interpolation, align_corners=False, antialias=True)
+    out = x.round_().clamp_(0, 255).to(torch.uint8)[0]
+    if crop_size is not None:
+        crop: Optional[Tuple[int, int]] = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
+        left, top, right, bottom = center_crop_box(crop, new_w, new_h)
+        out = out[:, top:bottom, left:right]
+    return out.contiguous()
