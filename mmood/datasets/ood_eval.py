@@ -16,7 +16,6 @@ The sets are either named in the config (``id_set``, ``ood_sets``: set specifica
 or taken from the benchmark table (:data:`~mmood.datasets.BENCHMARKS`): ``benchmark='imagenet_mos'`` with
 ``benchmark_root='data'``.
 """
-import pickle
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -100,17 +99,6 @@ class OODEvalDataset(BaseDataset):
         if not self.allow_overlap:
             _raise(overlap_problems(read))
         return data_list
-
-    def _serialize_data(self):
-        """mmengine's serialisation (the sample infos pickled into one buffer with their end offsets, which loading
-        workers share) without its full garbage collection: the infos hold no reference cycles, so clearing the list
-        frees them, and a full collection in a process that has imported torch and open_clip added ~0.5 s to every
-        run's set-up."""
-        parts = [np.frombuffer(pickle.dumps(info, protocol=4), dtype=np.uint8) for info in self.data_list]
-        ends = np.cumsum(np.asarray([len(p) for p in parts], dtype=np.int64))
-        data = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
-        self.data_list.clear()
-        return data, ends
 
     def set_counts(self) -> Dict[str, int]:
         """Number of samples per set name."""

@@ -305,6 +305,19 @@ class CLIPOODClassifier(BaseModel):
                 out.update(score_pairs(head, feats, set_ids, device))
         return out
 
+    def test_step(self, data):
+        """mmengine's test step with the data samples kept out of the data preprocessor: at test time mmpretrain's
+        ``ClsDataPreprocessor`` would only re-batch their labels onto the device one sample at a time (~25 us per
+        image on a CPU core, a main-process cost the loading workers cannot hide), and no score reads them."""
+        if isinstance(data, dict) and 'data_samples' in data:
+            samples = data['data_samples']
+            data = self.data_preprocessor(dict(data, data_samples=None), False)
+            data['data_samples'] = samples
+            return self._run_forward(data, mode='predict')
+        return super().test_step(data)
+
+    val_step = test_step
+
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None, mode: str = 'tensor'):
         if mode == 'tensor':
             with torch.no_grad():
