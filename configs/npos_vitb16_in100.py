@@ -42,17 +42,10 @@ model = dict(
 )
 
 # ---------------------------------------------------------------- data (npos.md §3)
-# CLIP's eval transform for train, val and OOD alike, no training augmentation (so the cached tokens are exact):
-# bicubic short-side resize to 224, centre crop 224, RGB, CLIP mean/std (the model's data preprocessor)
-npos_pipeline = [
-    dict(type='LoadOODImage', imdecode_backend='pillow'),
-    dict(type='ResizeEdge', scale=224, edge='short', backend='pillow', interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=224),
-    dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood')),
-]
+# CLIP's eval transform for train and test alike, no augmentation: the model base's npos_pipeline
 # ID train: the ImageNet train images of NPOS's 100 wnids, labels in its order (the list written above)
 imagenet100_train = dict(type='CustomDataset', data_root='data/imagenet', data_prefix='train',
-                         ann_file='meta/npos_imagenet100_train.txt', pipeline=npos_pipeline)
+                         ann_file='meta/npos_imagenet100_train.txt', pipeline={{_base_.npos_pipeline}})
 train_dataloader = dict(
     batch_size=train_batch_size,
     num_workers='auto',  # image decoding workers of the one-time extraction (from the CPU count, <= 16)
@@ -72,18 +65,16 @@ test_dataloader = dict(
     batch_size=256,
     num_workers='auto',
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='OODEvalDataset', benchmark='npos_imagenet100', benchmark_root='data', pipeline=npos_pipeline),
+    dataset=dict(type='OODEvalDataset', benchmark='npos_imagenet100', benchmark_root='data',
+                 pipeline={{_base_.npos_pipeline}}),
 )
 test_evaluator = dict(type='OODMetric', fpr_positive='id', fpr_rule='closest')  # ID positive, Hendrycks' rule
 test_cfg = dict(type='CachedFeatureTestLoop', extraction=dict(storage='float16', batch_size=256))
 
 # ---------------------------------------------------------------- optimisation (npos.md §5)
-# SGD lr 0.1, momentum 0.9, Nesterov, weight decay 1e-4 on every trained parameter; the outlier MLP at lr x 0.1.
-# Constant lr: the reference's MultiStepLR(milestones=[60], gamma=10) is never reached in 20 epochs (NP-5).
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
-                     paramwise_cfg=dict(custom_keys={'outlier_mlp': dict(lr_mult=0.1)}))
+# SGD (the model base's optim_wrapper). Constant lr: the reference's MultiStepLR(milestones=[60], gamma=10) is
+# never reached in 20 epochs (NP-5).
 param_scheduler = []
-log_processor = dict(by_epoch=False)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     # one checkpoint per epoch, the latest kept (the reference deletes the previous epoch's); they hold the trained
@@ -91,4 +82,3 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=iters_per_epoch, max_keep_ckpts=1,
                     save_last=True),
 )
-randomness = dict(seed=0)  # the reference seeds 1; its shuffles and draws are not reproduced bit for bit anyway

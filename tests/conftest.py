@@ -171,6 +171,30 @@ def write_killer(root):
         f.write(KILLER_MODULE)
 
 
+def kill_and_resume(root, config, resumed, common, kill_at, saved_at, final_iter):
+    """Train ``config`` into the folder ``resumed`` with a hook that kills the process at iteration ``kill_at``
+    (``os._exit(9)``, no cleanup), check that the checkpoint of iteration ``saved_at`` is there and the final one is
+    not, then resume to the end (``common``: the command-line options of both runs, one intra-op thread).
+
+    Returns:
+        The final checkpoint of the resumed run (``iter_<final_iter>.pth``).
+    """
+    write_killer(root)
+    killed = osp.join(root, osp.splitext(osp.basename(config))[0] + '_killed.py')
+    with open(killed, 'w') as f:
+        f.write(f"""_base_ = ['{config}']
+custom_imports = dict(imports=['mmood', 'killer'], allow_failed_imports=False)
+custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook'), dict(type='KillAfter', iteration={kill_at})]
+""")
+    with pytest.raises(AssertionError, match='exited with 9'):
+        run_command([sys.executable, 'tools/train.py', killed, '--work-dir', resumed, *common],
+                    env=dict(PYTHONPATH=root + os.pathsep + REPO, OMP_NUM_THREADS='1'))
+    assert osp.isfile(osp.join(resumed, f'iter_{saved_at}.pth'))
+    assert not osp.isfile(osp.join(resumed, f'iter_{final_iter}.pth'))
+    run_tool('train', [config, '--work-dir', resumed, '--resume', *common], threads=1)
+    return osp.join(resumed, f'iter_{final_iter}.pth')
+
+
 _HANDED_OUT = set()
 
 

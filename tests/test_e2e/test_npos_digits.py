@@ -13,12 +13,11 @@ import glob
 import os
 import os.path as osp
 import re
-import sys
 
 import pytest
 import torch
-from conftest import (REPO, assert_two_processes_agree, gloo_group, run_command, run_results, run_tool,
-                      spawn_with_port, tiny_backbone, write_killer)
+from conftest import (REPO, assert_two_processes_agree, gloo_group, kill_and_resume, run_results, run_tool,
+                      spawn_with_port, tiny_backbone)
 
 CONFIG = osp.join(REPO, 'configs', 'npos_tiny_digits.py')
 ITERS = 400
@@ -60,19 +59,7 @@ def test_training_synthesises_after_start_and_resumes_exactly(trained):
     # killed (os._exit(9), no cleanup) at iteration 300, after its checkpoint at 200, then resumed
     resumed = osp.join(trained['root'], 'resumed')
     os.makedirs(resumed)
-    write_killer(trained['root'])
-    killed = osp.join(trained['root'], 'npos_killed.py')
-    with open(killed, 'w') as f:
-        f.write(f"""_base_ = ['{CONFIG}']
-custom_imports = dict(imports=['mmood', 'killer'], allow_failed_imports=False)
-custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook'), dict(type='KillAfter', iteration=300)]
-""")
-    with pytest.raises(AssertionError, match='exited with 9'):
-        run_command([sys.executable, 'tools/train.py', killed, '--work-dir', resumed, *trained['common']],
-                    env=dict(PYTHONPATH=trained['root'] + os.pathsep + REPO, OMP_NUM_THREADS='1'))
-    assert osp.isfile(osp.join(resumed, 'iter_200.pth')) and not osp.isfile(osp.join(resumed, f'iter_{ITERS}.pth'))
-    run_tool('train', [CONFIG, '--work-dir', resumed, '--resume', *trained['common']], threads=1)
-    again = state(osp.join(resumed, f'iter_{ITERS}.pth'))
+    again = state(kill_and_resume(trained['root'], CONFIG, resumed, trained['common'], 300, 200, ITERS))
     assert list(again) == list(done)
     for key in done:  # one intra-op thread in all three processes; equal up to float summation order
         torch.testing.assert_close(again[key], done[key], rtol=1e-5, atol=1e-6, msg=key)

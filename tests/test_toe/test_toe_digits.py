@@ -8,12 +8,11 @@ import os
 import os.path as osp
 import re
 import shutil
-import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, assert_two_processes_agree, run_command, run_results, run_tool, write_killer
+from conftest import REPO, assert_two_processes_agree, kill_and_resume, run_results, run_tool
 from mmengine.config import Config
 
 from mmood.cache import CacheStore
@@ -73,19 +72,7 @@ def test_training_reads_the_list_lowers_the_loss_and_resumes_exactly(trained):
     resumed = osp.join(trained['root'], 'resumed')
     os.makedirs(resumed)
     shutil.copy(osp.join(trained['work'], 'toe_outliers_word.txt'), resumed)
-    write_killer(trained['root'])
-    killed = osp.join(trained['root'], 'toe_killed.py')
-    with open(killed, 'w') as f:
-        f.write(f"""_base_ = ['{CONFIG}']
-custom_imports = dict(imports=['mmood', 'killer'], allow_failed_imports=False)
-custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook'), dict(type='KillAfter', iteration=150)]
-""")
-    with pytest.raises(AssertionError, match='exited with 9'):
-        run_command([sys.executable, 'tools/train.py', killed, '--work-dir', resumed, *trained['common']],
-                    env=dict(PYTHONPATH=trained['root'] + os.pathsep + REPO, OMP_NUM_THREADS='1'))
-    assert osp.isfile(osp.join(resumed, 'iter_100.pth')) and not osp.isfile(osp.join(resumed, f'iter_{ITERS}.pth'))
-    run_tool('train', [CONFIG, '--work-dir', resumed, '--resume', *trained['common']], threads=1)
-    again = head_state(osp.join(resumed, f'iter_{ITERS}.pth'))
+    again = head_state(kill_and_resume(trained['root'], CONFIG, resumed, trained['common'], 150, 100, ITERS))
     assert list(again) == list(done) and int(again['outlier_step']) == ITERS
     for key in done:  # one intra-op thread in all three processes; equal up to float summation order
         torch.testing.assert_close(again[key], done[key], rtol=1e-6, atol=1e-7, msg=key)

@@ -36,3 +36,18 @@ model = dict(
     mlp_hidden=32,
     logit_scale=100.0,  # OpenAI CLIP's scale for msp / maxlogit / energy (LogitHead logit_scale=None reads it)
 )
+
+# CLIP's eval transform for training and test alike, no training augmentation (npos.md §3; cached tokens stay exact):
+# bicubic short-side resize to 224, centre crop 224, RGB, CLIP mean/std (the model's data preprocessor). The recipes
+# use it as {{_base_.npos_pipeline}}.
+npos_pipeline = [
+    dict(type='LoadOODImage', imdecode_backend='pillow'),
+    dict(type='ResizeEdge', scale=224, edge='short', backend='pillow', interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood')),
+]
+# npos.md §5: SGD lr 0.1, momentum 0.9, Nesterov, weight decay 1e-4 on every trained parameter; the outlier MLP at
+# lr x 0.1 (the recipes set the schedule and the checkpoint interval: both follow their epoch length)
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
+                     paramwise_cfg=dict(custom_keys={'outlier_mlp': dict(lr_mult=0.1)}))
+log_processor = dict(by_epoch=False)

@@ -60,6 +60,20 @@ def is_feature_batch(inputs: Any) -> bool:
     return inputs.ndim < 4
 
 
+def batch_labels(data_samples: Any, device: torch.device) -> Tensor:
+    """A training batch's (B,) long labels on ``device``: the samples' ``gt_label`` (a list of data samples), or a
+    label tensor as it is (the cached-feature loops' fast path).
+
+    Raises:
+        ConfigError: a data sample without ``gt_label``.
+    """
+    if isinstance(data_samples, Tensor):
+        return data_samples.to(device=device, dtype=torch.long).reshape(-1)
+    if not data_samples or any('gt_label' not in s for s in data_samples):
+        raise ConfigError('Training needs a label per sample (gt_label)')
+    return torch.cat([s.gt_label.reshape(-1) for s in data_samples]).to(device=device, dtype=torch.long)
+
+
 @MODELS.register_module()
 class FeatureClsDataPreprocessor(ClsDataPreprocessor):
     """mmpretrain's ``ClsDataPreprocessor`` that also accepts batches of cached features.
@@ -264,18 +278,10 @@ class LinearProbeClassifier(CLIPOODClassifier):
                 print_log(note, logger='current', level=logging.INFO)
 
     # ------------------------------------------------------------------ mmengine modes
-    @staticmethod
-    def _labels(data_samples: Any, device: torch.device) -> Tensor:
-        if isinstance(data_samples, Tensor):
-            return data_samples.to(device=device, dtype=torch.long).reshape(-1)
-        if not data_samples or any('gt_label' not in s for s in data_samples):
-            raise ConfigError('Training the linear probe needs a label per sample (gt_label)')
-        return torch.cat([s.gt_label.reshape(-1) for s in data_samples]).to(device=device, dtype=torch.long)
-
     def loss(self, inputs: Any, data_samples: Union[Tensor, List[DataSample]]) -> Dict[str, Tensor]:
         """Cross-entropy of the probe's logits against the batch's (pseudo-)labels; logs their accuracy."""
         x = self.extract_feat(inputs)[self.feature_kind]
-        labels = self._labels(data_samples, x.device)
+        labels = batch_labels(data_samples, x.device)
         logits = self.head.logits(x)
         with torch.no_grad():
             acc = (logits.argmax(dim=1) == labels).float().mean()

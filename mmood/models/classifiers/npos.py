@@ -35,7 +35,7 @@ from torch import Tensor
 
 from ...utils.errors import ConfigError
 from .clip_ood import CLIP_MEAN, CLIP_STD, CLIPOODClassifier
-from .linear_probe import LinearProbeClassifier, is_feature_batch
+from .linear_probe import batch_labels, is_feature_batch
 
 __all__ = ['NPOSClassifier']
 
@@ -187,7 +187,7 @@ class NPOSClassifier(CLIPOODClassifier):
         if not self._prepared:
             self.prepare()
         embed = self._train_embed(inputs)
-        labels = LinearProbeClassifier._labels(data_samples, embed.device)
+        labels = batch_labels(data_samples, embed.device)
         cos = F.normalize(embed, dim=-1) @ self.id_text.to(embed.dtype).T
         loss_id = self.loss_id(cos, labels)
         self.synthesis.push(self._gather(embed.detach()), self._gather(labels))

@@ -46,7 +46,7 @@ from ...text.class_names import resolve_path
 from ...utils import compute_on_main
 from ...utils.errors import ConfigError, UserError
 from ..losses import add_text_noise
-from .linear_probe import LinearProbeClassifier
+from .linear_probe import LinearProbeClassifier, batch_labels
 
 __all__ = ['TOEClassifier', 'OUTLIER_OPTIONS']
 
@@ -337,7 +337,7 @@ class TOEClassifier(LinearProbeClassifier):
     def loss(self, inputs: Any, data_samples: Any) -> Dict[str, Tensor]:
         """CE of the ID batch + λ · CE-to-uniform of this step's noisy outlier batch; logs the ID accuracy."""
         x = self.extract_feat(inputs)[self.feature_kind]
-        labels = self._labels(data_samples, x.device)
+        labels = batch_labels(data_samples, x.device)
         logits = self.head.logits(x)
         rank, world = get_dist_info()
         outliers = self.outlier_batch(int(self.outlier_step), rank, world)

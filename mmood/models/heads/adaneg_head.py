@@ -36,6 +36,7 @@ from ...scores.adaneg import AdaNegMemory, adaneg_stream_scores
 from ...utils.errors import ConfigError
 from .base import Features, HeadContext
 from .neglabel_head import NegLabelHead
+from .set_level import seeded_order
 
 PROXIES = ('task', 'sample')
 
@@ -128,7 +129,7 @@ class AdaNegHead(NegLabelHead):
         cfg = {k: v for k, v in self.stream_cfg.items() if k not in ('memleng', 'full_capacity', 'replacement')}
         out = {}
         for name, proxy, seed in self.runs:
-            order = torch.randperm(h.shape[0], generator=torch.Generator(device='cpu').manual_seed(seed))
+            order = seeded_order(h.shape[0], seed)
             result = adaneg_stream_scores(h[order.to(h.device)], labels, self.num_id, self.stream_batch_size,
                                           1.0 / self.tau, self.ngroup, self.perm, proxies=proxy,
                                           memory=memory, memleng=self.stream_cfg['memleng'],

@@ -132,6 +132,12 @@ class BaseOODHead(BaseModule):
         self.logit_scale = 100.0
         self.prepared = False
 
+    def borrow(self, name: str, module: Any) -> None:
+        """Hold ``module`` (a part of the classifier: the model itself, its probe, text tower or outlier MLP) as the
+        plain attribute ``name``, not as a submodule: it stays out of the head's ``state_dict`` (no second copy in
+        checkpoints), ``.to()`` and ``.train()``, which the classifier already applies to it."""
+        self.__dict__[name] = module
+
     # ------------------------------------------------------------------ names
     @property
     def score_names(self) -> Tuple[str, ...]:

@@ -81,10 +81,9 @@ class FittedHead(BaseOODHead):
     def prepare(self, ctx: HeadContext) -> 'FittedHead':
         super().prepare(ctx)
         self.num_classes = ctx.num_classes
-        # plain attributes, not submodules: they belong to the classifier
-        self.__dict__['model'] = ctx.model
-        self.__dict__['probe'] = None if self.space == 'feature' else probe_of(ctx, f'{type(self).__name__}'
-                                                                                    f'(space={self.space!r})')
+        self.borrow('model', ctx.model)
+        self.borrow('probe', None if self.space == 'feature' else probe_of(ctx, f'{type(self).__name__}'
+                                                                                f'(space={self.space!r})'))
         if self.labels == 'pseudo' and not hasattr(ctx.model, 'pseudo_labels'):
             raise ConfigError(f'{type(self).__name__}(labels="pseudo") needs a classifier that computes '
                               f'pseudo-labels (LinearProbeClassifier)')

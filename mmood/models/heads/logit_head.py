@@ -99,8 +99,7 @@ class LogitHead(BaseOODHead):
         if self.scale_option is not None:
             self.logit_scale = float(self.scale_option)
         if self.source == 'probe':
-            # not a submodule: the probe belongs to the classifier (and to its checkpoints)
-            self.__dict__['probe'] = probe_of(ctx, 'LogitHead(logits="probe")')
+            self.borrow('probe', probe_of(ctx, 'LogitHead(logits="probe")'))
             self.feature_kinds = (self.probe.feature, )
         return self
 

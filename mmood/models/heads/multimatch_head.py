@@ -107,8 +107,7 @@ class MultiMatchHead(CSPHead):
                               f'(got {None if ctx.class_names is None else len(ctx.class_names)})')
         if self.k_neg > len(self.neg_prompts):
             raise ConfigError(f'k_neg={self.k_neg} is larger than the number of negatives ({len(self.neg_prompts)})')
-        # not a submodule: the classifier owns the tower (no second copy in state_dict or .to())
-        self.__dict__['text_tower'] = tower
+        self.borrow('text_tower', tower)
         self.class_names = list(ctx.class_names)
         self._cache = ctx.cache
         self._text_batch_size = int(ctx.batch_size)

@@ -34,7 +34,7 @@ class NPOSHead(BaseOODHead):
         super().__init__(**kwargs)
         self.reference_msp = bool(reference_msp)
         self.score_names = ('outlier', 'npos_msp') if self.reference_msp else ('outlier', )
-        self.__dict__['mlp'] = None  # the model's module, not a submodule of the head (no second copy in checkpoints)
+        self.borrow('mlp', None)  # the model's module (prepare), not a submodule of the head
 
     def prepare(self, ctx: HeadContext) -> 'NPOSHead':
         super().prepare(ctx)
@@ -42,7 +42,7 @@ class NPOSHead(BaseOODHead):
         if mlp is None:
             raise ConfigError('NPOSHead reads the outlier MLP of an NPOS model (NPOSClassifier); this classifier has '
                               'none')
-        self.__dict__['mlp'] = mlp
+        self.borrow('mlp', mlp)
         return self
 
     def forward(self, feats: Features) -> Dict[str, torch.Tensor]:

@@ -16,7 +16,14 @@ from typing import Dict, Mapping
 import numpy as np
 import torch
 
-__all__ = ['score_pairs', 'pair_stream']
+__all__ = ['score_pairs', 'pair_stream', 'seeded_order']
+
+
+def seeded_order(num: int, seed: int) -> torch.Tensor:
+    """The one shuffled stream order of set-level scoring: ``torch.randperm(num)`` from a CPU generator seeded
+    ``seed`` (the same on every machine and process count). :func:`pair_stream` shuffles a pair with it; a head that
+    streams one pair several times (AdaNeg's ``stream_seeds``) draws each order with it."""
+    return torch.randperm(int(num), generator=torch.Generator(device='cpu').manual_seed(int(seed)))
 
 
 def pair_stream(set_ids: np.ndarray, ood_set_id: int, seed=None) -> np.ndarray:
@@ -24,8 +31,7 @@ def pair_stream(set_ids: np.ndarray, ood_set_id: int, seed=None) -> np.ndarray:
     set_ids = np.asarray(set_ids)
     members = np.concatenate([np.flatnonzero(set_ids == 0), np.flatnonzero(set_ids == ood_set_id)])
     if seed is not None:
-        gen = torch.Generator(device='cpu').manual_seed(int(seed))
-        members = members[torch.randperm(members.size, generator=gen).numpy()]
+        members = members[seeded_order(members.size, seed).numpy()]
     return members
 
 
