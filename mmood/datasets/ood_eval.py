@@ -124,8 +124,10 @@ class OODEvalDataset(BaseDataset):
         """A stand-in for an unreadable image (skip_unreadable): a black image through the pipeline after its loading
         step, marked ``unreadable`` so :class:`~mmood.evaluation.OODMetric` leaves it out and counts it."""
         from mmcv.transforms import LoadImageFromFile
+
+        from .transforms import LoadEncodedImage
         steps = list(self._configured_steps)
-        while steps and isinstance(steps[0], LoadImageFromFile):
+        while steps and isinstance(steps[0], (LoadImageFromFile, LoadEncodedImage)):
             steps.pop(0)
         img = np.zeros((256, 256, 3), dtype=np.uint8)
         results = dict(info, img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2])

@@ -96,3 +96,18 @@ def test_copies_to_the_gpu_are_non_blocking_with_cuda(monkeypatch):
     assert build_data_preprocessor(clip_data_preprocessor())._non_blocking is torch.cuda.is_available()
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     assert build_data_preprocessor(clip_data_preprocessor())._non_blocking is True
+
+
+def test_an_unreadable_image_gets_the_decoded_stand_in(tmp_path):
+    """skip_unreadable with GPU decoding: the stand-in is a decoded black image the preprocessor resizes and crops."""
+    _images(tmp_path)
+    with open(str(tmp_path / 'ood' / 'broken.jpg'), 'wb') as f:
+        f.write(b'not a jpeg')
+    dataset = OODEvalDataset(id_set=dict(name='ID', data_root=str(tmp_path / 'id')),
+                             ood_sets=[dict(name='OOD', data_root=str(tmp_path / 'ood'))], class_names=['a', 'b'],
+                             pipeline=ENCODED, skip_unreadable=True)
+    items = [dataset[i] for i in range(len(dataset))]
+    stand_ins = [d for d in items if 'unreadable' in d['data_samples']]
+    assert len(stand_ins) == 1 and stand_ins[0]['inputs'].shape == (3, 256, 256)
+    gpu = GPUDecodeDataPreprocessor(scale=24, crop_size=24, decoder='pil', mean=CLIP_MEAN, std=CLIP_STD, to_rgb=True)
+    assert gpu(stack_collate(items), False)['inputs'].shape == (len(items), 3, 24, 24)
