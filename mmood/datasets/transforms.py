@@ -21,7 +21,7 @@ from mmengine import fileio
 from mmpretrain.registry import TRANSFORMS
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..utils.geometry import center_crop_box, resize_edge_size
+from ..utils.geometry import center_crop_box, crop_pair, resize_edge_size
 
 __all__ = ['LoadOODImage', 'LoadEncodedImage', 'PillowLoadResizeEdge', 'fuse_pipeline', 'describe_pipeline', 'to_8bit',
            'pil_to_rgb', 'pil_to_bgr', 'decode_image', 'open_image', 'unreadable_images']
@@ -244,8 +244,7 @@ class PillowLoadResizeEdge(BaseTransform):
         self.filter = pillow_interp_codes[interpolation]
         self.backend_args = backend_args
         self.draft = bool(draft)
-        self.crop_size = (crop_size, crop_size) if isinstance(crop_size, int) else \
-            (tuple(int(c) for c in crop_size) if crop_size is not None else None)
+        self.crop_size = crop_pair(crop_size)
 
     def _source(self, results: dict):
         """The encoded image: ``img_bytes`` (removed from the results), a local file's path, or the file's bytes

@@ -5,7 +5,7 @@ from typing import Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 
-__all__ = ['resize_edge_size', 'center_crop_box', 'resize_crop_tensor']
+__all__ = ['resize_edge_size', 'crop_pair', 'center_crop_box', 'resize_crop_tensor']
 
 
 def resize_edge_size(scale: int, edge: str, width: int, height: int) -> Tuple[int, int]:
@@ -13,6 +13,14 @@ def resize_edge_size(scale: int, edge: str, width: int, height: int) -> Tuple[in
     if (edge == 'short' and width < height) or (edge == 'long' and width > height) or edge == 'width':
         return scale, int(scale * height / width)
     return int(scale * width / height), scale
+
+
+def crop_pair(crop_size: Union[int, Sequence[int], None]) -> Optional[Tuple[int, int]]:
+    """``CenterCrop.crop_size`` as mmcv reads it: an int ``c`` is ``(c, c)``, a pair is (width, height); None stays
+    None (no crop)."""
+    if crop_size is None:
+        return None
+    return (int(crop_size), int(crop_size)) if isinstance(crop_size, int) else tuple(int(c) for c in crop_size)
 
 
 def center_crop_box(crop_size: Tuple[int, int], width: int, height: int) -> Tuple[int, int, int, int]:
@@ -50,8 +58,8 @@ def resize_crop_tensor(img: torch.Tensor, scale: int, edge: str = 'short', inter
     else:
         x = F.interpolate(x, size=(new_h, new_w), mode=interpolation, align_corners=False, antialias=True)
     out = x.round_().clamp_(0, 255).to(torch.uint8)[0]
-    if crop_size is not None:
-        crop: Optional[Tuple[int, int]] = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
+    crop = crop_pair(crop_size)
+    if crop is not None:
         left, top, right, bottom = center_crop_box(crop, new_w, new_h)
         out = out[:, top:bottom, left:right]
     return out.contiguous()

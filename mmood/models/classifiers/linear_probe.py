@@ -40,7 +40,7 @@ from ...text.pseudo_labels import (cached_pseudo_labels, compute_pseudo_labels, 
                                    label_counts, log_pseudo_labels, resolve_class_names, unlabelled_classes)
 from ...utils import atomic_open, compute_on_main
 from ..heads.linear_probe import LinearProbeHead, zscore_statistics
-from .clip_ood import CLIP_MEAN, CLIP_STD, CLIPOODClassifier
+from .clip_ood import CLIPOODClassifier, clip_data_preprocessor
 from ...utils.errors import ConfigError
 
 __all__ = ['LinearProbeClassifier', 'FeatureClsDataPreprocessor', 'is_feature_batch']
@@ -136,7 +136,7 @@ class LinearProbeClassifier(CLIPOODClassifier):
         if not dict(backbone).get('frozen', True):
             raise ConfigError('LinearProbeClassifier trains a probe on a frozen tower; set backbone.frozen=True')
         if data_preprocessor is None:
-            data_preprocessor = dict(type='FeatureClsDataPreprocessor', mean=CLIP_MEAN, std=CLIP_STD, to_rgb=True)
+            data_preprocessor = clip_data_preprocessor(type='FeatureClsDataPreprocessor')
         super().__init__(backbone=backbone, class_names=resolve_class_names(class_names), head=head,
                          templates=templates, logit_scale=logit_scale, cache_dir=cache_dir,
                          text_batch_size=text_batch_size, data_preprocessor=data_preprocessor, init_cfg=init_cfg)

@@ -34,7 +34,7 @@ from mmpretrain.structures import DataSample
 from torch import Tensor
 
 from ...utils.errors import ConfigError
-from .clip_ood import CLIP_MEAN, CLIP_STD, CLIPOODClassifier
+from .clip_ood import CLIPOODClassifier, clip_data_preprocessor
 from .linear_probe import batch_labels, is_feature_batch
 
 __all__ = ['NPOSClassifier']
@@ -104,7 +104,7 @@ class NPOSClassifier(CLIPOODClassifier):
             raise ConfigError('NPOS fine-tunes the last blocks of the image tower: set model.backbone.trainable_blocks '
                               '(2 in the recipes) and model.backbone.frozen=False')
         if data_preprocessor is None:
-            data_preprocessor = dict(type='FeatureClsDataPreprocessor', mean=CLIP_MEAN, std=CLIP_STD, to_rgb=True)
+            data_preprocessor = clip_data_preprocessor(type='FeatureClsDataPreprocessor')
         super().__init__(backbone=backbone, class_names=class_names, head=head, extra_heads=extra_heads,
                          templates=templates, logit_scale=logit_scale, cache_dir=cache_dir,
                          text_batch_size=text_batch_size, class_name_check=class_name_check,
