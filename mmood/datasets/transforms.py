@@ -16,15 +16,19 @@ from typing import Any, BinaryIO, List, Optional, Tuple, Union
 import cv2
 import mmcv
 import numpy as np
+import torch
 from mmcv.transforms import BaseTransform, LoadImageFromFile
 from mmengine import fileio
+from mmpretrain.datasets.transforms import PackInputs
 from mmpretrain.registry import TRANSFORMS
+from mmpretrain.structures import DataSample
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..utils.geometry import center_crop_box, crop_pair, resize_edge_size
 
-__all__ = ['LoadOODImage', 'LoadEncodedImage', 'PillowLoadResizeEdge', 'fuse_pipeline', 'describe_pipeline', 'to_8bit',
-           'pil_to_rgb', 'pil_to_bgr', 'decode_image', 'open_image', 'unreadable_images']
+__all__ = ['LoadOODImage', 'LoadEncodedImage', 'PillowLoadResizeEdge', 'FastPackInputs', 'fuse_pipeline',
+           'describe_pipeline', 'to_8bit', 'pil_to_rgb', 'pil_to_bgr', 'decode_image', 'open_image',
+           'unreadable_images']
 
 #: PIL modes holding more than 8 bits per sample
 _WIDE_MODES = ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I', 'F')
@@ -289,10 +293,38 @@ class PillowLoadResizeEdge(BaseTransform):
                 f'{self.interpolation!r}, draft={self.draft}, crop_size={self.crop_size})')
 
 
+@TRANSFORMS.register_module()
+class FastPackInputs(PackInputs):
+    """mmpretrain's ``PackInputs`` with the same output made with fewer tensor operations in its common case: an
+    (H, W, C) array input and an ``int`` (or no) ``gt_label``, no ``gt_score`` or ``mask``. The input becomes the
+    same contiguous (C, H, W) tensor through one numpy transposing copy (``PackInputs``: a tensor view, a permute and
+    a contiguous copy), the label the same (1, ) int64 tensor from a numpy array (``torch.LongTensor([label])``
+    takes 9 us). Any other case is ``PackInputs.transform``. :func:`fuse_pipeline` puts it in place of a plain
+    ``PackInputs``; configs keep naming that.
+    """
+
+    def transform(self, results: dict) -> dict:
+        img, label = results.get(self.input_key), results.get('gt_label')
+        if type(img) is not np.ndarray or img.ndim != 3 or ('gt_label' in results and type(label) is not int) or \
+                'gt_score' in results or 'mask' in results:
+            return super().transform(results)
+        sample = DataSample()
+        if 'gt_label' in results:
+            sample.set_field(torch.from_numpy(np.array([label], dtype=np.int64)), 'gt_label', dtype=torch.Tensor)
+        for key in self.algorithm_keys:
+            if key in results:
+                sample.set_field(results[key], key)
+        for key in self.meta_keys:
+            if key in results:
+                sample.set_field(results[key], key, field_type='metainfo')
+        return dict(inputs=torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))), data_samples=sample)
+
+
 def fuse_pipeline(transforms: List[Any]) -> List[Any]:
     """The built transforms with each ``LoadOODImage`` (pillow, colour, uint8) directly followed by a pillow
     ``ResizeEdge`` -- and by a plain ``CenterCrop`` (no ``auto_pad``) after it, if there is one -- replaced by one
-    :class:`PillowLoadResizeEdge` (same pixels, less copying); others unchanged.
+    :class:`PillowLoadResizeEdge` (same pixels, less copying), and each plain ``PackInputs`` by a
+    :class:`FastPackInputs` with its settings (the same output); others unchanged.
 
     Raises:
         ValueError: a ``LoadOODImage(draft=True)`` that is not followed by a pillow ``ResizeEdge`` (draft mode
@@ -311,6 +343,8 @@ def fuse_pipeline(transforms: List[Any]) -> List[Any]:
             raise ValueError('LoadOODImage(draft=True) decodes at a reduced size chosen from the resize target: it '
                              'must be followed by ResizeEdge(backend="pillow") and decode colour images with pillow')
         if not fusable:
+            if type(step) is PackInputs:
+                step = FastPackInputs(step.input_key, step.algorithm_keys, step.meta_keys)
             out.append(step)
             i += 1
             continue

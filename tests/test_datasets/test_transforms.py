@@ -160,3 +160,40 @@ def test_draft_decoding_is_close_and_only_an_option(tmp_path):
     assert tuple(fast['ori_shape']) == tuple(exact['ori_shape']) == (600, 800)
     diff = np.abs(fast['img'].astype(int) - exact['img'].astype(int))
     assert 0 < diff.max() and diff.mean() < 3, (diff.max(), diff.mean())
+
+
+def test_fast_pack_inputs_packs_what_pack_inputs_packs():
+    """FastPackInputs (fuse_pipeline's stand-in for a plain PackInputs): the same input tensor (values, dtype, shape,
+    contiguity) and the same data sample field by field, in its fast case and in every case it hands back."""
+    import torch
+    from mmpretrain.datasets.transforms import PackInputs
+
+    from mmood.datasets import fuse_pipeline
+    from mmood.datasets.transforms import FastPackInputs
+    rng = np.random.default_rng(2)
+    colour = rng.integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    cases = [dict(img=colour, gt_label=3, sample_idx=4, img_path='a.jpg', set_id=1, is_ood=1),
+             dict(img=np.asarray(colour[:, ::-1]), gt_label=0),  # not contiguous
+             dict(img=colour.astype(np.float32)),  # no label
+             dict(img=colour[..., 0], gt_label=1),  # grayscale (H, W): PackInputs' path
+             dict(img=colour, gt_label=np.int64(2)),  # not an int: PackInputs' path (and its error)
+             dict(img=colour, gt_label=[1, 2], gt_score=np.ones(3, dtype=np.float32))]
+    meta = ('sample_idx', 'img_path', 'set_id', 'is_ood')
+    for case in cases:
+        want, got = PackInputs(meta_keys=meta), FastPackInputs(meta_keys=meta)
+        try:
+            ref = want.transform(dict(case))
+        except TypeError:
+            with pytest.raises(TypeError):
+                got.transform(dict(case))
+            continue
+        out = got.transform(dict(case))
+        assert torch.equal(out['inputs'], ref['inputs']) and out['inputs'].dtype == ref['inputs'].dtype
+        assert out['inputs'].is_contiguous() and out['inputs'].shape == ref['inputs'].shape
+        a, b = out['data_samples'], ref['data_samples']
+        assert a.metainfo == b.metainfo and set(a.keys()) == set(b.keys())
+        for key in b.keys():
+            assert torch.equal(a.get(key), b.get(key)) and a.get(key).dtype == b.get(key).dtype, key
+    (step, ) = fuse_pipeline([PackInputs(algorithm_keys=('text', ), meta_keys=meta)])
+    assert type(step) is FastPackInputs and step.algorithm_keys == ('text', ) and step.meta_keys == meta
+    assert type(fuse_pipeline([FastPackInputs()])[0]) is FastPackInputs

@@ -1,4 +1,5 @@
 """Zero-shot CLIP classifier with OOD heads (named scores)."""
+import itertools
 import logging
 import os
 from typing import Dict, List, Optional, Sequence, Union
@@ -337,6 +338,8 @@ class CLIPOODClassifier(BaseModel):
         preds = probs.argmax(dim=1)
         if data_samples is None:
             data_samples = [DataSample() for _ in range(probs.shape[0])]
+        if len(data_samples) != probs.shape[0]:
+            raise ValueError(f'{len(data_samples)} data samples for a batch of {probs.shape[0]} images')
         set_kinds = tuple(dict.fromkeys(k for h in self.heads if h.set_level for k in h.feature_kinds))
         # Python floats of the float32 scores, converted once per batch (per-sample tensor indexing cost more than
         # the tiny tower's forward pass); the same values
@@ -344,16 +347,20 @@ class CLIPOODClassifier(BaseModel):
         primary = torch.tensor(values.get(self.primary_score, [float('nan')] * probs.shape[0]), dtype=torch.float32)
         # what DataSample.set_pred_score / set_pred_label store (a (K,) float score, a (1,) long label, num_classes),
         # moved to the CPU once per batch rather than formatted (and synchronised) once per sample
-        probs, labels, num_classes = probs.cpu(), preds.cpu().view(-1, 1), probs.shape[1]
+        # (rows by one unbind per tensor: indexing a tensor once per sample costs three times as much)
+        num_classes = probs.shape[1]
+        rows = zip(probs.cpu().unbind(0), preds.cpu().view(-1, 1).unbind(0), primary.unbind(0),
+                   zip(*values.values()) if values else itertools.repeat(()))
         kept = {k: feats[k].detach().cpu() for k in set_kinds}  # what the set-level heads score after the loop
-        for i, sample in enumerate(data_samples):
+        names = tuple(values)
+        for i, (sample, (score, label, ood_score, row)) in enumerate(zip(data_samples, rows)):
             if 'num_classes' in sample and sample.num_classes != num_classes:
                 raise ValueError(f'data sample {i} has num_classes={sample.num_classes}, the model {num_classes}')
             sample.set_field(num_classes, 'num_classes', field_type='metainfo')
-            sample.set_field(probs[i], 'pred_score', dtype=torch.Tensor)
-            sample.set_field(labels[i], 'pred_label', dtype=torch.Tensor)
-            sample.set_field({name: v[i] for name, v in values.items()}, 'ood_scores')
-            sample.set_field(primary[i], 'ood_score', dtype=torch.Tensor)
+            sample.set_field(score, 'pred_score', dtype=torch.Tensor)
+            sample.set_field(label, 'pred_label', dtype=torch.Tensor)
+            sample.set_field(dict(zip(names, row)), 'ood_scores')
+            sample.set_field(ood_score, 'ood_score', dtype=torch.Tensor)
             if kept:  # gathered by OODMetric
                 sample.set_field({k: v[i] for k, v in kept.items()}, 'set_level_feats')
         return data_samples
