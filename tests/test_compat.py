@@ -56,3 +56,23 @@ def test_numpy_in1d_alias(monkeypatch):
     assert np.in1d([[1, 5], [3, 9]], [3, 5]).tolist() == [False, True, True, False]
     assert np.in1d([1, 2], [2], invert=True).tolist() == [True, False]
     assert _compat.patch_numpy() is False  # present now: nothing to do
+
+
+def test_mmengine_s_config_formatting_is_memoised_and_the_same():
+    from mmengine.config import Config
+    from mmengine.config import config as config_module
+    assert _compat.memoise_config_formatting() is True and _compat.APPLIED['config_formatting'] is True
+    memoised = config_module.FormatCode
+    original = memoised.__wrapped__  # yapf's own FormatCode
+    style = dict(based_on_style='pep8', split_before_expression_after_opening_paren=True)
+    source = "model=dict(type='CLIPOODClassifier',head=dict(type='MCMHead',tau=1.0),names=['a','b'] )\n"
+    assert memoised(source, style_config=style) == original(source, style_config=style)
+    assert memoised(source, style_config=dict(style)) == original(source, style_config=style)  # from the cache
+    cfg = Config(dict(model=dict(type='CLIPOODClassifier', head=dict(type='MCMHead', tau=1.0)), sets=['a', 'b'],
+                      marker='compat-test'))
+    before = memoised.cache_info()
+    text = cfg.pretty_text
+    assert "tau=1.0" in text and memoised.cache_info().misses == before.misses + 1
+    assert cfg.pretty_text == text and memoised.cache_info().hits == before.hits + 1  # formatted once
+    assert Config(dict(a=1)).pretty_text.strip() == 'a = 1'  # another text: formatted, not served from the cache
+    assert memoised.cache_info().misses == before.misses + 2

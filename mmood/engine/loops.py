@@ -121,8 +121,8 @@ def cached_feature_dataloader(runner, dataloader: Any, training: bool, sets: Opt
 @LOOPS.register_module()
 class OODTestLoop(TestLoop):
     """mmengine's ``TestLoop`` with data-loader defaults that use the machine (:func:`mmood.utils.loader_defaults`):
-    ``num_workers='auto'`` resolved from the CPU count, persistent workers, pinned memory on CUDA. The batch size is
-    the config's."""
+    ``num_workers='auto'`` resolved from the CPU count, pinned memory on CUDA, images stacked in the workers. The
+    batch size is the config's; the workers stop at the end of the pass (see ``loader_defaults``)."""
 
     def __init__(self, runner, dataloader, evaluator, fp16: bool = False):
         from ..utils import loader_defaults

@@ -35,13 +35,18 @@ def resolve_workers(value: Any) -> int:
 
 
 def loader_defaults(dataloader: Dict[str, Any]) -> Dict[str, Any]:
-    """A dataloader config with ``num_workers`` resolved, ``persistent_workers`` on when there are workers,
-    ``pin_memory`` on when CUDA is available and images stacked in the loading workers (``collate_fn``
-    :func:`~mmood.datasets.stack_collate`) -- each only where the config does not set it."""
+    """A dataloader config with ``num_workers`` resolved, ``pin_memory`` on when CUDA is available and images
+    stacked in the loading workers (``collate_fn`` :func:`~mmood.datasets.stack_collate`) -- each only where the
+    config does not set it.
+
+    ``persistent_workers`` is not turned on: these loaders make one pass, and persistent workers only keep their
+    processes between passes. Kept, they stayed alive after the evaluation until the Runner was garbage-collected,
+    and that collection then blocked for about 5 s per worker (the collector closes the index queues before the
+    loader's ``__del__`` can tell the workers to stop, so each worker leaves only on its 5 s poll timeout).
+    """
     out = dict(dataloader)
     out.setdefault('collate_fn', dict(type='stack_collate'))
     out['num_workers'] = resolve_workers(out.get('num_workers', 0))
-    out.setdefault('persistent_workers', out['num_workers'] > 0)
     if not out['num_workers']:
         out['persistent_workers'] = False  # torch refuses persistent workers without workers
     out.setdefault('pin_memory', torch.cuda.is_available())

@@ -97,3 +97,17 @@ def test_fp16_on_cpu_falls_back(monkeypatch):
     assert any('falling back to fp32' in m and lvl == logging.WARNING for m, lvl in logged)
     with pytest.raises(ValueError, match='precision'):
         OpenCLIPBackbone(model_name=TINY_NAME, model_cfg=TINY_CFG, precision='int8')
+
+
+def test_the_tokenizer_is_built_once_per_name_and_text_config(backbone):
+    import copy
+    import open_clip
+    from mmood.models.backbones.open_clip_backbone import register_model_config, shared_tokenizer
+    texts = ['a photo of a zero.', 'a photo of a one.']
+    assert torch.equal(backbone.tokenize(texts), open_clip.get_tokenizer(TINY_NAME)(texts))  # as open_clip's own
+    assert OpenCLIPBackbone(**{k: v for k, v in tiny_backbone().items() if k != 'type'}).tokenizer is backbone.tokenizer
+    other = copy.deepcopy(TINY_CFG)
+    other['text_cfg']['context_length'] = 9
+    register_model_config('mmood-test-tokenizer-ctx9', other)
+    short = shared_tokenizer('mmood-test-tokenizer-ctx9')
+    assert short is not backbone.tokenizer and short(texts).shape == (2, 9)

@@ -21,12 +21,12 @@ def test_auto_workers_follow_the_usable_cpus(monkeypatch):
 def test_loader_defaults_only_fill_what_the_config_leaves_open(monkeypatch):
     monkeypatch.setattr('mmood.utils.workers._usable_cpus', lambda: 6)
     out = loader_defaults(dict(batch_size=7, num_workers='auto'))
-    assert out == dict(batch_size=7, num_workers=6, persistent_workers=True, pin_memory=torch.cuda.is_available(),
+    assert out == dict(batch_size=7, num_workers=6, pin_memory=torch.cuda.is_available(),
                        collate_fn=dict(type='stack_collate'))
     assert loader_defaults(dict(batch_size=7, num_workers=0))['persistent_workers'] is False
-    kept = loader_defaults(dict(num_workers=2, persistent_workers=False, pin_memory=False,
+    kept = loader_defaults(dict(num_workers=2, persistent_workers=True, pin_memory=False,
                                 collate_fn=dict(type='pseudo_collate')))
-    assert kept['persistent_workers'] is False and kept['pin_memory'] is False
+    assert kept['persistent_workers'] is True and kept['pin_memory'] is False
     assert kept['collate_fn'] == dict(type='pseudo_collate')
 
 
@@ -36,3 +36,23 @@ def test_the_imagenet_configs_use_the_machine():
     cfg = Config.fromfile(os.path.join(REPO, 'configs', 'mcm_vitb16.py'))
     assert cfg.test_dataloader.num_workers == 'auto' and cfg.test_cfg.type == 'OODTestLoop'
     assert cfg.test_dataloader.batch_size == 256  # the batch size stays the config's
+
+
+def test_the_test_loop_s_workers_end_with_its_pass(tmp_path):
+    """With loading workers, no worker outlives ``tools/test.py``'s evaluation: persistent workers stayed alive until
+    the Runner was collected, and that collection blocked for ~5 s per worker (see ``loader_defaults``)."""
+    import multiprocessing
+    from conftest import REPO, load_tool, make_benchmark, tiny_backbone, tiny_weights
+    dataset = make_benchmark(str(tmp_path / 'bench'))
+    config = str(tmp_path / 'mcm_tiny.py')
+    with open(config, 'w') as f:
+        f.write(f'''_base_ = ['{REPO}/configs/mcm_vitb16.py']
+model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=tiny_weights(str(tmp_path / 't.pt')))!r}),
+             class_names=['zero', 'one', 'two'])
+test_dataloader = dict(batch_size=4, num_workers=2, dataset=dict(_delete_=True, **{dataset!r}))
+''')
+    before = set(multiprocessing.active_children())
+    metrics = load_tool('test').main([config, '--work-dir', str(tmp_path / 'work'),
+                                      '--cache-dir', str(tmp_path / 'cache')])
+    assert metrics  # it evaluated
+    assert set(multiprocessing.active_children()) - before == set()

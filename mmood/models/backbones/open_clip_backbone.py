@@ -16,6 +16,7 @@ No weights are downloaded when ``HF_HUB_OFFLINE=1``: a missing file raises :clas
 message names the file to fetch and the option to set.
 """
 import difflib
+import functools
 import json
 import logging
 import os.path as osp
@@ -88,6 +89,21 @@ def register_model_config(name: str, model_cfg: dict) -> None:
         with open(path, 'w') as f:
             json.dump(model_cfg, f)
         open_clip.add_model_config(path)
+
+
+@functools.lru_cache(maxsize=16)
+def _tokenizer_for(model_name: str, text_cfg: str) -> Callable:
+    import open_clip
+    return open_clip.get_tokenizer(model_name)
+
+
+def shared_tokenizer(model_name: str) -> Callable:
+    """``open_clip.get_tokenizer(model_name)``, built once per model name and text config and shared: building
+    the BPE tokenizer reads and parses its vocabulary (about 0.1 s), every time a model is built otherwise. The key
+    includes the registered ``text_cfg``, so a name registered again with another text config gets its own."""
+    import open_clip
+    text_cfg = (open_clip.get_model_config(model_name) or {}).get('text_cfg', {})
+    return _tokenizer_for(model_name, json.dumps(text_cfg, sort_keys=True, default=str))
 
 
 def resolve_pretrained(model_name: str, pretrained: Optional[str]) -> Optional[str]:
@@ -208,7 +224,7 @@ class OpenCLIPBackbone(BaseModule):
             raise PretrainedMismatchError(describe_weights_file(ckpt, model_name, err)) from err
         self.weights_id = file_identity(ckpt) if ckpt else 'random'
         self.loaded_checkpoint = None  # identity of a checkpoint loaded on top of these weights (load_from)
-        self.tokenizer = open_clip.get_tokenizer(model_name)
+        self.tokenizer = shared_tokenizer(model_name)
         if frozen:
             self.clip.requires_grad_(False)
             self.clip.eval()
