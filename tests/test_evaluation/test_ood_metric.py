@@ -195,3 +195,13 @@ def test_replicates_from_the_model_and_in_the_report(data, tmp_path):
             f'{out["s/seeds/mean/AUROC/std"]:.2f}, mean FPR95 {out["s/seeds/mean/FPR95_id_closest/mean"]:.2f} ± '
             f'{out["s/seeds/mean/FPR95_id_closest/std"]:.2f}')
     assert text.count('stream seeds') == 1 and line in text.split('### s_seed1')[0]
+
+
+def test_process_reads_the_first_label_of_any_form():
+    """One-element tensors are read directly; longer tensors, arrays and lists by their first entry (as before)."""
+    metric = OODMetric()
+    forms = [(torch.tensor([2]), torch.tensor([1])), (torch.tensor([3, 0]), torch.tensor([0, 2])),
+             (np.array([1]), np.array([2, 1])), ([0], [3]), (torch.tensor([-1]), torch.tensor([4], dtype=torch.int32))]
+    metric.process(None, [dict(ood_score=torch.tensor(0.5), set_id=0, gt_label=g, pred_label=p) for g, p in forms])
+    assert [(r['label'], r['pred']) for r in metric.results] == [(2, 1), (3, 0), (1, 2), (0, 3), (-1, 4)]
+    assert all(type(r['label']) is int and type(r['pred']) is int for r in metric.results)

@@ -274,14 +274,16 @@ def part_loop(args, device, tmp):
     paths_sorted = sorted(paths)
     bare_loop(clip, paths_sorted[:args.batch_size * 2], size, args.batch_size, args.workers, device)  # warm-up
     rounds = []
-    for r in range(args.loop_repeats):  # alternating rounds: each path sees the same machine load
-        cpu = []
-        row = dict(decode=decode_only(paths_sorted, args.workers),
-                   bare=bare_loop(clip, paths_sorted, size, args.batch_size, args.workers, device, cpu))
+    for r in range(args.loop_repeats):  # rounds in turn forwards and backwards: the order favours no path
+        row, cpu = {}, []
+        steps = [('decode', lambda: decode_only(paths_sorted, args.workers)),
+                 ('bare', lambda: bare_loop(clip, paths_sorted, size, args.batch_size, args.workers, device, cpu))]
+        steps += [(path, lambda path=path: mmood_loop(model_cfg, root, size, args.batch_size, args.workers, device,
+                                                      osp.join(tmp, f'{path}{r}'), path=path))
+                  for path in ('exact', 'draft', gpu_path)]
+        for key, step in steps[::-1] if r % 2 else steps:
+            row[key] = step()
         row['bare_cpu'] = cpu[0]
-        for path in ('exact', 'draft', gpu_path):
-            row[path] = mmood_loop(model_cfg, root, size, args.batch_size, args.workers, device,
-                                   osp.join(tmp, f'{path}{r}'), path=path)
         rounds.append(row)
 
     def best(key):
@@ -298,12 +300,16 @@ def part_loop(args, device, tmp):
     share_10k = fixed / (fixed + 10_000 / best('exact'))
     print(f'(a) test loop, {name} ({args.precision}, input {size}px), {args.images} JPEGs 400x300, batch '
           f'{args.batch_size}, {args.workers} workers, {device}, {args.loop_repeats} alternating rounds '
-          f'(best img/s; ratio = median over rounds of the paired ratio to that round\'s bare loop):')
+          f'(best img/s; ratio = median over rounds of the paired ratio to that round\'s bare loop; odd rounds run '
+          f'backwards):')
     print(f'    decode only (PIL decode of the same files, the limit):               {best("decode"):8.1f} img/s '
           f'({best("decode") / bare_rate:.3f} x bare)')
     print(f'    bare loop (PIL decode + resize/crop + open_clip encode_image + MCM): {bare_rate:8.1f} img/s')
     print(f'    mmood test loop (Runner, OODEvalDataset, MCMHead, OODMetric):       {best("exact"):8.1f} img/s '
           f'({paired("exact"):.3f} x bare; goal >= 0.95; best/best {best("exact") / bare_rate:.3f})')
+    each = [f'{row["exact"]["rate"]:.0f}/{row["bare"]:.0f} = {row["exact"]["rate"] / row["bare"]:.3f}'
+            for row in rounds]
+    print('      each round, mmood/bare img/s: ' + ', '.join(each))
     # CPU time (this process's threads + the loading workers): a second measure, less moved by other load
     bare_cpu = min(row['bare_cpu'] for row in rounds)
     mmood_cpu = min(row['exact']['cpu'] for row in rounds)

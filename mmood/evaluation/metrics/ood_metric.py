@@ -4,6 +4,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
@@ -45,6 +46,14 @@ def metrics_of(metrics: Mapping[str, float], name: str) -> Dict[str, float]:
     if 'ID/accuracy' in metrics:
         out['ID/accuracy'] = metrics['ID/accuracy']
     return out
+
+
+def _first(label) -> int:
+    """The first entry of a label (a tensor, array or sequence) as an ``int``: a one-element tensor is read directly
+    (indexing it first costs another tensor per sample)."""
+    if isinstance(label, torch.Tensor) and label.numel() == 1:
+        return int(label.item())
+    return int(label[0])
 
 
 def _conventions(fpr_positive: str, fpr_rule: str, extra_fpr: Sequence[Sequence[str]]) -> List[Tuple[str, str]]:
@@ -127,8 +136,8 @@ class OODMetric(BaseMetric):
             result = dict(
                 idx=int(sample.get('sample_idx', -1)),
                 scores={name: float(value) for name, value in scores.items()},
-                label=int(sample['gt_label'][0]) if 'gt_label' in sample else -1,
-                pred=int(sample['pred_label'][0]) if 'pred_label' in sample else -1,
+                label=_first(sample['gt_label']) if 'gt_label' in sample else -1,
+                pred=_first(sample['pred_label']) if 'pred_label' in sample else -1,
                 set_id=int(sample['set_id']),
                 path=str(sample.get('img_path', '')))
             if 'set_level_feats' in sample:
