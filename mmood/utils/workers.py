@@ -41,8 +41,8 @@ def loader_defaults(dataloader: Dict[str, Any]) -> Dict[str, Any]:
 
     ``persistent_workers`` is not turned on: these loaders make one pass, and persistent workers only keep their
     processes between passes. Kept, they stayed alive after the evaluation until the Runner was garbage-collected,
-    and that collection then blocked for about 5 s per worker (the collector closes the index queues before the
-    loader's ``__del__`` can tell the workers to stop, so each worker leaves only on its 5 s poll timeout).
+    and that collection then blocked for about 5 s per worker: the workers were still waiting on their index queues
+    when the loader joined them, so each left only on its 5 s poll timeout (measured with 2 workers: 10.1 s).
     """
     out = dict(dataloader)
     out.setdefault('collate_fn', dict(type='stack_collate'))
