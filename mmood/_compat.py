@@ -170,12 +170,14 @@ def memoise_config_formatting() -> bool:
 
     @functools.wraps(format_code)
     def memoised(text, style_config=None, **kwargs):
-        try:
-            style = tuple(sorted(style_config.items()))
-            hash(style)
-        except (AttributeError, TypeError):  # not a plain dict of plain values: yapf's own call
-            return format_code(text, style_config=style_config, **kwargs)
-        if kwargs or not isinstance(text, str):
+        style = None
+        if not kwargs and isinstance(text, str) and isinstance(style_config, dict):
+            try:
+                style = tuple(sorted(style_config.items()))
+                hash(style)
+            except TypeError:  # unorderable or unhashable style values: not memoised
+                style = None
+        if style is None:
             return format_code(text, style_config=style_config, **kwargs)
         return formatted(text, style)
 

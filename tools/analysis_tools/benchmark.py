@@ -289,8 +289,11 @@ def part_loop(args, device, tmp):
     def best(key):
         return max(row[key] if key in ('decode', 'bare') else row[key]['rate'] for row in rounds)
 
-    def paired(key):  # median over rounds of (this path / the bare loop of the same round)
-        return float(np.median([row[key]['rate'] / row['bare'] for row in rounds]))
+    def ratios(key):  # each round's (this path / the bare loop of the same round)
+        return [row[key]['rate'] / row['bare'] for row in rounds]
+
+    def paired(key):  # their median over rounds
+        return float(np.median(ratios(key)))
 
     exact, bare_rate = rounds[-1]['exact'], best('bare')
     setup = min(row['exact']['setup'] for row in rounds)
@@ -307,8 +310,8 @@ def part_loop(args, device, tmp):
     print(f'    bare loop (PIL decode + resize/crop + open_clip encode_image + MCM): {bare_rate:8.1f} img/s')
     print(f'    mmood test loop (Runner, OODEvalDataset, MCMHead, OODMetric):       {best("exact"):8.1f} img/s '
           f'({paired("exact"):.3f} x bare; goal >= 0.95; best/best {best("exact") / bare_rate:.3f})')
-    each = [f'{row["exact"]["rate"]:.0f}/{row["bare"]:.0f} = {row["exact"]["rate"] / row["bare"]:.3f}'
-            for row in rounds]
+    each = [f'{row["exact"]["rate"]:.0f}/{row["bare"]:.0f} = {ratio:.3f}'
+            for row, ratio in zip(rounds, ratios('exact'))]
     print('      each round, mmood/bare img/s: ' + ', '.join(each))
     # CPU time (this process's threads + the loading workers): a second measure, less moved by other load
     bare_cpu = min(row['bare_cpu'] for row in rounds)
