@@ -35,7 +35,7 @@ install() {
 case "${1:-}" in
     test)
         shift
-        installed pytest || install test
+        installed pytest clip || install test
         exec "$PY" -m pytest tests -q "$@"
         ;;
     "")

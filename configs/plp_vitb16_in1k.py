@@ -4,4 +4,4 @@
 #   python tools/train.py configs/plp_vitb16_in1k.py      # extracts missing features first, then trains
 #   python tools/test.py configs/plp_vitb16_in1k.py work_dirs/plp_vitb16_in1k/iter_15700.pth
 _base_ = ['./_base_/models/plp_linear_probe.py', './_base_/datasets/plp_imagenet.py']
-model = dict(backbone=dict(model_name='ViT-B-16', pretrained='openai'))
+model = dict(backbone=dict(model_name='ViT-B-16', pretrained='openai', activation='quick_gelu'))

@@ -14,4 +14,4 @@ model = dict(outliers=dict(
     keep=0.15,
     per_class=250,
     filter_backbone=dict(_delete_=True, type='OpenCLIPBackbone', model_name='ViT-B-32', pretrained='openai',
-                         precision='fp32')))
+                         activation='quick_gelu', precision='fp32')))

@@ -199,3 +199,17 @@ def test_npos_recipes():
     assert (sched.type, sched.by_epoch, sched.milestones, sched.gamma) == ('MultiStepLR', False, [60 * 1282], 10.0)
     assert (in1k.train_dataloader.dataset.type, in1k.train_dataloader.dataset.split) == ('ImageNet', 'train')
     assert in1k.test_dataloader.dataset.benchmark == 'imagenet_mos'
+
+
+def test_openood_configs_preprocess_as_their_numbers_source():
+    """The OpenOOD v1.5 numbers in the README come from OpenOOD-VLM's logs: bicubic 256 -> centre crop 224."""
+    pipelines = set()
+    for name in ('neglabel', 'mcm', 'glmcm', 'csp', 'adaneg'):
+        cfg = Config.fromfile(osp.join(REPO, 'configs', f'{name}_vitb16_openood.py'))
+        assert cfg.test_dataloader.dataset.benchmark == 'openood_v15_imagenet'
+        (crop, ) = [t for t in cfg.test_dataloader.dataset.pipeline if t.type == 'CenterCrop']
+        assert (_resize(cfg), crop.crop_size) == (('bicubic', 256), 224), name
+        pipelines.add(repr(cfg.test_dataloader.dataset.pipeline))
+    assert len(pipelines) == 1  # one extraction serves them all (tools/score.py)
+    mos = Config.fromfile(osp.join(REPO, 'configs', 'neglabel_vitb16.py'))
+    assert _resize(mos) == ('bilinear', 224)

@@ -2,7 +2,8 @@
 # Weights: open_clip tag 'openai' (Hugging Face cache) or a local file via model.backbone.pretrained.
 model = dict(
     type='CLIPOODClassifier',
-    backbone=dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai', precision='fp32'),
+    backbone=dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai', activation='quick_gelu',
+                  precision='fp32'),
     class_names='txtfiles/imagenet_classes.txt',
     templates='mcm',
     head=dict(type='MCMHead', tau=1.0),

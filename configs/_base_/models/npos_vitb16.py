@@ -6,9 +6,11 @@ _base_ = './clip_vitb16.py'
 
 model = dict(
     type='NPOSClassifier',
-    # npos.md §2: `clip.load('ViT-B/16')` = open_clip ViT-B-16 / openai; --num_layers 10 frozen -> 2 trainable blocks.
+    # NPOS fine-tunes `clip.load('ViT-B/16')` = open_clip ViT-B-16 / openai with QuickGELU (OpenAI's activation);
+    # --num_layers 10 frozen -> 2 trainable blocks.
     # fp32 weights trained in fp32 (NP-8: the reference updates fp16 weights by plain SGD; fixed).
-    backbone=dict(model_name='ViT-B-16', pretrained='openai', precision='fp32', trainable_blocks=2, frozen=False),
+    backbone=dict(model_name='ViT-B-16', pretrained='openai', activation='quick_gelu', precision='fp32',
+                  trainable_blocks=2, frozen=False),
     # the 18 templates of CLIP_ft.py, averaged as unit embeddings; prototypes recomputed at start-up, never saved
     templates='npos18',
     # primary score: per-row MCM at tau = 1 on the fine-tuned features (NP-1 fixed; the reference's batch-Frobenius

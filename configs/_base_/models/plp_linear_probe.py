@@ -3,7 +3,8 @@
 # (model.backbone.model_name / pretrained; the paper's tags are listed in docs/plp.md).
 model = dict(
     type='LinearProbeClassifier',
-    backbone=dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai', precision='fp32'),
+    backbone=dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai', activation='quick_gelu',
+                  precision='fp32'),
     # PLP's ImageNet names: first synonym per class, duplicates crane / maillot kept, so classes 517 and 639
     # receive no pseudo-label (reference parity). CLIP's curated names: class_names='txtfiles/imagenet_classes.txt'.
     class_names='plp_first_synonym',

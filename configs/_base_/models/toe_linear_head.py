@@ -4,7 +4,8 @@
 # outlier level (model.outliers) and the tower. See docs/toe.md.
 model = dict(
     type='TOEClassifier',
-    backbone=dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai', precision='fp32'),
+    backbone=dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai', activation='quick_gelu',
+                  precision='fp32'),
     class_names='txtfiles/imagenet_classes.txt',  # labels come from the data; names: ID-name removal, word window
     # logits l = W z + b; scores toe_energy (primary: TOE's logsumexp), toe_msp, toe_maxlogit; MLP: hidden=(512, )
     head=dict(type='LinearProbeHead', feature='pre_proj', project=True, zscore=False, score='energy',

@@ -31,6 +31,7 @@ from mmpretrain.registry import MODELS
 
 from ...cache import file_identity
 from ...utils.errors import ConfigError, UserError
+from .weights import QUICK_GELU, load_openai_weights, openai_format, resolve_activation
 
 FEATURE_KINDS = ('global', 'local', 'pre_proj', 'tokens', 'embed')
 
@@ -62,6 +63,11 @@ def describe_weights_file(path: str, model_name: str, err: Exception) -> str:
     if 'head.fc.weight' in state:
         return head + ('it is a PLP linear-probe checkpoint, not CLIP weights: pass it as the CHECKPOINT argument '
                        'of a configs/plp_*.py run.')
+    if any(k.startswith(('text_model.', 'vision_model.')) for k in keys):
+        return head + ('it is a Hugging Face transformers CLIPModel file (keys text_model.* / vision_model.*), which '
+                       'open_clip does not load. Use the open_clip weights of the same model instead (for OpenAI\'s: '
+                       'the open_clip_pytorch_model.bin of the timm/..._clip_224.openai hub repository, or OpenAI\'s '
+                       'own ViT-B-16.pt; see docs/weights.md).')
     reference = open_clip.create_model(model_name, pretrained=None, device='cpu').state_dict()
     mismatched = [(k, tuple(v.shape), tuple(reference[k].shape)) for k, v in state.items()
                   if k in reference and hasattr(v, 'shape') and tuple(v.shape) != tuple(reference[k].shape)]
@@ -161,6 +167,12 @@ class OpenCLIPBackbone(BaseModule):
         model_name: open_clip model name, e.g. ``'ViT-B-16'``.
         pretrained: open_clip pretrained tag (``'openai'``, ``'laion2b_s34b_b88k'``...) or a local checkpoint
             file; ``None`` for random weights (tests).
+        activation: ``'quick_gelu'`` (OpenAI's CLIP), ``'gelu'`` (LAION, DataComp...) or None (default): what the
+            weights need, from the tag's open_clip pretrained config or the file (an OpenAI TorchScript archive or
+            state dict, an ``open_clip_config.json`` beside it); see :mod:`mmood.models.backbones.weights`. Stating
+            it is checked against what the weights need (a contradiction is a :class:`ConfigError`), and is required
+            for a file that does not say, of an architecture open_clip has with both activations. Every shipped
+            real-weight config states it.
         precision: ``'fp32'`` (default), ``'fp16'`` or ``'bf16'``. fp16 without CUDA falls back to fp32 with a
             logged warning (CPU fp16 matmuls are slow or unsupported).
         model_cfg: optional open_clip config dict registered under ``model_name`` before building (tiny towers,
@@ -180,6 +192,7 @@ class OpenCLIPBackbone(BaseModule):
     def __init__(self,
                  model_name: str,
                  pretrained: Optional[str] = None,
+                 activation: Optional[str] = None,
                  precision: str = 'fp32',
                  model_cfg: Optional[dict] = None,
                  frozen: bool = True,
@@ -216,8 +229,17 @@ class OpenCLIPBackbone(BaseModule):
         if ckpt is None:
             print_log(f'open_clip {model_name}: random weights (no `pretrained` given).', logger='current',
                       level=logging.WARNING)
+        self.activation, why = resolve_activation(model_name, pretrained, ckpt, activation,
+                                                  open_clip.get_model_config(model_name) or {})
+        if ckpt is not None:
+            print_log(f'open_clip {model_name}: {self.activation} activation ({why}).', logger='current')
+        openai_file = ckpt is not None and openai_format(ckpt) is not None  # open_clip's loader takes neither
         try:
-            self.clip = open_clip.create_model(model_name, pretrained=ckpt, precision=precision, device='cpu')
+            self.clip = open_clip.create_model(model_name, pretrained=None if openai_file else ckpt,
+                                               precision=precision, device='cpu',
+                                               quick_gelu=self.activation == QUICK_GELU)
+            if openai_file:
+                load_openai_weights(self.clip, ckpt)
         except Exception as err:  # open_clip's own messages do not say what the file is or what to do
             if ckpt is None or not osp.isfile(ckpt):
                 raise
@@ -247,7 +269,7 @@ class OpenCLIPBackbone(BaseModule):
         """What determines the features: part of every cache key."""
         import open_clip
         ident = dict(model_name=self.model_name, pretrained=self.pretrained or None, weights=self.weights_id,
-                     open_clip=open_clip.__version__, precision=self.precision)
+                     activation=self.activation, open_clip=open_clip.__version__, precision=self.precision)
         if self.trainable_blocks:  # where the trunk ends: what the ``tokens`` kind is (absent for 0: old keys hold)
             ident['trainable_blocks'] = self.trainable_blocks
         return ident
