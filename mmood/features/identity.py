@@ -5,9 +5,10 @@ config's ``test_dataloader`` (an :class:`~mmood.datasets.OODEvalDataset`), or th
 optional ``id_train_dataloader`` (any dataset with labels, for KNN / Mahalanobis banks). Its key parts are:
 
 * ``model``: the backbone identity (open_clip model name, pretrained tag, weights-file identity from path, size
-  and mtime, open_clip version, precision), the data preprocessor (mean, std, channel order) and an optional
-  fine-tuned checkpoint's file identity;
-* ``pipeline``: the dataset's preprocessing pipeline, as written in the config;
+  and mtime, activation, open_clip version, precision), the data preprocessor (mean, std, channel order) and an
+  optional fine-tuned checkpoint's file identity;
+* ``pipeline``: the dataset's preprocessing pipeline as written in the config, with the loading steps' decoding
+  options written out (:func:`~mmood.datasets.with_decoding_defaults`), so a change of decoding default changes it;
 * ``source``: the set's config entry (paths as written, ``max_per_set``), without display-only fields (``name``,
   ``group``): renaming a set or adding another OOD set does not invalidate what is stored;
 * ``feature``: ``global``, ``local`` or ``pre_proj``; ``storage``: ``float32`` or ``float16``;
@@ -24,6 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..cache import file_identity, hash_strings
+from ..datasets.transforms import with_decoding_defaults
 from ..utils.errors import ConfigError
 
 FEATURE_NAMESPACE = 'features'
@@ -150,8 +152,8 @@ def feature_key_parts(model_id: Dict[str, Any], source: SetSource, kind: str, st
     """The key parts of one feature entry (see the module docstring)."""
     if storage not in STORAGE_DTYPES:
         raise ValueError(f'storage must be one of {STORAGE_DTYPES}, got {storage!r}')
-    return dict(kind='image_features', model=model_id, pipeline=_plain(source.pipeline), source=source.identity,
-                feature=kind, storage=storage)
+    return dict(kind='image_features', model=model_id, pipeline=_plain(with_decoding_defaults(source.pipeline)),
+                source=source.identity, feature=kind, storage=storage)
 
 
 # ---------------------------------------------------------------------- manifests

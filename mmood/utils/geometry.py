@@ -34,32 +34,36 @@ def center_crop_box(crop_size: Tuple[int, int], width: int, height: int) -> Tupl
 
 def resize_crop_tensor(img: torch.Tensor, scale: int, edge: str = 'short', interpolation: str = 'bilinear',
                        crop_size: Union[int, Sequence[int], None] = None) -> torch.Tensor:
-    """``ResizeEdge`` (+ ``CenterCrop``) of a (C, H, W) uint8 image tensor on its own device: torch's antialiased
-    ``interpolate`` rounded to uint8. The sizes and box are the pipeline's; the pixels are close to PIL's filters,
-    not equal (the README states how far scores move).
+    """``ResizeEdge`` (+ ``CenterCrop``) of a (C, H, W) uint8 image tensor, or of a (B, C, H, W) batch of images of
+    one size, on its own device: torch's antialiased ``interpolate`` rounded to uint8. The sizes and box are the
+    pipeline's; the pixels are close to PIL's filters, not equal (the README states how far scores move).
 
     Args:
-        img: (C, H, W) uint8.
+        img: (C, H, W) or (B, C, H, W) uint8.
         scale: ``ResizeEdge.scale``.
         edge: ``ResizeEdge.edge``.
         interpolation: ``'bilinear'`` or ``'bicubic'`` (antialiased), or ``'nearest'``.
         crop_size: ``CenterCrop.crop_size`` (an int or (width, height)), or None for no crop.
 
     Returns:
-        The (C, h, w) uint8 tensor.
+        The (C, h, w) or (B, C, h, w) uint8 tensor.
     """
     if interpolation not in ('bilinear', 'bicubic', 'nearest'):
         raise ValueError(f'resize_crop_tensor: interpolation {interpolation!r} is not bilinear, bicubic or nearest')
+    if img.ndim not in (3, 4):
+        raise ValueError(f'resize_crop_tensor: expected a (C, H, W) image or a (B, C, H, W) batch, got shape '
+                         f'{tuple(img.shape)}')
     height, width = int(img.shape[-2]), int(img.shape[-1])
     new_w, new_h = resize_edge_size(int(scale), edge, width, height)
-    x = img.unsqueeze(0).float()
+    x = (img.unsqueeze(0) if img.ndim == 3 else img).float()
     if interpolation == 'nearest':
         x = F.interpolate(x, size=(new_h, new_w), mode='nearest')
     else:
         x = F.interpolate(x, size=(new_h, new_w), mode=interpolation, align_corners=False, antialias=True)
-    out = x.round_().clamp_(0, 255).to(torch.uint8)[0]
+    out = x.round_().clamp_(0, 255).to(torch.uint8)
+    out = out[0] if img.ndim == 3 else out
     crop = crop_pair(crop_size)
     if crop is not None:
         left, top, right, bottom = center_crop_box(crop, new_w, new_h)
-        out = out[:, top:bottom, left:right]
+        out = out[..., top:bottom, left:right]
     return out.contiguous()

@@ -152,3 +152,20 @@ def test_two_processes_equal_one(bench, tmp_path):
     for key, arrays in results[1].items():
         for name, arr in arrays.items():
             np.testing.assert_array_equal(results[2][key][name], arr)
+
+
+def test_the_key_spells_out_the_decoding_defaults():
+    """A default left out reads as the default named; another decoding option (or default) is another key."""
+    from mmood.features import SetSource
+
+    def key(load):
+        pipeline = [load, dict(type='ResizeEdge', scale=32), dict(type='PackInputs')]
+        source = SetSource(name='ID', split='id_test', group='id', set_id=0, identity={'root': 'x'},
+                           pipeline=pipeline, spec={})
+        return make_key(feature_key_parts({'backbone': 'b'}, source, 'global'))
+
+    plain = key(dict(type='LoadOODImage', imdecode_backend='pillow'))
+    assert plain == key(dict(type='LoadOODImage', imdecode_backend='pillow', exif_orientation=False, alpha='drop',
+                             bit_depth='clip'))
+    assert plain != key(dict(type='LoadOODImage', imdecode_backend='pillow', exif_orientation=True))
+    assert plain != key(dict(type='LoadOODImage', imdecode_backend='pillow', alpha='composite'))

@@ -77,7 +77,6 @@ def test_openai_state_dicts_select_quickgelu(openai_ref):
         _build(openai_ref['openai_state'], activation='gelu')
 
 
-
 def test_a_torchscript_archive_of_the_whole_model(openai_ref, tmp_path):
     archive = str(tmp_path / 'ViT-B-16.pt')
     model = openai_ref['ref_model']

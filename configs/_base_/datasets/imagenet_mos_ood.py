@@ -4,7 +4,8 @@
 #   data/ood_data/{iNaturalist,SUN,Places,Textures}/...                    (scanned recursively)
 # Preprocessing as NegLabel/MCM: bilinear short-side resize to 224 (reference_bugs NL-11), centre crop.
 test_pipeline = [
-    dict(type='LoadOODImage', imdecode_backend='pillow'),  # mmcv's pillow decoding; 16-bit images scaled, not clipped
+    # the references' Image.open(p).convert('RGB') pixels (docs/decoding.md)
+    dict(type='LoadOODImage', imdecode_backend='pillow'),
     dict(type='ResizeEdge', scale=224, edge='short', backend='pillow', interpolation='bilinear'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood')),

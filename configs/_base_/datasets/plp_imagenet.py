@@ -9,7 +9,8 @@ _base_ = '../schedules/plp_linear_probe.py'  # optimiser, loops, runtime; T is s
 #   data/ood_data/imagenet-o/<wnid>/...
 # Preprocessing = open_clip's val transform: bicubic short-side resize to 224, centre crop 224, RGB, CLIP mean/std.
 plp_pipeline = [
-    dict(type='LoadOODImage', imdecode_backend='pillow'),  # mmcv's pillow decoding; 16-bit images scaled, not clipped
+    # the references' Image.open(p).convert('RGB') pixels (docs/decoding.md)
+    dict(type='LoadOODImage', imdecode_backend='pillow'),
     dict(type='ResizeEdge', scale=224, edge='short', backend='pillow', interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood')),

@@ -14,8 +14,14 @@ pipeline's, not equal: the README gives the measured score deviation. Select it 
                                         interpolation='bilinear', crop_size=224, mean=CLIP_MEAN, std=CLIP_STD,
                                         to_rgb=True))
 
-(``configs/_base_/gpu_decode.py`` does this for the ImageNet configs). It needs CUDA and a torchvision whose
-``torchvision.io`` imports; without them, building it raises an error saying which is missing.
+(``configs/_base_/gpu_decode.py`` holds both as variables for the ImageNet configs; its comment shows the three
+lines of a config that uses them). It needs CUDA and a torchvision whose ``torchvision.io`` imports; without them,
+building it raises an error saying which is missing.
+
+Decoding is the reference implementations' ``Image.open(path).convert('RGB')``: nvJPEG ignores EXIF orientation and
+:class:`~mmood.datasets.LoadEncodedImage` decodes every other image with that default; its ``exif_orientation``,
+``alpha`` and ``bit_depth`` options are :class:`~mmood.datasets.LoadOODImage`'s (``exif_orientation=True`` keeps
+EXIF-rotated JPEGs off the GPU and rotates them on the CPU). docs/decoding.md describes both paths.
 """
 from typing import Callable, Sequence, Union
 
@@ -29,8 +35,9 @@ __all__ = ['GPUDecodeDataPreprocessor', 'jpeg_decoder', 'pil_jpeg_decoder']
 
 
 def pil_jpeg_decoder(encoded):
-    """nvJPEG's CPU stand-in (``decoder='pil'``): libjpeg through PIL, (3, H, W) RGB uint8 tensors. The GPU path's
-    geometry and plumbing run with it on any machine (tests, the benchmark's deviation); not its speed."""
+    """nvJPEG's CPU stand-in (``decoder='pil'``): libjpeg through PIL's ``convert('RGB')`` (EXIF orientation ignored,
+    as nvJPEG), (3, H, W) RGB uint8 tensors. The GPU path's geometry and plumbing run with it on any machine (tests,
+    the benchmark's deviation); not its speed."""
     import io
 
     import numpy as np
@@ -88,9 +95,23 @@ class GPUDecodeDataPreprocessor(ClsDataPreprocessor):
         self.decoder = pil_jpeg_decoder if decoder == 'pil' else decoder if decoder is not None else jpeg_decoder()
 
     def forward(self, data: dict, training: bool = False) -> dict:
+        """Decode the batch's JPEGs, resize and crop every image, normalise.
+
+        ``data['inputs']`` is a list of 1-D uint8 tensors (encoded JPEGs) and (3, H, W) uint8 BGR tensors (decoded
+        on the CPU), as mmengine's ``pseudo_collate`` gives them, or one tensor, as ``stack_collate`` gives a batch
+        whose items have one shape: (B, N) -- encoded JPEGs of one byte length, e.g. a batch of one JPEG -- or
+        (B, 3, H, W), decoded images of one size, resized and cropped together.
+        """
         inputs = data['inputs']
-        if isinstance(inputs, torch.Tensor):  # already decoded and stacked
-            return super().forward(data, training)
+        if isinstance(inputs, torch.Tensor):
+            if inputs.ndim == 4:
+                inputs = resize_crop_tensor(inputs.to(self.device, non_blocking=True), self.scale, self.edge,
+                                            self.interpolation, self.crop_size)
+                return super().forward(dict(data, inputs=inputs), training)
+            if inputs.ndim != 2:
+                raise ValueError(f'GPUDecodeDataPreprocessor: a stacked batch is (B, N) encoded JPEGs or (B, 3, H, W) '
+                                 f'decoded images, got shape {tuple(inputs.shape)}')
+            inputs = inputs.unbind(0)
         inputs = list(inputs)
         encoded = [i for i, x in enumerate(inputs) if x.ndim == 1]
         if encoded:
