@@ -1,7 +1,8 @@
 # NegRefine's score on the offline digits benchmark: the tiny CLIP of configs/clip_tiny_digits.py, zero-shot (see
 # configs/csp_tiny_digits.py and docs/demo.md). The published negatives are ImageNet's, so this is NegRefine's
-# LLM-free fallback: CSP negatives mined from the shipped corpus with NegRefine's options (max-cosine quantile, ID
-# names excluded), the multi-matching score on the demo's class names; few groups at this scale.
+# LLM-free fallback: CSP negatives mined from the shipped corpus as NegRefine's create_initial_negative_labels mines
+# them (max-cosine quantile; nouns equal to an ID name skipped, case-sensitively) and cleaned as its _clean_words
+# cleans them (MultiMatchHead's defaults), the multi-matching score on the demo's class names; few groups here.
 _base_ = './csp_tiny_digits.py'
 
 model = dict(
@@ -11,7 +12,6 @@ model = dict(
         corpus_dir='txtfiles/neglabel_corpus',
         selected_file=None,
         percentile=1.0,
-        exclude_id_names=True,
         ngroup=10,
     ),
 )

@@ -8,8 +8,9 @@
 # Cost: the composites depend on the image, so the text tower runs at score time: 25 texts x 8 templates = 200
 # text encodings per image before caching (an in-memory LRU and the cache store keep each text to one encoding;
 # re-scoring the same batches with tools/score.py encodes nothing). Full runs need a GPU; on CPU only the tiny
-# tests are practical. LLM-free fallback: model.head.selected_file=None mines CSP negatives with NegRefine's
-# options (max-cosine quantile, ID names excluded).
+# tests are practical. LLM-free fallback: model.head.selected_file=None mines CSP negatives as NegRefine's
+# src/create_negs.py does (max-cosine quantile, nouns equal to an ID name skipped) and cleans them as its
+# src/neg_filter.py does before the LLM filter (docs/negrefine.md).
 # Published (README / output/imagenet/seed_0/result.txt, AUROC / FPR95 %, ID = ImageNet val): iNaturalist
 # 99.57 / 1.51, OpenImage-O 95.02 / 24.03, Clean 90.70 / 33.04, NINCO 81.90 / 62.11 (negrefine.md §5).
 _base_ = [
@@ -27,8 +28,9 @@ model = dict(
         noun_prompt='csp_noun',
         adj_prompt='csp_adj',
         ensemble='raw_mean',
-        percentile=1.0,  # NR-5; used only when mining (selected_file=None)
-        exclude_id_names=True,
+        percentile=1.0,  # NR-5; used only when mining (selected_file=None), as the next two
+        exclude_id_names='exact_nouns',  # nouns equal to an ID name, case-sensitively (create_initial_negative_labels)
+        clean_words=True,  # NegRefine's _clean_words on the mined labels
         k_pos=5,  # used as min(5, K)
         k_neg=5,
         mm_weight=2.0,

@@ -4,6 +4,12 @@ The part of speech is the file name before its first dot (``noun.act.txt`` -> ``
 ``adj`` files are used. Files are read in **sorted** name order (reference_bugs NL-5: the reference used
 ``os.listdir`` order), words are stripped and de-duplicated globally across both parts of speech, first seen
 wins (so the sorted order, which puts ``adj.*`` first, decides ownership of words that are both).
+
+``replace_underscores=True`` first turns every ``_`` of a line into a space, as CSP's and NegRefine's candidate-pool
+loops do (CSP: ``mmcls/models/classifiers/multi_modal.py``, ``CLIPScalableClassifier.__init__``; NegRefine:
+``src/create_negs.py``, ``create_initial_negative_labels``): WordNet's ``ice_cream`` becomes ``ice cream`` before the
+strip and the global de-duplication, so ``ice_cream`` and ``ice cream`` are one candidate. NegLabel's own loop keeps
+underscores, hence the default False.
 """
 import os
 import os.path as osp
@@ -19,7 +25,7 @@ PRIORITIES = ('sorted', 'noun')
 
 
 def load_corpus(corpus_dir: str, exclude_files: Optional[Sequence[str]] = None,
-                priority: str = 'sorted') -> Tuple[List[str], List[str]]:
+                priority: str = 'sorted', replace_underscores: bool = False) -> Tuple[List[str], List[str]]:
     """Read nouns and adjectives from ``corpus_dir``.
 
     Args:
@@ -28,6 +34,8 @@ def load_corpus(corpus_dir: str, exclude_files: Optional[Sequence[str]] = None,
         priority: who owns a word that is both a noun and an adjective: ``'sorted'`` -- the first file in sorted
             order (``adj.*`` before ``noun.*``: the adjective; NegLabel, CSP); ``'noun'`` -- the noun files are
             read first (AdaNeg drops adjectives that are also nouns, adaneg.md §3.1).
+        replace_underscores: replace ``_`` by a space in every line before stripping and de-duplicating (CSP,
+            NegRefine); False keeps the lines as they are (NegLabel).
 
     Returns:
         ``(nouns, adjectives)``, each in file-then-line order, globally de-duplicated.
@@ -53,7 +61,7 @@ def load_corpus(corpus_dir: str, exclude_files: Optional[Sequence[str]] = None,
         pos = name.split('.')[0]
         with open(osp.join(path, name), encoding='utf-8') as f:
             for line in f:
-                w = line.strip()
+                w = (line.replace('_', ' ') if replace_underscores else line).strip()
                 if w and w not in seen:
                     seen.add(w)
                     words[pos].append(w)

@@ -21,7 +21,27 @@ The descendants of NegLabel mine with the same code and other options (each an o
 * AdaNeg (adaneg.md §3.1): ``quantile='index'`` (the sorted row at ``int(p·K)``, no interpolation),
   ``priority='noun'``, ``split='floor_adj'``, ``order='adj_first'``, ``exclude_id_names='exact'``;
 * NegRefine: ready label files per part of speech (``selected_file=dict(noun=..., adj=...)``), each encoded
-  with its part's template ensemble.
+  with its part's template ensemble; without them, its LLM-free fallback mines CSP's pool with NegRefine's rules
+  (``exclude_id_names='exact_nouns'``, ``clean_words=True``, see below).
+
+CSP and NegRefine read the corpus with ``replace_underscores=True`` (:func:`mmood.text.load_corpus`).
+
+ID-name rules (``exclude_id_names``; :data:`ID_NAME_RULES`), applied after the corpus's global de-duplication (a
+removed word has already claimed its place, so the other part of speech does not read it either) and before CSP's
+superclass draws:
+
+* ``False``: none (NegLabel's and CSP's references);
+* ``True``: nouns and adjectives equal to an ID name ignoring case (mmood's own rule; a removed adjective shifts
+  every later superclass draw);
+* ``'exact'``: nouns and adjectives equal to an ID name, case-sensitively (AdaNeg);
+* ``'exact_nouns'``: only nouns equal to an ID name, case-sensitively; adjectives, and so every superclass draw,
+  untouched -- NegRefine's ``src/create_negs.py``, ``create_initial_negative_labels``, which skips such a noun
+  after marking it seen and draws a superclass for every adjective.
+
+``clean_words=True`` applies NegRefine's cleaning (``src/neg_filter.py``, ``_clean_words``, which ``neg_filter``
+runs on the mined nouns and on the mined conjugated labels before its LLM filter) to each part of the selection
+(:func:`clean_labels`); a label the cleaning changed is encoded again under its part's templates, as the reference
+embeds its final labels afresh.
 """
 import logging
 import math
@@ -50,6 +70,8 @@ QUANTILES = ('linear', 'index')
 SPLITS = ('round_noun', 'floor_adj')
 #: ``order`` of the negative matrix
 ORDERS = ('noun_first', 'adj_first')
+#: ``exclude_id_names`` rules (module docstring); None is read as False
+ID_NAME_RULES = (False, True, 'exact', 'exact_nouns')
 
 
 def row_quantile(x: torch.Tensor, q: float) -> torch.Tensor:
@@ -170,14 +192,53 @@ def _labels(words: Sequence[str], templates: Sequence[str]) -> List[str]:
     return [templates[0].format(w) for w in words] if len(templates) == 1 else list(words)
 
 
-def _exclude_names(words: List[str], class_names: Sequence[str], rule) -> List[str]:
-    if not rule:
+def check_id_name_rule(rule) -> Union[bool, str]:
+    """``rule`` as one of :data:`ID_NAME_RULES` (None: False), else a ``ValueError`` naming them."""
+    if rule is None:
+        return False
+    if isinstance(rule, bool) or (isinstance(rule, str) and rule in ID_NAME_RULES):
+        return rule
+    raise ValueError(f'exclude_id_names must be one of {ID_NAME_RULES}, got {rule!r}')
+
+
+def _exclude_names(words: List[str], class_names: Sequence[str], rule, part: str) -> List[str]:
+    """``words`` of part of speech ``part`` without the ID names that ``rule`` removes (module docstring)."""
+    if not rule or (rule == 'exact_nouns' and part != 'noun'):
         return words
-    if rule == 'exact':
+    if rule in ('exact', 'exact_nouns'):
         names = set(class_names)
         return [w for w in words if w not in names]
     names = {c.lower() for c in class_names}
     return [w for w in words if w.lower() not in names]
+
+
+#: what NegRefine's cleaning keeps besides letters (``str.isalpha``, so accented letters too)
+_CLEAN_KEEP = frozenset('_- ')
+
+
+def clean_labels(words: Sequence[str], return_index: bool = False):
+    """NegRefine's cleaning of mined labels (``src/neg_filter.py``, ``_clean_words``).
+
+    Every character that is neither a letter (``str.isalpha``) nor ``_``, ``-`` or a space is deleted (nothing is
+    stripped afterwards: ``"St. Elmo's fire"`` becomes ``"St Elmos fire"``), a result of fewer than 3 characters
+    is dropped (``"3-D"`` -> ``"-D"``), and repeated results are dropped. The reference returns ``list(set(...))``,
+    an order that changes with the interpreter's string hashing; here the first occurrence is kept, so the labels
+    stay in their mined order.
+
+    Args:
+        words: the labels (mined nouns, or conjugated labels such as ``"white creature"``).
+        return_index: also return, for every kept label, the index in ``words`` of the label it came from.
+
+    Returns:
+        The cleaned labels, or ``(labels, indices)`` with ``return_index``.
+    """
+    out: Dict[str, int] = {}
+    for i, word in enumerate(words):
+        cleaned = ''.join(c for c in word if c.isalpha() or c in _CLEAN_KEEP)
+        if len(cleaned) > 2 and cleaned not in out:
+            out[cleaned] = i
+    labels = list(out)
+    return (labels, list(out.values())) if return_index else labels
 
 
 def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[str], id_templates: Sequence[str],
@@ -192,7 +253,8 @@ def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[s
                          conjugation: Optional[str] = None, superclasses: Optional[Sequence[str]] = None,
                          conjugation_seed: int = 0, quantile: str = 'linear', priority: str = 'sorted',
                          split: str = 'round_noun', order: str = 'noun_first',
-                         id_ensemble: str = 'unit_mean') -> Dict[str, object]:
+                         id_ensemble: str = 'unit_mean', replace_underscores: bool = False,
+                         clean_words: bool = False) -> Dict[str, object]:
     """Negative prompts and their embeddings, mined (or loaded) once and cached.
 
     Args:
@@ -206,8 +268,10 @@ def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[s
         percentile: similarity quantile (0.95 in the paper).
         neg_ratio: fraction kept per part of speech (0.15).
         num_neg: explicit total number of negatives (overrides ``neg_ratio``; split by ``split``).
-        exclude_id_names: drop candidates equal to an ID class name: True (case-insensitively), ``'exact'``
-            (case-sensitively, AdaNeg); off by default as in the reference (reference_bugs NL-6).
+        exclude_id_names: drop candidates equal to an ID class name (:data:`ID_NAME_RULES`, module docstring):
+            True (nouns and adjectives, case-insensitively), ``'exact'`` (nouns and adjectives, case-sensitively,
+            AdaNeg), ``'exact_nouns'`` (nouns only, case-sensitively, NegRefine); off by default as in the
+            reference (reference_bugs NL-6).
         exclude_files: corpus file names to skip (a name missing from the corpus is reported, CSP-7).
         selected_file: skip mining: a file of full prompts (encoded as they are), or ``dict(noun=..., adj=...)``:
             one file of labels per part of speech, each encoded with its part's templates (NegRefine's files).
@@ -224,6 +288,10 @@ def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[s
         split: how ``num_neg`` is split (:func:`split_counts`).
         order: ``'noun_first'`` or ``'adj_first'``: order of the parts in the negative matrix.
         id_ensemble: the ensemble rule of ``id_emb`` (part of the selection key).
+        replace_underscores: read the corpus with ``_`` replaced by a space (:func:`~mmood.text.load_corpus`; CSP,
+            NegRefine).
+        clean_words: clean each part of the selection with NegRefine's rule (:func:`clean_labels`) and encode the
+            labels it changed again (NegRefine's LLM-free fallback); only when mining.
 
     Returns:
         dict with ``prompts`` (list of M strings), ``emb`` (M, D float32 CPU tensor), ``num_noun``, ``num_adj``
@@ -231,6 +299,8 @@ def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[s
     """
     noun_templates, adj_templates = resolve_templates(noun_prompt), resolve_templates(adj_prompt)
     check_ensemble(ensemble)
+    exclude_id_names = check_id_name_rule(exclude_id_names)
+    do_clean = bool(clean_words)
     if order not in ORDERS:
         raise ValueError(f'order must be one of {ORDERS}, got {order!r}')
 
@@ -263,11 +333,12 @@ def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[s
     if missing:
         print_log(f'exclude_files {missing} are not in the corpus {corpus_dir}: nothing to exclude for them',
                   logger='current', level=logging.WARNING)
-    nouns, adjs = load_corpus(corpus_dir, exclude_files, priority)
-    nouns = _exclude_names(nouns, class_names, exclude_id_names)
-    adjs = _exclude_names(adjs, class_names, exclude_id_names)
+    nouns, adjs = load_corpus(corpus_dir, exclude_files, priority, replace_underscores)
+    nouns = _exclude_names(nouns, class_names, exclude_id_names, 'noun')
+    adjs = _exclude_names(adjs, class_names, exclude_id_names, 'adj')
     if conjugation is not None:
         adjs = conjugate(adjs, superclasses or CSP_SUPERCLASSES, conjugation_seed, conjugation)
+    # the candidates themselves: the key follows replace_underscores and the ID-name rule through them
     corpus_digest = hash_strings(['noun'] + nouns + ['adj'] + adjs)
     parts = dict(kind='neglabel_selection', backbone=backbone.text_identity, corpus=corpus_digest,
                  noun_prompt=noun_prompt, adj_prompt=adj_prompt, id_names=hash_strings(class_names),
@@ -275,18 +346,33 @@ def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[s
                  exclude_id_names=exclude_id_names)
     options = dict(ensemble=(ensemble, 'unit_mean'), max_sim_cutoff=(max_sim_cutoff, None),
                    quantile=(quantile, 'linear'), split=(split, 'round_noun'), order=(order, 'noun_first'),
-                   id_ensemble=(id_ensemble, 'unit_mean'))
+                   id_ensemble=(id_ensemble, 'unit_mean'), clean_words=(do_clean, False))
     parts.update({k: v for k, (v, default) in options.items() if v != default})  # NegLabel keeps its old keys
+
+    def cleaned(words, emb, templates, desc):
+        """NegRefine's cleaning of one part; the labels it changed are encoded again."""
+        if not do_clean:
+            return words, emb
+        kept, rows = clean_labels(words, return_index=True)
+        emb = emb[torch.tensor(rows, dtype=torch.long)].clone()
+        changed = [j for j, (w, i) in enumerate(zip(kept, rows)) if w != words[i]]
+        if changed:
+            emb[changed] = encode([kept[j] for j in changed], templates, desc).to(emb.dtype)
+        return kept, emb
 
     def compute():
         noun_emb = encode(nouns, noun_templates, 'encoding corpus nouns')
         adj_emb = encode(adjs, adj_templates, 'encoding corpus adjectives')
         noun_idx, adj_idx = mine_indices(noun_emb, adj_emb, id_emb.float().cpu(), percentile, neg_ratio, num_neg,
                                          batch_size, max_sim_cutoff, quantile, split)
-        prompts, emb = assemble(_labels([nouns[i] for i in noun_idx.tolist()], noun_templates), noun_emb[noun_idx],
-                                _labels([adjs[i] for i in adj_idx.tolist()], adj_templates), adj_emb[adj_idx])
+        noun_words, noun_sel = cleaned([nouns[i] for i in noun_idx.tolist()], noun_emb[noun_idx], noun_templates,
+                                       'encoding cleaned nouns')
+        adj_words, adj_sel = cleaned([adjs[i] for i in adj_idx.tolist()], adj_emb[adj_idx], adj_templates,
+                                     'encoding cleaned adjectives')
+        prompts, emb = assemble(_labels(noun_words, noun_templates), noun_sel, _labels(adj_words, adj_templates),
+                                adj_sel)
         return ({'emb': emb.numpy().astype(np.float32)},
-                dict(prompts=prompts, num_noun=len(noun_idx), num_adj=len(adj_idx)))
+                dict(prompts=prompts, num_noun=len(noun_words), num_adj=len(adj_words)))
 
     if cache is None:
         arrays, meta = compute()
@@ -322,7 +408,8 @@ def negative_source_problems(mining_cfg: Dict[str, object]) -> Tuple[List[str], 
     corpus = str(mining_cfg.get('corpus_dir') or '')
     if not osp.isdir(resolve_path(corpus)):
         return lines, [f'word corpus folder not found: {corpus} (option `corpus_dir`; tools/build_corpus.py writes it)']
-    nouns, adjs = load_corpus(corpus, mining_cfg.get('exclude_files'), str(mining_cfg.get('priority') or 'sorted'))
+    nouns, adjs = load_corpus(corpus, mining_cfg.get('exclude_files'), str(mining_cfg.get('priority') or 'sorted'),
+                              bool(mining_cfg.get('replace_underscores')))
     lines.append(f'corpus {corpus}: {len(nouns)} nouns, {len(adjs)} adjectives (after exclusions)')
     missing = sorted(set(mining_cfg.get('exclude_files') or ()) - set(os.listdir(resolve_path(corpus))))
     if missing:

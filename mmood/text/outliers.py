@@ -12,7 +12,10 @@ outliers are CLIP *text* embeddings of strings built at one of three levels (:da
   released list and :func:`word_outliers` prompts, cleans and deduplicates any word list. :func:`wordnet_window`
   is mmood's own, decoder-free way to pick such words from a candidate corpus (e.g. WordNet nouns): the
   candidates whose NegLabel-style similarity quantile to the ID prompts lies in a percentile window (85-95 by
-  default), i.e. close to the ID classes but not the closest ones. It is not part of the paper.
+  default), i.e. close to the ID classes but not the closest ones. It is not part of the paper. With
+  ``debug_expansion=True`` the list grows as in the reference's quick start (``main.py --debug True``, which reads
+  the released ``<ID>_outlier_word.npy`` in ``textual_outliers.py``, ``get_textual_outliers``): after the N prompts,
+  each prompt's last space-separated word in the four :data:`TOE_TEMPLATES`, 5N strings (:func:`debug_expand`).
 * ``'description'``: GPT-3 visual descriptors of the ID classes (classify_by_description, Menon & Vondrick), each
   as ``'This is a photo of ' + descriptor`` plus four templated copies (:data:`TOE_TEMPLATES`);
   :func:`description_outliers`. The class names themselves are dropped.
@@ -57,8 +60,8 @@ from .mining import quantile_similarity, select_lowest
 __all__ = [
     'outlier_source_problems',
     'OUTLIER_LEVELS', 'WORD_TEMPLATE', 'DESCRIPTION_PREFIX', 'TOE_TEMPLATES', 'read_outlier_list',
-    'write_outlier_list', 'read_outlier_header', 'word_outliers', 'wordnet_window', 'description_outliers',
-    'caption_filter', 'select_per_class'
+    'write_outlier_list', 'read_outlier_header', 'word_outliers', 'debug_expand', 'wordnet_window',
+    'description_outliers', 'caption_filter', 'select_per_class'
 ]
 
 OUTLIER_LEVELS = ('word', 'description', 'caption')
@@ -231,7 +234,37 @@ def _normalise_name(text: str) -> str:
     return ' '.join(str(text).split()).lower()
 
 
-def word_outliers(words: Sequence[str], class_names: Sequence[str] = (), template: str = WORD_TEMPLATE) -> List[str]:
+def debug_expand(prompts: Sequence[str], templates: Sequence[str] = TOE_TEMPLATES) -> List[str]:
+    """The reference's quick-start expansion of a word-level list (``textual_outliers.py``,
+    ``get_textual_outliers`` with ``--debug``).
+
+    The N prompts first, unchanged; then, for every prompt in order, its last space-separated word ``w``
+    (``p.split(' ')[-1]``: ``'This is a photo of a tiger shark'`` -> ``'shark'``) in every template, template order::
+
+        [p_1 .. p_N] + [t.format(last(p_i)) for p_i in prompts for t in templates]
+
+    No article, no period, no deduplication: N prompts give ``(1 + len(templates)) * N`` strings.
+
+    Args:
+        prompts (Sequence[str]): The word-level prompts (e.g. from :func:`word_outliers`).
+        templates (Sequence[str]): Templates with one ``{}``. Defaults to :data:`TOE_TEMPLATES`.
+
+    Returns:
+        list[str]: The expanded list.
+
+    Raises:
+        ConfigError: A template without exactly one ``{}``.
+    """
+    templates = tuple(templates)
+    for template in templates:
+        if not isinstance(template, str) or template.count('{}') != 1:
+            raise ConfigError(f'Every expansion template must contain exactly one "{{}}", got {template!r}')
+    prompts = [str(p) for p in prompts]
+    return prompts + [t.format(p.split(' ')[-1]) for p in prompts for t in templates]
+
+
+def word_outliers(words: Sequence[str], class_names: Sequence[str] = (), template: str = WORD_TEMPLATE,
+                  debug_expansion: bool = False) -> List[str]:
     """Prompt, clean and deduplicate a word-level outlier list.
 
     Every entry is either a bare word (``'tiger shark'``) or a prompt that already has the template's prefix and
@@ -245,9 +278,12 @@ def word_outliers(words: Sequence[str], class_names: Sequence[str] = (), templat
         words (Sequence[str]): Bare words or full prompts.
         class_names (Sequence[str]): ID class names to exclude. Defaults to ().
         template (str): Prompt with exactly one ``{}``. Defaults to :data:`WORD_TEMPLATE`.
+        debug_expansion (bool): Append the reference's quick-start expansion (:func:`debug_expand`) to the cleaned
+            prompts. Defaults to False, the reference's default (its ``--debug`` is off, and its decoder path does
+            not expand).
 
     Returns:
-        list[str]: The prompts, in input order.
+        list[str]: The prompts, in input order (then their expansion with ``debug_expansion``).
 
     Raises:
         ConfigError: The template does not contain exactly one ``{}``.
@@ -270,7 +306,7 @@ def word_outliers(words: Sequence[str], class_names: Sequence[str] = (), templat
         if prompt not in seen:
             seen.add(prompt)
             out.append(prompt)
-    return out
+    return debug_expand(out) if debug_expansion else out
 
 
 def wordnet_window(cand_emb: Tensor, id_emb: Tensor, quantile: float = 0.95,

@@ -132,7 +132,11 @@ def test_options_and_errors(single_thread, tower, id_text, label_files):
     head = build_method('negrefine', dict(selected_file=label_files, ngroup=3))
     assert isinstance(head, MultiMatchHead) and head.templates == 'csp_noun'
     assert (head.k_pos, head.k_neg, head.mm_weight, head.pair_cache_size) == (5, 5, 2.0, 100000)
-    assert head.mining_cfg['percentile'] == 1.0 and head.mining_cfg['exclude_id_names'] is True
+    assert head.mining_cfg['percentile'] == 1.0 and head.mining_cfg['exclude_id_names'] == 'exact_nouns'
+    assert head.mining_cfg['clean_words'] is True and head.mining_cfg['replace_underscores'] is True
+    assert MultiMatchHead(exclude_id_names=True).mining_cfg['exclude_id_names'] is True  # mmood's earlier rule
+    with pytest.raises(ValueError, match='exclude_id_names'):
+        MultiMatchHead(exclude_id_names='nouns')
     assert len(head.composite_templates) == 8 and head.composite_ensemble == 'raw_mean'
     with pytest.raises(ValueError, match='k_neg'):
         make_head(label_files, tower, id_text, k_neg=19)

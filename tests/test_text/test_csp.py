@@ -186,3 +186,42 @@ def test_csp_head_defaults_and_cache(tower, tmp_path):
                            backbone=tower, cache=cache)
     torch.testing.assert_close(build_method('csp', dict(corpus_dir=corpus, ngroup=2, neg_ratio=0.5)).prepare(
         unit_ctx).id_text, id_emb)
+
+
+def test_underscores_read_as_spaces_before_dedup_and_draws(tower, tmp_path):
+    """CSP's pool loop replaces "_" by a space and strips each line before its global de-duplication and its
+    superclass draws: "ice_cream" and "ice cream" are one candidate, and a repeated adjective draws no superclass
+    (CSPHead's default; NegLabel's reference keeps the lines as they are)."""
+    root = tmp_path / 'corpus'
+    root.mkdir()
+    (root / 'adj.all.txt').write_text('big_top\ncool_headed\ncool headed\nred\n')
+    (root / 'noun.food.txt').write_text('ice_cream\nbig top\nice cream\n  tea_set \n_lime_\n')
+    nouns, adjs = load_corpus(str(root))
+    assert nouns == ['ice_cream', 'big top', 'ice cream', 'tea_set', '_lime_']
+    assert adjs == ['big_top', 'cool_headed', 'cool headed', 'red']
+    nouns, adjs = load_corpus(str(root), replace_underscores=True)
+    assert nouns == ['ice cream', 'tea set', 'lime']  # "big top" is the adjective's, "ice cream" read once
+    assert adjs == ['big top', 'cool headed', 'red']
+    # the draws: "red" takes the third, not the fourth, superclass of the seeded sequence
+    assert conjugate(adjs) == ['big top creature', 'cool headed area', 'red vista']
+    assert conjugate(['big_top', 'cool_headed', 'cool headed', 'red'])[-1] == 'red area'
+    names = ['zero', 'one', 'two']
+    id_emb = build_text_classifier_cached(tower, names, resolve_templates('csp_noun'), ensemble='raw_mean')
+    opts = dict(corpus_dir=str(root), noun_prompt='csp_noun', adj_prompt='csp_adj', ensemble='raw_mean',
+                conjugation='random', max_sim_cutoff=-1.0, neg_ratio=1.0, progress=False)  # the whole pool, in order
+    out = mine_negative_labels(tower, id_emb, names, ['csp_noun'], replace_underscores=True, **opts)
+    assert out['prompts'] == nouns + conjugate(adjs)
+    kept = mine_negative_labels(tower, id_emb, names, ['csp_noun'], **opts)  # the miner's default: as NegLabel
+    assert kept['prompts'][:kept['num_noun']] == ['ice_cream', 'big top', 'ice cream', 'tea_set', '_lime_']
+    assert CSPHead().mining_cfg['replace_underscores'] is True
+    from mmood.models.heads import NegLabelHead
+    assert NegLabelHead().mining_cfg['replace_underscores'] is False
+
+
+def test_shipped_corpus_pool_has_no_underscores():
+    """The shipped WordNet corpus has no "_", so CSP's pool is the same with or without the replacement (57,493
+    candidates: 46,446 nouns + 11,047 conjugated labels)."""
+    from mmood.text.csp import CSP_EXCLUDE_FILES
+    plain = load_corpus('txtfiles/neglabel_corpus', CSP_EXCLUDE_FILES)
+    replaced = load_corpus('txtfiles/neglabel_corpus', CSP_EXCLUDE_FILES, replace_underscores=True)
+    assert plain == replaced and (len(plain[0]), len(plain[1])) == (46446, 11047)

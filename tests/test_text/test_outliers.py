@@ -8,8 +8,8 @@ import torch
 
 from mmood.cache import file_sha256
 from mmood.text import (DESCRIPTION_PREFIX, OUTLIER_LEVELS, TOE_TEMPLATES, WORD_TEMPLATE, caption_filter,
-                        description_outliers, read_outlier_header, read_outlier_list, select_per_class,
-                        word_outliers, wordnet_window, write_outlier_list)
+                        debug_expand, description_outliers, read_outlier_header, read_outlier_list,
+                        select_per_class, word_outliers, wordnet_window, write_outlier_list)
 from mmood.utils.errors import ConfigError, DataError, UserError
 
 
@@ -20,6 +20,33 @@ def test_constants():
     assert [t.format('x') for t in TOE_TEMPLATES] == [
         'This is a blurry photo of x', 'This is a photo of many x', 'This is a photo of the large x',
         'This is a photo of the small x']
+
+
+# ------------------------------------------------------------------------------------------------ word: --debug
+def test_debug_expansion_is_the_reference_quick_start():
+    """The reference's --debug path: the N prompts, then per prompt in order its last space-separated word in the
+    four templates (no article, no period, no deduplication): 5N strings."""
+    prompts = ['This is a photo of a kite', 'This is a photo of a tiger shark', 'This is a photo of a kite']
+    out = debug_expand(prompts)
+    assert len(out) == 5 * 3 and out[:3] == prompts
+    assert out[3:] == [
+        'This is a blurry photo of kite', 'This is a photo of many kite', 'This is a photo of the large kite',
+        'This is a photo of the small kite',
+        'This is a blurry photo of shark', 'This is a photo of many shark', 'This is a photo of the large shark',
+        'This is a photo of the small shark',
+        'This is a blurry photo of kite', 'This is a photo of many kite', 'This is a photo of the large kite',
+        'This is a photo of the small kite']
+    assert debug_expand([]) == []
+    with pytest.raises(ConfigError):
+        debug_expand(prompts, templates=['no placeholder'])
+    # through word_outliers: the cleaned prompts (bare words prompted, ID names and repeats dropped), then expanded
+    words = ['kite', 'This is a photo of a tiger shark', 'zero', 'kite', 'sea  lion']
+    base = word_outliers(words, ['zero'])
+    assert base == ['This is a photo of a kite', 'This is a photo of a tiger shark', 'This is a photo of a sea lion']
+    expanded = word_outliers(words, ['zero'], debug_expansion=True)
+    assert expanded == debug_expand(base) and len(expanded) == 15
+    assert expanded[-4:] == ['This is a blurry photo of lion', 'This is a photo of many lion',
+                             'This is a photo of the large lion', 'This is a photo of the small lion']
 
 
 # ------------------------------------------------------------------------------------------------ description (T9)

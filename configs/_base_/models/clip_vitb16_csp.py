@@ -16,6 +16,7 @@ model = dict(
         adj_prompt='csp_adj',
         ensemble='raw_mean',
         exclude_files=('noun.person.txt', 'noun.quantity.txt', 'noun.group.txt', 'adj.pert.txt'),
+        replace_underscores=True,  # WordNet's "ice_cream" read as "ice cream" (CSP's pool loop)
         conjugation='random',  # one superclass per adjective (CSP-2); 'all' = every one of the 14
         conjugation_seed=0,
         percentile=0.95,

@@ -20,6 +20,7 @@ model = dict(
         corpus='txtfiles/neglabel_corpus',  # word without a source: candidate nouns
         quantile=0.95,  # word without a source: quantile of the similarity to the ID prompts
         window=(85.0, 95.0),  # word without a source: kept percentile window of those quantiles
+        debug_expansion=False,  # word: + each prompt's last word in the 4 templates (the reference's --debug): 5N
         index_file=None,  # caption: the reference's kept-caption indices instead of the filter
         keep=0.15,  # caption: fraction kept, farthest from ID
         per_class=250,  # caption: ID-train images per class for the class means

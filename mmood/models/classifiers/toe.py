@@ -60,6 +60,7 @@ OUTLIER_OPTIONS: Dict[str, Any] = dict(
     corpus='txtfiles/neglabel_corpus',  # word, no source: candidate nouns
     quantile=0.95,  # word, no source: quantile of the similarity to the ID prompts (NegLabel's)
     window=(85.0, 95.0),  # word, no source: kept percentile window of those quantiles
+    debug_expansion=False,  # word: + each prompt's last word in TOE's 4 templates (the reference's --debug), 5N
     index_file=None,  # caption: the reference's kept-caption indices (skips the filter)
     keep=0.15,  # caption: fraction kept (farthest from ID)
     per_class=250,  # caption: ID-train images per class for the class means
@@ -186,6 +187,8 @@ class TOEClassifier(LinearProbeClassifier):
             parts.update(corpus=str(opts['corpus']), quantile=float(opts['quantile']),
                          window=[float(w) for w in opts['window']], templates=list(self.templates),
                          tower=self.backbone.text_identity)
+        if opts['level'] == 'word' and opts['debug_expansion']:  # off: the key every earlier list was made with
+            parts.update(debug_expansion=True)
         if opts['level'] == 'description':
             parts.update(fix_strip=bool(opts['fix_strip']))
         if opts['level'] == 'caption' and not opts['index_file']:
@@ -210,8 +213,10 @@ class TOEClassifier(LinearProbeClassifier):
         if level == 'word' and opts['source']:
             path = self._source('a .txt list of words or prompts, or the reference\'s .npy')
             words = textual.read_outlier_list(path, allow_pickle=opts['allow_pickle'])
-            header.update(source=path, source_sha256=_sha256_short(path), rule='listed words, ID names removed')
-            return textual.word_outliers(words, self.class_names), header
+            header.update(source=path, source_sha256=_sha256_short(path), rule='listed words, ID names removed',
+                          debug_expansion=bool(opts['debug_expansion']))
+            return textual.word_outliers(words, self.class_names,
+                                         debug_expansion=bool(opts['debug_expansion'])), header
         if level == 'word':
             nouns, _ = load_corpus(opts['corpus'])
             self.prepare()
@@ -220,8 +225,9 @@ class TOEClassifier(LinearProbeClassifier):
             keep = textual.wordnet_window(cand, self.id_text.cpu().float(), opts['quantile'], tuple(opts['window']))
             header.update(source=opts['corpus'], rule=f'WordNet nouns whose {opts["quantile"]}-quantile similarity to '
                           f'the ID prompts lies in percentiles {tuple(opts["window"])}, ID names removed',
-                          candidates=len(nouns))
-            return textual.word_outliers([nouns[i] for i in keep.tolist()], self.class_names), header
+                          candidates=len(nouns), debug_expansion=bool(opts['debug_expansion']))
+            return textual.word_outliers([nouns[i] for i in keep.tolist()], self.class_names,
+                                         debug_expansion=bool(opts['debug_expansion'])), header
         if level == 'description':
             import json
             path = self._source('a classify-by-description JSON (class name -> descriptions)')

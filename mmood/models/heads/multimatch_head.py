@@ -13,8 +13,10 @@ tau 0.01) on the negatives; ``p`` runs over the image's ``min(k_pos, K)`` best I
 Scores (higher = more ID): ``negrefine`` (S), ``negrefine_nl`` (S_nl) and ``negrefine_mm`` (S_mm).
 
 NegRefine's LLM filter of the negatives is not part of this head: ``configs/negrefine_vitb16.py`` loads the
-negatives it published (``txtfiles/negrefine/``); without ``selected_file`` the head mines CSP negatives with
-NegRefine's options (max-cosine quantile, ID names excluded; negrefine.md NR-5).
+negatives it published (``txtfiles/negrefine/``); without ``selected_file`` the head mines CSP negatives as
+NegRefine's ``src/create_negs.py`` (``create_initial_negative_labels``) does -- the max cosine as the quantile,
+nouns equal to an ID name skipped (case-sensitively; adjectives and their superclass draws untouched) -- and
+cleans them as its ``src/neg_filter.py`` (``_clean_words``) does before the LLM filter (docs/negrefine.md).
 
 Cost: the composites depend on the image, so the text tower runs at score time (up to 25 texts x 8 templates per
 image). Two caches keep that to once per text: an in-memory LRU of composite embeddings (``pair_cache_size``
@@ -59,7 +61,11 @@ class MultiMatchHead(CSPHead):
         composite_ensemble: how the composite templates combine (``'raw_mean'`` as the reference, ``'unit_mean'``).
         pair_cache_size: composite embeddings kept in memory (least recently used dropped first; 0: none).
         percentile: mining quantile (1.0: the max cosine, NegRefine's; only used when mining).
-        exclude_id_names: drop ID class names from the mined candidates (on, as NegRefine).
+        exclude_id_names: the ID-name rule of the mined candidates (``'exact_nouns'``: nouns equal to an ID name,
+            case-sensitively, as NegRefine; True is mmood's earlier rule, nouns and adjectives ignoring case; only
+            used when mining).
+        clean_words: NegRefine's cleaning of the mined labels (letters, ``_``, ``-`` and spaces kept, results
+            under 3 characters and repeats dropped; :func:`mmood.text.mining.clean_labels`; only used when mining).
         **kwargs: :class:`CSPHead` / :class:`NegLabelHead` options (``selected_file``, ``ngroup``, ``tau``, ...).
     """
     score_name = 'negrefine'
@@ -72,9 +78,10 @@ class MultiMatchHead(CSPHead):
                  composite_ensemble: str = 'raw_mean',
                  pair_cache_size: int = 100000,
                  percentile: float = 1.0,
-                 exclude_id_names: Union[bool, str] = True,
+                 exclude_id_names: Union[bool, str] = 'exact_nouns',
+                 clean_words: bool = True,
                  **kwargs):
-        super().__init__(percentile=percentile, exclude_id_names=exclude_id_names, **kwargs)
+        super().__init__(percentile=percentile, exclude_id_names=exclude_id_names, clean_words=clean_words, **kwargs)
         self.score_names = (self.score_name, f'{self.score_name}_nl', f'{self.score_name}_mm')
         if int(k_pos) < 1 or int(k_neg) < 1:
             raise ConfigError(f'k_pos and k_neg must be at least 1, got {k_pos} and {k_neg}')

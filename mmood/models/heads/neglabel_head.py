@@ -18,7 +18,7 @@ unchanged (csp.md §3.6).
 """
 import logging
 import os.path as osp
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 from mmengine.logging import print_log
@@ -26,7 +26,7 @@ from mmpretrain.registry import MODELS
 
 from ...scores.neglabel import group_permutation, grouped_neglabel_score_
 from ...text.csp import CSP_EXCLUDE_FILES
-from ...text.mining import mine_negative_labels, write_prompts
+from ...text.mining import check_id_name_rule, mine_negative_labels, write_prompts
 from ...text.prompts import resolve_templates
 from ...utils import compute_on_main
 from .base import BaseOODHead, Features, HeadContext
@@ -44,8 +44,9 @@ class NegLabelHead(BaseOODHead):
         percentile: similarity quantile for mining (0.95).
         neg_ratio: fraction of each part of speech kept (0.15); ignored when ``num_neg`` is given.
         num_neg: explicit total number of negatives.
-        exclude_id_names: remove ID class names from the candidates (off = reference, NL-6; ``'exact'``:
-            case-sensitively).
+        exclude_id_names: remove ID class names from the candidates (off = reference, NL-6; True: nouns and
+            adjectives, ignoring case; ``'exact'``: nouns and adjectives, case-sensitively; ``'exact_nouns'``: nouns
+            only, case-sensitively, NegRefine's rule; :data:`mmood.text.mining.ID_NAME_RULES`).
         exclude_files: corpus files to skip.
         selected_file: load ready negative prompts (one per line) instead of mining, or ``dict(noun=..., adj=...)``
             label files encoded with the two parts' templates.
@@ -56,6 +57,10 @@ class NegLabelHead(BaseOODHead):
         superclasses: the superclass words (None: CSP's 14).
         conjugation_seed: seed of the superclass draws.
         quantile / priority / split / order: AdaNeg's mining rules (:func:`mmood.text.mine_negative_labels`).
+        replace_underscores: read the corpus with ``_`` replaced by a space (CSP's and NegRefine's pool; off =
+            NegLabel's reference).
+        clean_words: NegRefine's cleaning of the mined labels (:func:`mmood.text.mining.clean_labels`; only when
+            mining).
         tau: temperature on cosines (0.01 = the reference's t=1 on 100·cos).
         ngroup: number of groups (100); 1 disables grouping.
         shuffle: permute negatives before grouping (seeded CPU generator).
@@ -74,7 +79,7 @@ class NegLabelHead(BaseOODHead):
                  percentile: float = 0.95,
                  neg_ratio: Optional[float] = 0.15,
                  num_neg: Optional[int] = None,
-                 exclude_id_names: bool = False,
+                 exclude_id_names: Union[bool, str] = False,
                  exclude_files: Optional[Sequence[str]] = None,
                  selected_file=None,
                  ensemble: str = 'unit_mean',
@@ -86,6 +91,8 @@ class NegLabelHead(BaseOODHead):
                  priority: str = 'sorted',
                  split: str = 'round_noun',
                  order: str = 'noun_first',
+                 replace_underscores: bool = False,
+                 clean_words: bool = False,
                  tau: float = 0.01,
                  ngroup: int = 100,
                  shuffle: bool = True,
@@ -99,12 +106,17 @@ class NegLabelHead(BaseOODHead):
         self.score_names = (self.score_name, )
         if tau <= 0:
             raise ConfigError(f'tau must be positive, got {tau}')
+        try:
+            check_id_name_rule(exclude_id_names)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         self.mining_cfg = dict(corpus_dir=corpus_dir, noun_prompt=noun_prompt, adj_prompt=adj_prompt,
                                percentile=percentile, neg_ratio=neg_ratio, num_neg=num_neg,
                                exclude_id_names=exclude_id_names, exclude_files=exclude_files,
                                selected_file=selected_file, ensemble=ensemble, max_sim_cutoff=max_sim_cutoff,
                                conjugation=conjugation, superclasses=superclasses, conjugation_seed=conjugation_seed,
-                               quantile=quantile, priority=priority, split=split, order=order)
+                               quantile=quantile, priority=priority, split=split, order=order,
+                               replace_underscores=replace_underscores, clean_words=clean_words)
         self.template_ensemble = ensemble
         self.tau = float(tau)
         self.ngroup = int(ngroup)
@@ -202,9 +214,9 @@ class CSPHead(NegLabelHead):
 
     Only the defaults differ from :class:`NegLabelHead` (csp.md §4): nouns under CSP's 8 templates and conjugated
     labels (one random superclass per adjective, seed 0) under its 4, both as the mean of *raw* embeddings; the
-    ``person`` / ``quantity`` / ``group`` noun files and ``adj.pert`` left out; 0.95 quantile with the 0.95
-    max-cosine cut-off; 15 % of each part kept; 100 groups, tau 0.01. The classifier's ID prototypes should use
-    ``templates='csp_noun'`` and ``ensemble='raw_mean'`` (``configs/csp_vitb16.py``).
+    ``person`` / ``quantity`` / ``group`` noun files and ``adj.pert`` left out; ``_`` read as a space; 0.95 quantile
+    with the 0.95 max-cosine cut-off; 15 % of each part kept; 100 groups, tau 0.01. The classifier's ID prototypes
+    should use ``templates='csp_noun'`` and ``ensemble='raw_mean'`` (``configs/csp_vitb16.py``).
     """
     score_name = 'csp'
 
@@ -215,6 +227,8 @@ class CSPHead(NegLabelHead):
                  ensemble: str = 'raw_mean',
                  max_sim_cutoff: Optional[float] = 0.95,
                  conjugation: Optional[str] = 'random',
+                 replace_underscores: bool = True,
                  **kwargs):
         super().__init__(noun_prompt=noun_prompt, adj_prompt=adj_prompt, exclude_files=exclude_files,
-                         ensemble=ensemble, max_sim_cutoff=max_sim_cutoff, conjugation=conjugation, **kwargs)
+                         ensemble=ensemble, max_sim_cutoff=max_sim_cutoff, conjugation=conjugation,
+                         replace_underscores=replace_underscores, **kwargs)
