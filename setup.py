@@ -39,6 +39,7 @@ setup(
         'nltk>=3.8',
         'matplotlib>=3.6',
         'tqdm',
+        'pyyaml',  # configs/metafile.yml (tools/analysis_tools/reproduce.py)
         'setuptools>=77.0.3,<81',
     ],
     extras_require={
