@@ -198,11 +198,16 @@ def collect_set(spec: dict, is_id: bool, num_classes: Optional[int] = None, chec
 
 
 def _roots(spec: dict) -> List[str]:
+    """The folders a set scans; none for a set read from an annotation list (``ann_file``), whose folder is only a
+    prefix of its listed files (OpenOOD's lists share one image folder between the ID and every OOD set)."""
+    if spec.get('ann_file'):
+        return []
     return [osp.realpath(resolve_path(spec[k])) for k in ('data_root', 'data_prefix') if spec.get(k)]
 
 
 def overlap_problems(sets: Sequence[Tuple[dict, Sequence[str]]]) -> List[str]:
-    """Problems of ID/OOD overlap: the same file in the ID set and an OOD set, or one set's folder inside another's.
+    """Problems of ID/OOD overlap: the same file in the ID set and an OOD set, or one scanned set's folder inside
+    another's (sets read from annotation lists overlap only through their files).
 
     Args:
         sets: ``(spec, paths)`` per set, the ID set first.

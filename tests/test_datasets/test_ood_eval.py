@@ -160,6 +160,22 @@ def test_id_images_inside_an_ood_set_are_refused(tmp_path):
     assert len(build(dict(cfg, allow_overlap=True))) == 9 + 2 + 2 + 13
 
 
+def test_listed_sets_may_share_one_image_folder(benchmark_dir, tmp_path):
+    """OpenOOD v1.5's layout: the ID list and every OOD list name files under one shared image folder. That is no
+    overlap; a file listed by both still is."""
+    from mmood.utils import DataError
+    root, _ = benchmark_dir
+    (tmp_path / 'id.txt').write_text('id/zero/img_0_000.png 0\nid/two/img_2_001.png 2\n')
+    (tmp_path / 'ood.txt').write_text('ood_b/img_11_000.png -1\nood_a/nested/deeper/img_10_000.png -1\n')
+    cfg = dict(type='OODEvalDataset', class_names=['zero', 'one', 'two'], pipeline=tiny_pipeline(),
+               id_set=dict(name='ID', ann_file=str(tmp_path / 'id.txt'), data_prefix=root),
+               ood_sets=[dict(name='Listed', ann_file=str(tmp_path / 'ood.txt'), data_prefix=root)])
+    assert len(build(cfg)) == 4
+    (tmp_path / 'ood.txt').write_text('ood_b/img_11_000.png -1\nid/two/img_2_001.png -1\n')
+    with pytest.raises(DataError, match=r'1 images of OOD set "Listed" are also in the ID set "ID"'):
+        build(cfg)
+
+
 def test_model_class_names_must_be_the_data_classes(tmp_path):
     """4 or 6 names for the data's 5 classes, a duplicate, another order: refused before testing; a config that
     names the same classes differently says so (class_name_check='count')."""
