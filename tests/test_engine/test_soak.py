@@ -27,13 +27,18 @@ model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r
 test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{dataset!r}))
 ''')
     test = load_tool('test')
-    args = [config, '--work-dir', str(tmp_path / 'work'), '--cache-dir', str(tmp_path / 'cache')]
-    first = test.main(args)
+
+    def args(i):  # one work dir per run: two runs in the same second would share a timestamp folder
+        return [config, '--work-dir', str(tmp_path / 'work' / str(i)), '--cache-dir', str(tmp_path / 'cache')]
+
+    first = test.main(args(0))
     memory, files = rss_mb(), open_files()
     loggers, hubs = len(MMLogger._instance_dict), len(MessageHub._instance_dict)
-    for _ in range(9):
-        assert test.main(args) == first  # the same numbers every time
+    for i in range(1, 10):
+        assert test.main(args(i)) == first  # the same numbers every time
     assert rss_mb() - memory < 50, (memory, rss_mb())
     assert open_files() - files <= 2, os.listdir('/proc/self/fd')
     assert len(MMLogger._instance_dict) <= loggers and len(MessageHub._instance_dict) <= hubs
-    assert len([d for d in os.listdir(osp.join(str(tmp_path), 'work')) if d.startswith('20')]) == 10
+    for i in range(10):  # every run wrote its results
+        (run, ) = [d for d in os.listdir(osp.join(str(tmp_path), 'work', str(i))) if d.startswith('20')]
+        assert osp.isfile(osp.join(str(tmp_path), 'work', str(i), run, 'metrics.json'))

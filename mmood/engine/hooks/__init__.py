@@ -24,8 +24,10 @@ from mmpretrain.registry import HOOKS
 
 from ...utils.errors import ConfigError
 from ...utils.io import atomic_open
+from .threads_hook import IntraOpThreadsHook
 
-__all__ = ['OODPrepareHook', 'OODResultsHook', 'DatasetEpochHook', 'model_report_notes', 'pipeline_of',
+__all__ = ['OODPrepareHook', 'OODResultsHook', 'DatasetEpochHook', 'IntraOpThreadsHook', 'model_report_notes',
+           'pipeline_of',
            'ood_metric_of', 'fit_heads_from_cache', 'release_runner_instances', 'release_instances',
            'RESULT_COLUMNS', 'checkpoint_note']
 
