@@ -575,7 +575,9 @@ def _split_key(key: str) -> Tuple[str, str]:
 def _fmt(value: Optional[float], signed: bool = False) -> str:
     if value is None:
         return '—'
-    return f'{value:+.2f}' if signed else f'{value:.2f}'
+    if signed:
+        return f'{value + 0.0 if abs(value) >= 0.005 else 0.0:+.2f}'  # no "-0.00" for a difference that rounds away
+    return f'{value:.2f}'
 
 
 def _row(run: RunSpec, p: Published, measured: Optional[float], status: str, metrics_path: Optional[str],

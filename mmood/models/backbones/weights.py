@@ -18,7 +18,9 @@ mmood therefore decides the activation from the weights (:func:`weights_activati
 * anything else cannot be told from the file: :func:`resolve_activation` then takes the config's
   ``activation`` option, and refuses to guess when the architecture exists with both activations.
 """
+import functools
 import json
+import os
 import os.path as osp
 import zipfile
 from typing import Iterable, Optional, Tuple
@@ -86,7 +88,13 @@ def openai_format(path: str) -> Optional[str]:
     """``'torchscript'`` for an OpenAI TorchScript archive, ``'state_dict'`` for a state dict in OpenAI's layout
     (saved from such an archive: it keeps OpenAI's ``input_resolution`` / ``context_length`` / ``vocab_size``
     entries), None for any other file. Both need QuickGELU, and open_clip's strict loading accepts neither as it is
-    (see :func:`load_openai_weights`)."""
+    (see :func:`load_openai_weights`). Looked up once per file version (path, size, modification time)."""
+    stat = os.stat(path)
+    return _openai_format(osp.abspath(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _openai_format(path: str, size: int, mtime_ns: int) -> Optional[str]:
     if is_torchscript_archive(path):
         return 'torchscript'
     keys = _state_keys(path)
