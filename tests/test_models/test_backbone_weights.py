@@ -77,7 +77,7 @@ def test_openai_state_dicts_select_quickgelu(openai_ref):
         _build(openai_ref['openai_state'], activation='gelu')
 
 
-def test_a_torchscript_archive_of_the_whole_model(openai_ref, tmp_path):
+def test_a_torchscript_archive_of_the_whole_model(openai_ref, tmp_path, monkeypatch):
     archive = str(tmp_path / 'ViT-B-16.pt')
     model = openai_ref['ref_model']
 
@@ -100,6 +100,13 @@ def test_a_torchscript_archive_of_the_whole_model(openai_ref, tmp_path):
     assert activation == QUICK_GELU and 'TorchScript' in why
     bb = _build(archive)
     assert bb.activation == QUICK_GELU and _gap(bb, openai_ref) < 1e-5
+    # the archive of another architecture: the message reads the archive's weights and names the difference
+    small_b32 = json.loads(json.dumps(SMALL))
+    small_b32['vision_cfg']['patch_size'] = 32
+    monkeypatch.setitem(open_clip.factory._MODEL_CONFIGS, 'ViT-B-32', small_b32)
+    in_the_file = r'another architecture .*visual\.conv1\.weight \(64, 3, 16, 16\) in the file'
+    with pytest.raises(PretrainedMismatchError, match=in_the_file):
+        MODELS.build(dict(type='OpenCLIPBackbone', model_name='ViT-B-32', pretrained=archive))
 
 
 def test_an_open_clip_config_beside_the_file_states_its_activation(openai_ref, tmp_path):

@@ -31,7 +31,7 @@ from mmpretrain.registry import MODELS
 
 from ...cache import file_identity
 from ...utils.errors import ConfigError, UserError
-from .weights import QUICK_GELU, load_openai_weights, openai_format, resolve_activation
+from .weights import QUICK_GELU, load_openai_weights, openai_format, openai_state_dict, resolve_activation
 
 FEATURE_KINDS = ('global', 'local', 'pre_proj', 'tokens', 'embed')
 
@@ -52,7 +52,7 @@ def describe_weights_file(path: str, model_name: str, err: Exception) -> str:
     option = 'model.backbone.pretrained'
     head = f'{path} cannot be loaded as the open_clip weights of {model_name} (`{option}`): '
     try:
-        state = checkpoint_state_dict(load_checkpoint_file(path))
+        state = openai_state_dict(path) if openai_format(path) else checkpoint_state_dict(load_checkpoint_file(path))
     except Exception as read_err:  # not a checkpoint at all
         return head + f'it is not a readable weights file ({type(read_err).__name__}: {read_err}).'
     keys = list(state)

@@ -103,10 +103,9 @@ def _openai_format(path: str, size: int, mtime_ns: int) -> Optional[str]:
     return None
 
 
-def load_openai_weights(model, path: str) -> None:
-    """Load OpenAI's weights (:func:`openai_format`) into an open_clip ``model`` of the same architecture, strictly:
-    the TorchScript archive's state dict (``torch.jit.load``) or the state dict, less OpenAI's non-weight entries,
-    cast to the model's dtype (OpenAI's files are float16), as ``clip.model.build_model`` does."""
+def openai_state_dict(path: str) -> dict:
+    """The weights of an OpenAI file (:func:`openai_format`) under open_clip's key names: the TorchScript archive's
+    state dict (``torch.jit.load``) or the state dict, less OpenAI's non-weight entries."""
     import torch
     if is_torchscript_archive(path):
         state = torch.jit.load(path, map_location='cpu').state_dict()
@@ -114,9 +113,14 @@ def load_openai_weights(model, path: str) -> None:
         state = torch.load(path, map_location='cpu', weights_only=True)
         if isinstance(state.get('state_dict'), dict):
             state = state['state_dict']
-    state = {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state.items()
-             if k not in OPENAI_EXTRA_KEYS}
-    model.load_state_dict(state, strict=True)
+    return {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state.items()
+            if k not in OPENAI_EXTRA_KEYS}
+
+
+def load_openai_weights(model, path: str) -> None:
+    """Load OpenAI's weights (:func:`openai_state_dict`) into an open_clip ``model`` of the same architecture,
+    strictly, cast to the model's dtype (OpenAI's files are float16), as ``clip.model.build_model`` does."""
+    model.load_state_dict(openai_state_dict(path), strict=True)
 
 
 def weights_activation(model_name: str, pretrained: Optional[str], checkpoint: Optional[str]
