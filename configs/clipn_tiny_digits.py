@@ -40,7 +40,8 @@ train_dataloader = dict(
 
 max_epochs = 6
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs)
-# CLIPN's optimizer (clipn.md §3): AdamW, betas (0.9, 0.98), eps 1e-6, weight decay 0.2 except 1-D parameters
+# CLIPN's optimizer (xmed-lab/CLIPN src/run.sh): AdamW, betas (0.9, 0.98), eps 1e-6, weight decay 0.2 except 1-D
+# parameters
 optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.2),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),

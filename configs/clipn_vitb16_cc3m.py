@@ -1,6 +1,6 @@
 # CLIPN (ICCV 2023): train a "no" text tower beside a frozen LAION CLIP ViT-B/16 on CC3M image-caption pairs, then
 # detect OOD images of ImageNet-1k with ATD (primary) and CTW; MSP, MaxLogit and Energy of the yes logits come with
-# every run. Specification: clipn.md; docs/clipn.md.
+# every run. See docs/clipn.md.
 #
 #   python tools/train.py configs/clipn_vitb16_cc3m.py                     # 1 GPU (set the per-GPU batch, below)
 #   bash tools/dist_train.sh configs/clipn_vitb16_cc3m.py 4                # the reference: 4 GPUs x 512
@@ -52,8 +52,8 @@ train_dataloader = dict(
 )
 train_cfg = dict(by_epoch=True, max_epochs=10)
 
-# CLIPN's recipe (clipn.md §3): AdamW 3e-4, betas (0.9, 0.98), eps 1e-6, weight decay 0.2 except 1-D parameters
-# (norms, biases), fp16 autocast with a grad scaler, no clipping. AmpOptimWrapper needs CUDA.
+# CLIPN's recipe (xmed-lab/CLIPN src/run.sh): AdamW 3e-4, betas (0.9, 0.98), eps 1e-6, weight decay 0.2 except 1-D
+# parameters (norms, biases), fp16 autocast with a grad scaler, no clipping. AmpOptimWrapper needs CUDA.
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.2),

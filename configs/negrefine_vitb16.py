@@ -1,6 +1,6 @@
 # NegRefine (ICCV 2025, arXiv 2507.09795; code ah-ansari/NegRefine @72e4b82, MIT), zero-shot CLIP ViT-B/16,
 # ImageNet-1k val vs the OpenOOD v1.5 ImageNet-1k OOD sets plus NINCO's "Clean" subsamples (benchmark
-# `imagenet_negrefine`). Score: S = S_nl + 2 * S_mm (docs: mmood/models/heads/multimatch_head.py, negrefine.md):
+# `imagenet_negrefine`). Score: S = S_nl + 2 * S_mm (docs: mmood/models/heads/multimatch_head.py, docs/negrefine.md):
 # S_nl = NegLabel's grouped score on CSP-style embeddings (100 groups, tau 0.01) of NegRefine's published,
 # LLM-filtered negatives (txtfiles/negrefine/, 4,998 nouns + 1,372 conjugated labels; the LLM filter itself is not
 # part of mmood); S_mm = max over the image's top-5 ID x top-5 negative labels of sigmoid(c - v), c the logit of
@@ -12,7 +12,7 @@
 # src/create_negs.py does (max-cosine quantile, nouns equal to an ID name skipped) and cleans them as its
 # src/neg_filter.py does before the LLM filter (docs/negrefine.md).
 # Published (README / output/imagenet/seed_0/result.txt, AUROC / FPR95 %, ID = ImageNet val): iNaturalist
-# 99.57 / 1.51, OpenImage-O 95.02 / 24.03, Clean 90.70 / 33.04, NINCO 81.90 / 62.11 (negrefine.md §5).
+# 99.57 / 1.51, OpenImage-O 95.02 / 24.03, Clean 90.70 / 33.04, NINCO 81.90 / 62.11 (ah-ansari/NegRefine).
 _base_ = [
     './_base_/models/clip_vitb16_csp.py', './_base_/datasets/imagenet_openood_v15.py', './_base_/default_runtime.py'
 ]

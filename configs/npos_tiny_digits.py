@@ -1,6 +1,6 @@
 # NPOS on the offline digits demo: the tiny CLIP trained by configs/clip_tiny_digits.py, its 2 ViT blocks, ln_post
 # and proj fine-tuned with LogitNorm against the demo's caption prototypes, and an outlier MLP trained against
-# outliers synthesised around the boundary of per-class queues of the digits 0-4 embeddings (npos.md; docs/npos.md).
+# outliers synthesised around the boundary of per-class queues of the digits 0-4 embeddings (docs/npos.md).
 # The model, losses and scores are those of configs/npos_vitb16_in100.py; the queues, the synthesis sizes and the
 # schedule are scaled to ~630 training images (~126 per class). Trained on cached trunk tokens (the path of the
 # ImageNet-100 config); detects digits 5-9 (near) and noise (far) with `mcm` and `outlier`.

@@ -1,6 +1,6 @@
 # NPOS (ICLR 2023), CLIP part: OpenAI CLIP ViT-B/16 fine-tuned (blocks 10-11, ln_post, proj, outlier MLP) with
 # LogitNorm and non-parametric outlier synthesis on NPOS's ImageNet-100, scored on its val images vs iNaturalist /
-# SUN / Places / Textures (npos.md; the IN-100 script of deeplearning-wisc/npos @583c06d). Trained on cached trunk
+# SUN / Places / Textures (docs/npos.md; the IN-100 script of deeplearning-wisc/npos @583c06d). Trained on cached trunk
 # tokens (the tokens entering block 10, NP-9), as the reference:
 #   python tools/train.py configs/npos_vitb16_in100.py        # extracts the missing tokens first, then trains
 #   python tools/test.py configs/npos_vitb16_in100.py work_dirs/npos_vitb16_in100/iter_3180.pth
@@ -19,9 +19,9 @@
 # ~/.cache/mmood). They are read memory-mapped (train_cfg.in_memory=True reads the 38 GB into RAM, as the reference).
 _base_ = ['./_base_/models/npos_vitb16.py', './_base_/default_runtime.py']
 
-# ---------------------------------------------------------------- recipe (npos.md §5, IN-100 script)
+# ---------------------------------------------------------------- recipe (the reference IN-100 script)
 # Iterations per epoch: the reference iterates ceil(#train / 800) batches per epoch, ~159 for NPOS's IN-100 train
-# split (npos.md §5: ~1.27-1.30e5 images; 159 batches of 800 hold 126,401-127,200). The exact count of these 100
+# split (~1.27-1.30e5 images; 159 batches of 800 hold 126,401-127,200). The exact count of these 100
 # wnids' ImageNet train images is not derivable here: a user whose train list holds another number of images
 # changes this one constant (ceil(images / train_batch_size)). The sampler is infinite (reshuffled passes, full
 # batches), so an "epoch" is 159 x 800 = 127,200 samples.
@@ -41,7 +41,7 @@ model = dict(
     start_iter=start_iter,
 )
 
-# ---------------------------------------------------------------- data (npos.md §3)
+# ---------------------------------------------------------------- data (docs/npos.md)
 # CLIP's eval transform for train and test alike, no augmentation: the model base's npos_pipeline
 # ID train: the ImageNet train images of NPOS's 100 wnids, labels in its order (the list written above)
 imagenet100_train = dict(type='CustomDataset', data_root='data/imagenet', data_prefix='train',
@@ -71,7 +71,7 @@ test_dataloader = dict(
 test_evaluator = dict(type='OODMetric', fpr_positive='id', fpr_rule='closest')  # ID positive, Hendrycks' rule
 test_cfg = dict(type='CachedFeatureTestLoop', extraction=dict(storage='float16', batch_size=256))
 
-# ---------------------------------------------------------------- optimisation (npos.md §5)
+# ---------------------------------------------------------------- optimisation (the reference IN-100 script)
 # SGD (the model base's optim_wrapper). Constant lr: the reference's MultiStepLR(milestones=[60], gamma=10) is
 # never reached in 20 epochs (NP-5).
 param_scheduler = []

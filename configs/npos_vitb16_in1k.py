@@ -1,7 +1,7 @@
 # NPOS (ICLR 2023), CLIP part, on ImageNet-1k: OpenAI CLIP ViT-B/16 fine-tuned (blocks 10-11, ln_post, proj, outlier
 # MLP) with LogitNorm and non-parametric outlier synthesis on ImageNet-1k train, scored on ImageNet-1k val vs
 # iNaturalist / SUN / Places / Textures (benchmark `imagenet_mos`). Recipe: the IN-1k script of
-# deeplearning-wisc/npos @583c06d (npos.md §5), which cannot run as published (NP-4: invalid --dataset, P = 1
+# deeplearning-wisc/npos @583c06d, which cannot run as published (NP-4: invalid --dataset, P = 1
 # crashes the rejection step, its path list is not shipped); this config is a valid version of it.
 #   bash tools/dist_train.sh configs/npos_vitb16_in1k.py 8     # 8 GPUs x 125 = the reference's batch of 1000
 #   python tools/test.py configs/npos_vitb16_in1k.py work_dirs/npos_vitb16_in1k/iter_128200.pth
@@ -16,7 +16,7 @@
 # checkpoints are ~2.2 GB with the trained blocks and their momentum); one synthesis step's k-NN runs in class chunks.
 _base_ = ['./_base_/models/npos_vitb16.py', './_base_/datasets/imagenet_mos_ood.py', './_base_/default_runtime.py']
 
-# ---------------------------------------------------------------- recipe (npos.md §5, IN-1k script)
+# ---------------------------------------------------------------- recipe (the reference IN-1k script)
 num_train_images = 1_281_167  # ImageNet-1k train
 num_gpus = 8  # the reference: 8 GPUs (DataParallel); with another count keep the global batch of 1000
 batch_per_gpu = 125
@@ -39,7 +39,7 @@ model = dict(
     start_iter=start_iter,
 )
 
-# ---------------------------------------------------------------- data (npos.md §3)
+# ---------------------------------------------------------------- data (docs/npos.md)
 # CLIP's eval transform for train and test alike, no augmentation: the model base's npos_pipeline
 train_dataloader = dict(
     batch_size=batch_per_gpu,  # per GPU
@@ -58,7 +58,7 @@ val_evaluator = None
 # (imagenet_mos_ood.py's OODTestLoop) with the training transform
 test_dataloader = dict(dataset=dict(pipeline={{_base_.npos_pipeline}}))
 
-# ---------------------------------------------------------------- optimisation (npos.md §5)
+# ---------------------------------------------------------------- optimisation (the reference IN-1k script)
 # SGD (the model base's optim_wrapper)
 # The reference's MultiStepLR(milestones=[60], gamma=10), per epoch, here in iterations: gamma 10 MULTIPLIES the lr
 # by 10 from epoch 60 (0.1 -> 1.0, the MLP 0.01 -> 0.1). It probably meant 0.1, but it is the reference's value and

@@ -60,7 +60,7 @@ def _resize(cfg):
 
 
 def test_negative_label_family_parameters():
-    """CSP, AdaNeg and NegRefine as their specifications (csp.md §4, adaneg.md §4, negrefine.md §4)."""
+    """CSP, AdaNeg and NegRefine with the hyper-parameters of each reference's config or script."""
     csp = Config.fromfile(osp.join(REPO, 'configs', 'csp_vitb16.py'))
     h = csp.model.head
     assert (h.type, h.tau, h.ngroup, h.percentile, h.neg_ratio, h.max_sim_cutoff, h.conjugation, h.ensemble) == \
@@ -89,7 +89,7 @@ def test_negative_label_family_parameters():
 
 def test_benchmark_table_is_the_one_source():
     """The _base_ dataset configs name benchmarks; resolving them gives the table's sets under data/ (the paths the
-    README documents), and the ImageNet OOD list is written once."""
+    docs/data.md documents), and the ImageNet OOD list is written once."""
     mos = resolve_sets(dict(benchmark='imagenet_mos'))
     assert mos[0] == dict(name='ImageNet', data_root='data/imagenet/val', ann_file='data/imagenet/meta/val.txt')
     names = ('iNaturalist', 'SUN', 'Places', 'Textures')
@@ -113,7 +113,7 @@ def test_benchmark_table_is_the_one_source():
 
 
 def test_clipn_recipe_builds_on_cpu():
-    """configs/clipn_vitb16_cc3m.py holds CLIPN's recipe (clipn.md §3-5); its optimizer builds on CPU with
+    """configs/clipn_vitb16_cc3m.py holds CLIPN's recipe (xmed-lab/CLIPN src/run.sh); its optimizer builds on CPU with
     OptimWrapper (mmengine's AmpOptimWrapper needs CUDA): AdamW on the no tower only, decay on matrices only."""
     from mmengine.optim import build_optim_wrapper
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'clipn_vitb16_cc3m.py'))
@@ -147,7 +147,7 @@ def test_clipn_recipe_builds_on_cpu():
 
 
 def test_npos_recipes():
-    """NPOS's IN-100 and IN-1k recipes (npos.md §2-§6, reference_bugs NP-*): model, synthesis sizes, schedule in
+    """NPOS's IN-100 and IN-1k recipes (deeplearning-wisc/npos scripts, NP-*): model, synthesis sizes, schedule in
     iterations computed from epochs, optimizer, data and preprocessing."""
     for name in ('npos_vitb16_in100.py', 'npos_vitb16_in1k.py'):
         cfg = Config.fromfile(osp.join(REPO, 'configs', name))
@@ -202,7 +202,8 @@ def test_npos_recipes():
 
 
 def test_openood_configs_preprocess_as_their_numbers_source():
-    """The OpenOOD v1.5 numbers in the README come from OpenOOD-VLM's logs: bicubic 256 -> centre crop 224."""
+    """The OpenOOD v1.5 numbers in docs/neglabel.md, docs/mcm.md and docs/adaneg.md come from OpenOOD-VLM's logs:
+    bicubic 256 -> centre crop 224."""
     pipelines = set()
     for name in ('neglabel', 'mcm', 'glmcm', 'csp', 'adaneg'):
         cfg = Config.fromfile(osp.join(REPO, 'configs', f'{name}_vitb16_openood.py'))

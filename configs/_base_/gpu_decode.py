@@ -1,5 +1,5 @@
-# GPU JPEG decoding: an option, off by default (the README's "Evaluation throughput" gives its speed and how far scores
-# move; docs/decoding.md its decoding). Plain JPEGs stay encoded in the loading workers and are decoded (nvJPEG),
+# GPU JPEG decoding: an option, off by default (docs/performance.md, "Faster decoders": its speed and how far scores
+# move; docs/decoding.md: its decoding). Plain JPEGs stay encoded in the loading workers and are decoded (nvJPEG),
 # resized and centre-cropped on the GPU in one batch per step; other images are decoded on the CPU and resized/cropped
 # with the same geometry. Needs CUDA and a torchvision whose `torchvision.io` imports; building the model says which is
 # missing otherwise.

@@ -91,7 +91,7 @@ BENCHMARKS: Dict[str, Dict[str, Any]] = {
         ood_sets=[_subset(20, 'val', 'near')]),
     'imagenet20': dict(
         description='ImageNet-20 val vs ImageNet-10 val (near; TOE). MCM used ImageNet-10 *train* as OOD '
-        '(reference_bugs MCM-5): benchmark imagenet20_mcm',
+        '(MCM-5): benchmark imagenet20_mcm',
         class_names='txtfiles/imagenet20_classes.txt',
         id_set=_subset(20, 'val'),
         ood_sets=[_subset(10, 'val', 'near')]),
@@ -115,8 +115,9 @@ BENCHMARKS: Dict[str, Dict[str, Any]] = {
         ood_sets=MOS_FAR_OOD),
 }
 
-#: NegRefine's ImageNet-1k list (negrefine.md §3): ImageNet val (50,000, as its torchvision ``ImageNet(split='val')``)
-#: vs the OpenOOD v1.5 sets plus NINCO's "Clean" set (its popular-dataset subsamples, 2,715 images, group far).
+#: NegRefine's ImageNet-1k list (ah-ansari/NegRefine src/eval.py): ImageNet val (50,000, as its torchvision
+#: ``ImageNet(split='val')``) vs the OpenOOD v1.5 sets plus NINCO's "Clean" set (its popular-dataset subsamples, 2,715
+#: images, group far).
 BENCHMARKS['imagenet_negrefine'] = dict(
     description='ImageNet-1k val vs the OpenOOD v1.5 ImageNet-1k OOD sets plus NINCO\'s popular-dataset subsamples '
     '("Clean", far; NegRefine)',

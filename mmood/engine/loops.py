@@ -147,7 +147,7 @@ class CachedFeatureTrainLoop(IterBasedTrainLoop):
         num_workers: workers of the feature dataloader.
         in_memory: read the cached arrays into memory.
         epochs: with ``max_iters=None``, train ``epochs`` × ``model.steps_per_epoch`` iterations, the epoch length
-            the model sets while preparing (TOE: one epoch = one pass over the outlier texts, reference_bugs TOE-4).
+            the model sets while preparing (TOE: one epoch = one pass over the outlier texts, TOE-4).
     """
 
     def __init__(self, runner, dataloader, max_iters: Optional[int] = None, val_begin: int = 1,

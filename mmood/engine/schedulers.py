@@ -1,17 +1,18 @@
 """Per-iteration linear warm-up from exactly 0, then cosine decay: PLP's learning-rate schedule.
 
 Paper: N. Adaloglou, F. Michels, T. Kaiser, M. Kollmann, "Adapting Contrastive Language-Image Pretrained (CLIP)
-Models for Out-of-Distribution Detection", TMLR 2024, arXiv:2303.05828 (plp.md §4; the DINO-style schedule).
+Models for Out-of-Distribution Detection", TMLR 2024, arXiv:2303.05828 (its linear_probing.py; the DINO-style schedule).
 
 For T scheduled steps, W = int(warmup_ratio · T) warm-up steps, peak η (the optimizer's lr) and floor η_min::
 
     lr_k = linspace(start, η, W)[k]                                    k < W   (step 0: exactly `start` = 0)
     lr_k = η_min + (η − η_min) · ½ (1 + cos(π (k − W) / (T − W)))     W ≤ k < T (never reaches η_min)
 
-With T = 20 the schedule is 0, 1e-3, 1e-3, 9.92404e-4, …, 7.59612e-6 (test vector N9): two steps at the peak.
-mmengine's ``LinearLR`` cannot start from 0 (start_factor > 0), hence this scheduler (reference_bugs PLP-11).
-PLP's effective peak is 1e-3 at any batch size: its optimizer builder scales the lr by bs/256 but the schedule
-overwrites it from the unscaled value (PLP-1); configs give ``lr=1e-3`` and no ``auto_scale_lr``.
+With T = 20 the schedule is 0, 1e-3, 1e-3, 9.92404e-4, …, 7.59612e-6 (tests/test_plp/test_probe.py): two steps at the
+peak. mmengine's ``LinearLR`` cannot start from 0 (start_factor > 0), hence this scheduler (PLP-11,
+docs/reference_deviations.md). PLP's effective peak is 1e-3 at any batch size: its optimizer builder scales the lr by
+bs/256 but the schedule overwrites it from the unscaled value (PLP-1); configs give ``lr=1e-3`` and no
+``auto_scale_lr``.
 """
 import math
 from typing import List

@@ -26,7 +26,7 @@ test images. One batch ``X`` of a stream is processed as:
        S_AdaNeg(x) = S_ada(x) + lambda * S_nl(x)        (reference: lambda = 0.1)
 
 Decisions relative to the reference implementation (``YBZh/OpenOOD-VLM``, ``TTAPromptPostprocessor_noadagap``;
-see ``adaneg.md``):
+see docs/adaneg.md and docs/reference_deviations.md):
 
 * ADA-1 (fixed): entropies are computed in float32 (float64 for float64 inputs), not in fp16 where they are NaN.
   They are ``-sum p log(p + 1e-8)`` clamped at 0, and replacement only ever considers written slots, so neither the

@@ -5,7 +5,7 @@ arXiv:2308.12213.
 
 CLIPN adds a "no" text tower to CLIP. For an image embedding ``f`` and per-class "yes" / "no" text embeddings
 ``g_c`` / ``h_c`` (all L2-normalised), with the cosines ``cos_yes_c = f . g_c`` and ``cos_no_c = f . h_c`` and the
-logit scale ``s`` (the reference uses the literal 100 at inference, reference_bugs.md CN-8)::
+logit scale ``s`` (the reference uses the literal 100 at inference, CN-8)::
 
     l_yes_c = s * cos_yes_c,   l_no_c = s * cos_no_c
     p_yes_c = sigmoid(l_yes_c - l_no_c)              # the "yes" probability of class c
@@ -93,7 +93,7 @@ def clipn_scores(cos_yes: Tensor, cos_no: Tensor, logit_scale: float = 100.0) ->
         cos_yes (Tensor): Cosines of the image with the "yes" class embeddings, shape ``(B, C)``.
         cos_no (Tensor): Cosines of the image with the "no" class embeddings, shape ``(B, C)``.
         logit_scale (float): The scale ``s`` of both logit matrices. Defaults to 100.0 (the reference's literal
-            inference scale, reference_bugs.md CN-8).
+            inference scale, CN-8).
 
     Returns:
         dict: ``{'ctw': (B,), 'atd': (B,)}``, float32 (float64 if an input is float64), both in ``[0, 1]``.

@@ -12,7 +12,7 @@ embeddings ``e_k`` (all L2-normalised)::
     S_GL(x)    = S_MCM(x) + lambda * S_L-MCM(x)
 
 The reference argparse default is ``lambda = 1.0``; the authors recommend ``lambda = 0.5`` for OOD detection,
-which is the default here (reference_bugs.md GL-2). Softmaxes run in float32 or better (MCM-6).
+which is the default here (GL-2, docs/reference_deviations.md). Softmaxes run in float32 or better (MCM-6).
 
 Sign: **higher = more in-distribution**.
 """

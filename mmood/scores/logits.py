@@ -93,8 +93,8 @@ def l1_norm_score(logits: Tensor) -> Tensor:
     """PLP's L1-norm score ``sum_c (logits_c - min_c logits_c)``.
 
     The logits are shifted so that the smallest one is zero, then summed (the L1 norm of the non-negative
-    shifted logits). The reference passes its temperature as the non-negativity flag (reference_bugs.md
-    PLP-6); here the shift is always applied and there is no temperature.
+    shifted logits). The reference passes its temperature as the non-negativity flag
+    (PLP-6); here the shift is always applied and there is no temperature.
 
     Args:
         logits (Tensor): Logits of shape ``(N, C)``.

@@ -25,9 +25,9 @@ Covariance estimators (:func:`fit_gaussians`):
 The background covariance is the maximum-likelihood covariance of all features (divided by ``N``). The
 normalisation matters for the *relative* score: dividing the class covariance by ``N - C`` and the background one
 by ``N - 1`` (an earlier mmood version) scales the two distances differently, which changes the ranking
-(test_vectors N11); dividing both by ``N`` is what the RMD paper and OpenOOD do. Fitting runs in float64. Before
-inversion each covariance is shrunk, ``Sigma + shrinkage * (trace(Sigma) / D) * I``, so a singular covariance
-(e.g. ``D > N``) still yields a finite precision matrix. Classes without training samples are flagged in
+(see tests/test_scores/test_mahalanobis.py); dividing both by ``N`` is what the RMD paper and OpenOOD do. Fitting runs
+in float64. Before inversion each covariance is shrunk, ``Sigma + shrinkage * (trace(Sigma) / D) * I``, so a singular
+covariance (e.g. ``D > N``) still yields a finite precision matrix. Classes without training samples are flagged in
 ``class_mask`` and ignored by the score (e.g. PLP's classes that never receive a pseudo-label).
 
 Sign: **higher = more in-distribution** (the scores are negated distances).

@@ -9,7 +9,7 @@ Formula, for an image embedding ``h`` and ID prompt embeddings ``e_1..e_K`` (all
 
 The reference uses ``tau = 1`` on raw cosines (no x100 logit scale), which yields a near-uniform softmax
 (about ``1/K``). The softmax is therefore always evaluated in float32 or better (fp16/bf16 inputs are upcast,
-float64 stays float64), never in half precision (reference_bugs.md MCM-6).
+float64 stays float64), never in half precision (MCM-6, docs/reference_deviations.md).
 
 Sign: **higher = more in-distribution**.
 """

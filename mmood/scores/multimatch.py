@@ -13,7 +13,7 @@ them (``e_{p,n}``) and compare each composite with *its own* negative's logit ``
 An image that matches "tench and gooey landscape" better than "gooey landscape" alone is an ID image with some
 extra content, not an OOD one. NegRefine's final score is ``S = S_NegLabel + 2 S_mm`` (the head adds them).
 
-Decisions relative to the reference (negrefine.md §6):
+Decisions relative to the reference (``ah-ansari/NegRefine`` ``src/clip_ood.py``; docs/reference_deviations.md):
 
 * NR-2 (fixed): the reference evaluates ``exp(c) / (exp(c) + exp(v))``, which overflows in float32 for logits
   above ~88; :func:`multimatch_score` uses the equal, finite ``sigmoid(c - v)``.

@@ -20,7 +20,7 @@ embeddings by ``1 / tau`` once, so no pass over the (B, M) matrix is spent on th
 Grouping (``ngroup > 1``): the negative columns are reordered by a permutation (see :func:`group_permutation`),
 split into ``ngroup`` groups of ``m = floor(M / ngroup)`` columns, the score is computed per group against all
 ID labels, and the group scores are averaged. Decisions relative to the reference implementation
-(reference_bugs.md):
+(``XueJiang16/NegLabel`` ``clip_ood.py``; docs/reference_deviations.md):
 
 * NL-1 (fixed): ``ngroup <= 1`` uses the formula above (the reference returns the raw sum of ID logits).
 * NL-2 (fixed): ``group_fuse_num = n`` keeps the first ``n`` groups (the reference keeps ``n - 1``).

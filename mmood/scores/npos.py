@@ -1,5 +1,5 @@
 """NPOS's test score as its reference computes it (Tao et al., "Non-Parametric Outlier Synthesis", ICLR 2023,
-arXiv 2303.02966; npos.md §6, reference_bugs NP-1).
+arXiv 2303.02966; the reference's ``test_npos.py``, NP-1).
 
 The reference scores MSP on logits normalised by the Frobenius norm of the whole batch of raw image embeddings::
 

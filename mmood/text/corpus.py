@@ -1,7 +1,7 @@
 """Reading a NegLabel word corpus: one file per WordNet lexicographer file, one word per line.
 
 The part of speech is the file name before its first dot (``noun.act.txt`` -> ``noun``); only ``noun`` and
-``adj`` files are used. Files are read in **sorted** name order (reference_bugs NL-5: the reference used
+``adj`` files are used. Files are read in **sorted** name order (NL-5: the reference used
 ``os.listdir`` order), words are stripped and de-duplicated globally across both parts of speech, first seen
 wins (so the sorted order, which puts ``adj.*`` first, decides ownership of words that are both).
 
@@ -33,7 +33,7 @@ def load_corpus(corpus_dir: str, exclude_files: Optional[Sequence[str]] = None,
         exclude_files: file names to skip (the reference's ``txt_exclude``).
         priority: who owns a word that is both a noun and an adjective: ``'sorted'`` -- the first file in sorted
             order (``adj.*`` before ``noun.*``: the adjective; NegLabel, CSP); ``'noun'`` -- the noun files are
-            read first (AdaNeg drops adjectives that are also nouns, adaneg.md §3.1).
+            read first (AdaNeg drops adjectives that are also nouns).
         replace_underscores: replace ``_`` by a space in every line before stripping and de-duplicating (CSP,
             NegRefine); False keeps the lines as they are (NegLabel).
 

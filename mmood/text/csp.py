@@ -1,5 +1,5 @@
 """CSP's conjugated labels (Chen et al., "Conjugated Semantic Pool Improves OOD Detection with Pre-trained
-Vision-Language Models", NeurIPS 2024, arXiv 2410.08611; csp.md §3.3).
+Vision-Language Models", NeurIPS 2024, arXiv 2410.08611; the reference's ``CLIPScalableClassifier.__init__``).
 
 CSP widens NegLabel's candidate pool with *conjugated* labels: every adjective of the corpus joined with a general
 superclass word (``"white creature"``), a cluster centre for images that share a property across categories. The
@@ -14,12 +14,12 @@ from typing import List, Sequence
 
 __all__ = ['CSP_SUPERCLASSES', 'CONJUGATIONS', 'CSP_EXCLUDE_FILES', 'conjugate']
 
-#: The 14 superclass words of CSP, in the reference's order (its ``csp_templates``; csp.md §3.1).
+#: The 14 superclass words of CSP, in the reference's order (its ``csp_templates`` in ``class_names.py``).
 CSP_SUPERCLASSES = ('environment', 'space', 'object', 'scene', 'place', 'item', 'area', 'view', 'thing', 'pattern',
                     'structure', 'landscape', 'vista', 'creature')
 #: ``conjugate`` modes.
 CONJUGATIONS = ('random', 'all')
-#: Corpus files CSP leaves out of its pool (csp.md §3.3).
+#: Corpus files CSP leaves out of its pool (its config's ``txt_exclude``).
 CSP_EXCLUDE_FILES = ('noun.person.txt', 'noun.quantity.txt', 'noun.group.txt', 'adj.pert.txt')
 
 

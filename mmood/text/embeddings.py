@@ -8,7 +8,7 @@ Template ensembles (:func:`encode_ensemble_cached`) combine one embedding per te
 
 * ``'unit_mean'``: ``unit(mean_t unit(enc(t(w))))`` -- CLIP's and MCM's / PLP's rule, mmood's default;
 * ``'raw_mean'``: ``unit(mean_t enc(t(w)))`` -- the mean of the *raw* encoder outputs, CSP's and NegRefine's rule
-  (csp.md CSP-3): a template whose embedding has a larger norm weighs more.
+  (CSP-3): a template whose embedding has a larger norm weighs more.
 
 With one template both are the unit embedding.
 """

@@ -5,7 +5,7 @@ For every candidate word c with unit prompt embedding ẽ_c and the ID prototype
     q_c = Quantile_p( ẽ_c · e_k  over k )          # p = 0.95, linear interpolation (torch.quantile default)
 
 Candidates far from every ID class have small q_c. Nouns and adjectives are ranked **separately**, ascending q
-(stable sort, reference_bugs NL-17), and the lowest ``floor(N_pos · neg_ratio)`` of each are kept (NL-8: a
+(stable sort, NL-17), and the lowest ``floor(N_pos · neg_ratio)`` of each are kept (NL-8: a
 fraction per part of speech; ``num_neg`` gives an explicit total split proportionally). The negative matrix is
 ``[selected nouns (ascending q); selected adjectives (ascending q)]``.
 
@@ -15,10 +15,10 @@ parameters, so a second run neither encodes the corpus nor re-mines.
 
 The descendants of NegLabel mine with the same code and other options (each an option, not a copy):
 
-* CSP (csp.md §3.3-3.5): conjugated adjectives (``conjugation='random'``), template ensembles of raw embeddings
+* CSP (docs/csp.md): conjugated adjectives (``conjugation='random'``), template ensembles of raw embeddings
   (``noun_prompt='csp_noun'``, ``adj_prompt='csp_adj'``, ``ensemble='raw_mean'``) and the max-cosine cut-off
   (``max_sim_cutoff=0.95``: a candidate whose highest cosine to an ID prototype exceeds it is ranked last);
-* AdaNeg (adaneg.md §3.1): ``quantile='index'`` (the sorted row at ``int(p·K)``, no interpolation),
+* AdaNeg (docs/adaneg.md, ADA-6): ``quantile='index'`` (the sorted row at ``int(p·K)``, no interpolation),
   ``priority='noun'``, ``split='floor_adj'``, ``order='adj_first'``, ``exclude_id_names='exact'``;
 * NegRefine: ready label files per part of speech (``selected_file=dict(noun=..., adj=...)``), each encoded
   with its part's template ensemble; without them, its LLM-free fallback mines CSP's pool with NegRefine's rules
@@ -108,7 +108,7 @@ def quantile_similarity(cand_emb: torch.Tensor, id_emb: torch.Tensor, percentile
         id_emb: (K, D) unit ID embeddings.
         percentile: quantile in [0, 1] (1 = max similarity).
         chunk_size: candidate rows per matmul.
-        max_sim_cutoff: CSP's cut-off (csp.md §3.5, CSP-5): a candidate whose highest cosine to an ID prototype
+        max_sim_cutoff: CSP's cut-off (CSP-5): a candidate whose highest cosine to an ID prototype
             is above it gets ``q = 1`` (ranked last: a near-duplicate of an ID class). None: off.
         quantile: ``'linear'`` (torch.quantile's interpolation) or ``'index'`` (the ascending-sorted row's element
             at index ``int(percentile·K)``, AdaNeg's rule).
@@ -271,7 +271,7 @@ def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[s
         exclude_id_names: drop candidates equal to an ID class name (:data:`ID_NAME_RULES`, module docstring):
             True (nouns and adjectives, case-insensitively), ``'exact'`` (nouns and adjectives, case-sensitively,
             AdaNeg), ``'exact_nouns'`` (nouns only, case-sensitively, NegRefine); off by default as in the
-            reference (reference_bugs NL-6).
+            reference (NL-6).
         exclude_files: corpus file names to skip (a name missing from the corpus is reported, CSP-7).
         selected_file: skip mining: a file of full prompts (encoded as they are), or ``dict(noun=..., adj=...)``:
             one file of labels per part of speech, each encoded with its part's templates (NegRefine's files).

@@ -7,7 +7,7 @@ outliers are CLIP *text* embeddings of strings built at one of three levels (:da
 
 * ``'word'``: single words that lie near, but not on, the ID classes, each prompted as
   ``'This is a photo of a {w}'`` (:data:`WORD_TEMPLATE`). TOE decodes them from CLIP image embeddings with a
-  BERT decoder trained as in ZOC; mmood does not port that generation (reference_bugs TOE-6: the decoding loop
+  BERT decoder trained as in ZOC; mmood does not port that generation (TOE-6: the decoding loop
   never feeds tokens back; TOE-7: it reads the ID *test* images). Instead :func:`read_outlier_list` loads a
   released list and :func:`word_outliers` prompts, cleans and deduplicates any word list. :func:`wordnet_window`
   is mmood's own, decoder-free way to pick such words from a candidate corpus (e.g. WordNet nouns): the
@@ -22,12 +22,12 @@ outliers are CLIP *text* embeddings of strings built at one of three levels (:da
 * ``'caption'``: BLIP-2 captions of ID images, of which the 15 % farthest from every ID class (class-conditional
   Gaussians of CLIP image features) are kept; :func:`caption_filter` (captioning itself is not run by mmood).
 
-Decisions (reference parity by default, fixes as options; see reference_bugs TOE-*):
+Decisions (reference parity by default, fixes as options; see TOE-* in docs/reference_deviations.md):
 
 * Description templating (TOE-8): the reference removes the prefix with ``str.strip('a photo of ')``, a
   *character-set* strip: the leading ``'This'`` survives (``'This is a blurry photo of This is a photo of ...'``)
   and trailing characters from ``{a, p, h, o, t, f, ' '}`` are eaten (``'... freshwater fish'`` becomes
-  ``'... freshwater fis'``; test vector T9). ``fix_strip=False`` (default) reproduces this byte for byte,
+  ``'... freshwater fis'``). ``fix_strip=False`` (default) reproduces this byte for byte,
   without deduplication (5,800 descriptors give 29,000 strings); ``fix_strip=True`` templates the descriptor
   itself and drops duplicates.
 * Caption filter (TOE-9): the reference's bugs (only the first 100 classes, class membership taken from the
@@ -370,7 +370,7 @@ def description_outliers(descriptors: Mapping[str, Sequence[str]], fix_strip: bo
 
     The reference's ``str.strip`` removes *characters* of the set ``{a, ' ', p, h, o, t, f}`` from both ends,
     so the leading ``'This'`` stays and e.g. ``'This is a photo of a freshwater fish'`` becomes ``'This is a photo
-    of a freshwater fis'`` (test vector T9); no deduplication (5,800 descriptors -> 29,000 strings, 21,145 unique).
+    of a freshwater fis'``; no deduplication (5,800 descriptors -> 29,000 strings, 21,145 unique).
     With ``fix_strip=True`` duplicates (across originals and copies) are dropped, keeping the first occurrence.
 
     Args:

@@ -5,19 +5,19 @@ from typing import Dict, List, Sequence, Tuple, Union
 from .class_names import resolve_path
 
 PROMPT_SETS: Dict[str, Tuple[str, ...]] = {
-    # NegLabel: template index 85 of its table, no period (reference_bugs NL-13).
+    # NegLabel: template index 85 of its table, no period (NL-13).
     'neglabel': ('the nice {}', ),
     # MCM / GL-MCM: single template, no period (MCM-2).
     'mcm': ('a photo of a {}', ),
-    # PLP's five-prompt ensemble (plp.md §3).
+    # PLP's five-prompt ensemble (docs/plp.md).
     'plp5': ('a photo of a {}.', 'a blurry photo of a {}.', 'a photo of many {}.', 'a photo of the large {}.',
              'a photo of the small {}.'),
-    # CSP (csp.md §3.1), also NegRefine's: ID names and candidate nouns (8), conjugated labels (4); CSP averages the
-    # raw embeddings of an ensemble (ensemble='raw_mean')
+    # CSP (its class_names.py), also NegRefine's: ID names and candidate nouns (8), conjugated labels (4); CSP averages
+    # the raw embeddings of an ensemble (ensemble='raw_mean')
     'csp_noun': ('a close-up photo of the nice {}.', 'a photo with the nice {}.', 'a good photo with the nice {}.',
                  'a photo of the nice {}.', '{}', 'the {}', 'the good {}', 'the nice {}'),
     'csp_adj': ('{}', 'a nice photo of {}', 'a good photo of {}', 'a close-up photo of {}'),
-    # NPOS (npos.md §2): 18 of CLIP's 80 ImageNet templates (deeplearning-wisc/npos CLIP_ft.py @583c06d, a fact of
+    # NPOS: 18 of CLIP's 80 ImageNet templates (deeplearning-wisc/npos CLIP_ft.py @583c06d, a fact of
     # the method), averaged as unit embeddings
     'npos18': ('a photo of a {}.', 'a blurry photo of a {}.', 'a black and white photo of a {}.',
                'a low contrast photo of a {}.', 'a high contrast photo of a {}.', 'a bad photo of a {}.',
@@ -25,7 +25,7 @@ PROMPT_SETS: Dict[str, Tuple[str, ...]] = {
                'a blurry photo of the {}.', 'a black and white photo of the {}.', 'a low contrast photo of the {}.',
                'a high contrast photo of the {}.', 'a bad photo of the {}.', 'a good photo of the {}.',
                'a photo of the small {}.', 'a photo of the big {}.'),
-    # AdaNeg (adaneg.md §3.1): ID names and nouns, with the period; adjectives
+    # AdaNeg (its clip_fixed_ood_prompt.py): ID names and nouns, with the period; adjectives
     'adaneg': ('The nice {}.', ),
     'adaneg_adj': ('This is a {} photo.', ),
 }
@@ -33,7 +33,7 @@ PROMPT_SETS: Dict[str, Tuple[str, ...]] = {
 #: Named sets read from shipped files (one template per line, taken literally: quotes and commas are tokenized).
 PROMPT_FILES: Dict[str, str] = {
     # CLIPN's 128 inference prompts, each with its literal single quotes; lines 35 and 99 keep a trailing comma
-    # (clipn.md §4, reference_bugs CN-7: reproduced, the released checkpoints were evaluated with them).
+    # (xmed-lab/CLIPN src/prompt/prompt.txt, CN-7: reproduced, the released checkpoints were evaluated with them).
     'clipn': 'txtfiles/clipn_prompts.txt',
 }
 

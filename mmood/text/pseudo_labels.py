@@ -1,7 +1,8 @@
 """PLP pseudo-labels: the zero-shot class of every ID training image, from a prompt-ensemble classifier.
 
 Paper: N. Adaloglou, F. Michels, T. Kaiser, M. Kollmann, "Adapting Contrastive Language-Image Pretrained (CLIP)
-Models for Out-of-Distribution Detection", TMLR 2024, arXiv:2303.05828 (PLP). Specification: plp.md §3.
+Models for Out-of-Distribution Detection", TMLR 2024, arXiv:2303.05828 (PLP). Reference: its ``linear_probing.py``;
+docs/plp.md.
 
 Formula, for a raw image feature ``x`` taken before the projection ``W`` (pre-projection CLS feature after
 ``ln_post``) and class prototypes ``t_c``::
@@ -11,7 +12,7 @@ Formula, for a raw image feature ``x`` taken before the projection ``W`` (pre-pr
     y(x) = argmax_c  x~ · t_c                                      hard label, ties -> lowest class index
 
 Normalising before or after the projection changes every logit of a row by the same positive factor, so the
-argmax is identical either way (reference_bugs PLP-2); the pseudo-MSP baseline, in contrast, is MCM (tau = 1)
+argmax is identical either way (PLP-2); the pseudo-MSP baseline, in contrast, is MCM (tau = 1)
 on ``normalize(x @ W)``. Towers without a separate projection (ModifiedResNet, timm towers) cache the projected
 feature under ``pre_proj`` (the backbone's ``pre_proj_kind`` is ``'post_proj'``); there ``W`` is the identity.
 

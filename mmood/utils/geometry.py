@@ -36,7 +36,7 @@ def resize_crop_tensor(img: torch.Tensor, scale: int, edge: str = 'short', inter
                        crop_size: Union[int, Sequence[int], None] = None) -> torch.Tensor:
     """``ResizeEdge`` (+ ``CenterCrop``) of a (C, H, W) uint8 image tensor, or of a (B, C, H, W) batch of images of
     one size, on its own device: torch's antialiased ``interpolate`` rounded to uint8. The sizes and box are the
-    pipeline's; the pixels are close to PIL's filters, not equal (the README states how far scores move).
+    pipeline's; the pixels are close to PIL's filters, not equal (docs/performance.md states how far scores move).
 
     Args:
         img: (C, H, W) or (B, C, H, W) uint8.

@@ -1,4 +1,8 @@
-"""OOD metrics: cases M (A-H, constant) and N7 of test_vectors.md, plus cross-checks against scikit-learn."""
+"""OOD metrics on hand-computed cases, plus cross-checks against scikit-learn.
+
+Cases (IDs local to this module): ``M_CASES`` A-H and ``constant`` (ID and OOD score lists with their AUROC,
+AUPRs and FPR95 under the closest-recall and interpolation rules, ties included); N7, ID scores i/30 (i = 1..30)
+against ten OOD scores, where the FPR95 conventions (closest, interp, OOD-positive) disagree."""
 import numpy as np
 import pytest
 import torch

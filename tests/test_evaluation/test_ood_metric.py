@@ -65,7 +65,7 @@ def test_options_named_in_keys(data):
 
 
 def test_means_from_unrounded_values():
-    # case A and B of the metric fixtures: mean of 86.666.. and 83.333.. is 85.0 exactly
+    # cases A and B of M_CASES (tests/test_evaluation/test_functional.py): mean of 86.666.. and 83.333.. is 85.0 exactly
     scores = np.array([.9, .8, .7, .6, .5, .65, .4, .3])
     out = OODMetric.calculate(np.r_[scores, [.4, .3, .2]], np.r_[[0] * 5, [1] * 3, [2] * 3],
                               ('ID', 'a', 'b'), ('id', 'far', 'far'))

@@ -1,5 +1,6 @@
-"""CLIPNLoss (ITBO + TSO): test vectors T3/T4 (test_vectors.md), class masking, gradients, and the 2-process gloo
-run against the single-process global batch."""
+"""CLIPNLoss (ITBO + TSO): the untrained vector T3 (no tower equal to the yes tower, total 1.688147180560) and the
+hand-made loss vector T4 (``t4_features``, N = 3, D = 4) -- IDs local to this module --, class masking, gradients, and
+the 2-process gloo run against the single-process global batch."""
 import math
 import os.path as osp
 

@@ -1,5 +1,6 @@
 """CLIPN's model: the "no" tower equals the yes tower at build, only it trains, prompt draws, prototypes, the untrained
-sanity values (clipn.md §8, test_vectors T3), the ViT-B-16 trainable count and the checkpoint layout."""
+sanity values (T3: the no tower equals the yes tower, so L_yes = L_no = ln 2), the ViT-B-16 trainable count and the
+checkpoint layout."""
 import math
 
 import pytest
@@ -127,7 +128,7 @@ def test_trainable_count_on_vit_b16_and_custom_text_towers_refused():
     clip = open_clip.create_model('ViT-B-16', pretrained=None, device='cpu')
     tower = NoTextTower(clip)
     assert tower.prompt_no.numel() == 630_784
-    assert sum(p.numel() for p in tower.parameters() if p.requires_grad) == 64_058_880  # clipn.md §8
+    assert sum(p.numel() for p in tower.parameters() if p.requires_grad) == 64_058_880  # the whole no tower
     del clip, tower
 
     class CustomText(nn.Module):  # what open_clip's CustomTextCLIP exposes: a `text` module, no text parts

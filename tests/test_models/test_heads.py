@@ -1,5 +1,6 @@
-"""The head family: named scores equal the pure score functions (test vectors N10-N12, numpy, sklearn-free
-hand cases); the method table; prepare / fit / forward; errors that name the fix."""
+"""The head family: named scores equal the pure score functions (vectors N10: logits [[2, 1, 0], [0, 0, 0]];
+N11: two 2-D classes for Mahalanobis; N12: KNN on unit vectors -- IDs local to this module -- numpy,
+sklearn-free hand cases); the method table; prepare / fit / forward; errors that name the fix."""
 import numpy as np
 import pytest
 import torch

@@ -1,6 +1,8 @@
 """NPOS building blocks (mmood.models.losses.npos): k-NN distances, boundary points, outlier synthesis with the
 corrected and the reference rejection, the queue module (FIFO ring buffer, per-class gate, resumable draws) and
-the two losses. Test vectors N1–N4 (test_vectors.md); everything else against direct numpy float64 loops."""
+the two losses. Hand vectors (IDs local to this module): N1 boundary selection on six points of R², N2
+candidates and rejection, N3 queue semantics, N4 LogitNorm invariance; everything else against direct numpy float64
+loops."""
 import math
 
 import numpy as np

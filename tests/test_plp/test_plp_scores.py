@@ -1,4 +1,4 @@
-"""PLP scores: energy / MSP / L1 of the probe's logits (N10), pseudo-MSP, the fitted variants, and a synthetic
+"""PLP scores: energy / MSP / L1 of the probe's logits, pseudo-MSP, the fitted variants, and a synthetic
 benchmark where the probe trained on noisy pseudo-labels beats pseudo-MSP."""
 from types import SimpleNamespace
 

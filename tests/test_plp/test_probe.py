@@ -1,5 +1,6 @@
-"""The linear probe: z-scoring (N8), zero-variance guard (PLP-12), PLP's lr schedule (N9), the loss on a toy
-problem, and checkpoints that hold the probe only."""
+"""The linear probe: z-scoring (N8: X = [(1,2),(3,6),(5,4)]), zero-variance guard (PLP-12), PLP's lr schedule
+(N9: T = 20, two warm-up steps; N8 and N9 are IDs local to this module), the loss on a toy problem, and checkpoints
+that hold the probe only."""
 import logging
 
 import numpy as np

@@ -1,4 +1,5 @@
-"""PLP pseudo-labels: test vector N6, equality with a direct zero-shot computation, duplicate names, caching."""
+"""PLP pseudo-labels: the hand vector N6 (a 3 -> 2 projection and three prompt embeddings; ID local to this module),
+equality with a direct zero-shot computation, duplicate names, caching."""
 import json
 import os.path as osp
 from types import SimpleNamespace
@@ -17,7 +18,7 @@ from mmood.text.pseudo_labels import (compute_pseudo_labels, describe_pseudo_lab
                                       label_counts, pseudo_label_logits, resolve_class_names,
                                       unlabelled_classes)
 
-# test vector N6
+# N6 (see the module docstring)
 pytestmark = pytest.mark.usefixtures('single_thread')
 
 

@@ -1,4 +1,6 @@
-"""AdaNeg: test vectors AT1-AT4 (adaneg.md section 7), the write rule's edge cases and the Gram-trick logits."""
+"""AdaNeg: hand vectors (IDs local to this module) on the set-up below (logit scale 10, K = 2 ID labels and 2
+negatives, L = 2): AT1 a two-batch stream with task proxies, AT2 the same with sample proxies, AT3 with two groups,
+AT4 proxy vectors from three slots; the write rule's edge cases and the Gram-trick logits."""
 import numpy as np
 import pytest
 import torch
@@ -15,7 +17,7 @@ def _unit(rows):
     return a / a.norm(dim=-1, keepdim=True)
 
 
-# ---------------------------------------------------------------- set-up of section 7
+# ---------------------------------------------------------------- set-up of AT1-AT3
 T = _unit([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]])  # K = 2 ID labels, M = 2 negatives
 K = 2
 X1 = _unit([[0.9, 0.1, 0.2], [0.1, 0.2, 0.9], [0.5, 0.5, 0.5]])
@@ -175,7 +177,7 @@ def test_at4_task_proxy():
 
 # ---------------------------------------------------------------- write rule
 def test_saturated_images_never_replace_text_or_unused_slots():
-    """Two saturated images on one full label: in float64, -sum p log(p + 1e-8) is about -1e-8 (adaneg.md 3.3)."""
+    """Two saturated images on one full label: in float64, -sum p log(p + 1e-8) is about -1e-8 (the write rule)."""
     text = _unit([[1, 0, 0], [0, 1, 0], [0, 0, 1], [-1, 0, 0]])
     feats = _unit([[1, 0, 0], [1, 1e-3, 0]])
     logits = 100.0 * feats @ text.T

@@ -1,4 +1,5 @@
-"""CLIPN scores CTW and ATD: test vectors T1, T2, T3 (test_vectors.md), dtypes and input checks."""
+"""CLIPN scores CTW and ATD: hand vectors (IDs local to this module) T1 (three images, four classes, several scales),
+T2 (a tie in the yes logits), T3 (untrained no tower: p_yes = 0.5), dtypes and input checks."""
 import numpy as np
 import pytest
 import torch

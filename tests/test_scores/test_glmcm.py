@@ -1,4 +1,5 @@
-"""GL-MCM and L-MCM scores: test vector V4 (test_vectors.md)."""
+"""GL-MCM and L-MCM scores: vector V4 (ID local to this module): formula-generated global and local features
+(``_v4_inputs``)."""
 import numpy as np
 import pytest
 import torch

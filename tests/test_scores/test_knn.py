@@ -1,4 +1,5 @@
-"""KNN score: test vector N12 (test_vectors.md), chunking, and numpy cross-checks."""
+"""KNN score: vector N12 (ID local to this module: a bank of unit vectors at 0°, 90°, 180°, 270°), chunking, and numpy
+cross-checks."""
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
-"""Mahalanobis and relative Mahalanobis: test vector N11 (test_vectors.md) and numpy cross-checks."""
+"""Mahalanobis and relative Mahalanobis: vector N11 (ID local to this module: two 2-D classes of four
+points, the second shifted by +10 in x) and numpy cross-checks."""
 import numpy as np
 import pytest
 import torch
@@ -14,7 +15,7 @@ def _n11():
     return feats, labels, queries
 
 
-# N11 with maximum-likelihood covariances (test_vectors.md): pooled class Σ = I, background Σ0 = diag(26, 1).
+# N11 with maximum-likelihood covariances: pooled class Σ = I, background Σ0 = diag(26, 1).
 # PLP's 'mean_per_class' keeps per-class unbiased covariances: Σ = 4/3 I.
 N11 = dict(pooled=dict(precision=1.0, maha=[-0.0, -25.0, -4.0], rmd=[0.961538, -25.0, 0.961538]),
            mean_per_class=dict(precision=0.75, maha=[-0.0, -18.75, -3.0], rmd=[0.961538, -18.75, 1.961538]))

@@ -1,4 +1,5 @@
-"""MCM score: test vectors V4 (test_vectors.md) and N5, plus precision and input checks."""
+"""MCM score: vectors (IDs local to this module) V4, MCM on formula-generated features (``_v2_pos_cos``), and N5,
+four 3-D features with identity weights, plus precision and input checks."""
 import numpy as np
 import pytest
 import torch
@@ -82,7 +83,7 @@ def test_float32_accuracy_at_tau_001_beats_the_reference(noise):
 
 
 def test_n5_npos_reference_msp():
-    """N5 (test_vectors.md): the reference's batch-Frobenius MSP differs from MCM and depends on the batch; a batch
+    """N5: the reference's batch-Frobenius MSP differs from MCM and depends on the batch; a batch
     of one is MCM (tau = 1)."""
     from mmood.scores import batch_frobenius_msp
     feats = torch.tensor([[3, 0, 1], [1, 1, 1], [0, 2, 0.1], [0.5, 0, 2]], dtype=torch.float64)

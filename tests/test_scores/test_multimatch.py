@@ -1,4 +1,5 @@
-"""NegRefine's multi-matching-aware score: test vectors NR1-NR3 (negrefine.md §7), the composite order, the
+"""NegRefine's multi-matching-aware score: hand vectors NR1-NR3 (IDs local to this module: two
+ID labels by two negatives, composite and negative logits), the composite order, the
 pairing of each composite with its own negative, overflow-free values and the tie rule of top_pairs (NR-8)."""
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""NegLabel score: test vectors V1 and V2 (test_vectors.md) and edge cases (reference_bugs.md NL-*)."""
+"""NegLabel score: vectors (IDs local to this module) V1, computed by hand, and V2, formula-generated features
+(D = 8, K = 4, M = 12, B = 3), and edge cases (NL-*, docs/reference_deviations.md)."""
 import numpy as np
 import pytest
 import torch

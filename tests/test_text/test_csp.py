@@ -1,5 +1,6 @@
-"""CSP (csp.md): conjugation (CT1), template ensembles (CT2), mining with the max-cosine cut-off (CT3), the score
-(CT4), and the candidate pool built from a generated corpus by the real mining code and the head."""
+"""CSP (docs/csp.md), on hand vectors whose IDs are local to this module: conjugation (CT1), template ensembles (CT2),
+mining with the max-cosine cut-off (CT3), the score (CT4), and the candidate pool built from a generated corpus by the
+real mining code and the head."""
 import random
 
 import numpy as np

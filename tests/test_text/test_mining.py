@@ -1,4 +1,5 @@
-"""NegLabel mining: the V3 vector, ratio/count rules, corpus reading, caching and determinism."""
+"""NegLabel mining: the V3 vector (mining on the formula-generated embeddings of ``v2_embeddings``), ratio/count rules,
+corpus reading, caching and determinism."""
 import math
 import os
 

@@ -1,5 +1,5 @@
-"""TOE textual outliers: description templating (T9), word cleaning, the WordNet window, the caption filter,
-outlier-list files and per-class selection."""
+"""TOE textual outliers: description templating (T9: the reference's character-set strip), word cleaning, the WordNet
+window, the caption filter, outlier-list files and per-class selection."""
 import warnings
 
 import numpy as np

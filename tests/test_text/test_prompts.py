@@ -1,4 +1,4 @@
-"""Prompt sets: CLIPN's 128 quoted prompts are shipped and read literally (clipn.md §4, CN-7, test vector T7)."""
+"""Prompt sets: CLIPN's 128 quoted prompts are shipped and read literally (CN-7; T7: they tokenize differently)."""
 import pytest
 
 from mmood.text import resolve_templates

@@ -1,6 +1,6 @@
-"""TOE's pieces against hand computations: the loss (test vector T6), the noise step (T8), the head on raw projected
-features (exactly CLIP's unnormalised image embedding), the counter-based outlier draws, and outlier exposure
-separating a held-out OOD set on synthetic features better than the same head trained without it."""
+"""TOE's pieces against hand computations: the loss (T6, hand logits), the noise step (T8, a fixed noise draw), the head
+on raw projected features (exactly CLIP's unnormalised image embedding), the counter-based outlier draws, and outlier
+exposure separating a held-out OOD set on synthetic features better than the same head trained without it."""
 import math
 
 import numpy as np

@@ -30,7 +30,7 @@ def _load_tool():
 
 build_corpus_tool = _load_tool()
 
-# Per-file line counts of NegLabel's own ``txtfiles/`` (neglabel_mcm.md §2).
+# Per-file line counts of NegLabel's own ``txtfiles/`` (XueJiang16/NegLabel).
 NEGLABEL_REFERENCE_COUNTS = {
     'adj.all.txt': 10007,
     'adj.pert.txt': 3400,

@@ -33,7 +33,7 @@ with ``n`` the blocks found in the file (block0 is the first fine-tuned one: ``C
 10 and 11 block0 and block1) and ``B`` the blocks of the config's image tower (12 for ViT-B/16); ``n`` must equal
 the config's ``model.backbone.trainable_blocks``. The block entries keep OpenAI CLIP's names (``ln_1``,
 ``attn.in_proj_weight``, ``attn.out_proj``, ``ln_2``, ``mlp.c_fc``, ``mlp.c_proj``), which open_clip uses too.
-Every tensor is cast to float32 (mmood trains in fp32/AMP, reference_bugs NP-8). Any other key, a missing key or a
+Every tensor is cast to float32 (mmood trains in fp32/AMP, NP-8). Any other key, a missing key or a
 shape that differs from the config's model stops the conversion with the keys listed. NOTE: this layout is read from
 the reference's code; it has not been checked against a downloaded release.
 

@@ -2,7 +2,7 @@
 # Layout (see README "Data"; `python tools/verify_data.py --benchmark imagenet_mos` checks it):
 #   data/imagenet/val/ILSVRC2012_val_*.JPEG + data/imagenet/meta/val.txt   (mmpretrain's ImageNet val list)
 #   data/ood_data/{iNaturalist,SUN,Places,Textures}/...                    (scanned recursively)
-# Preprocessing as NegLabel/MCM: bilinear short-side resize to 224 (reference_bugs NL-11), centre crop.
+# Preprocessing as NegLabel/MCM: bilinear short-side resize to 224 (NL-11, docs/reference_deviations.md), centre crop.
 test_pipeline = [
     # the references' Image.open(p).convert('RGB') pixels (docs/decoding.md)
     dict(type='LoadOODImage', imdecode_backend='pillow'),

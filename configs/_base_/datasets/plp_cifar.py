@@ -1,6 +1,6 @@
 _base_ = '../schedules/plp_linear_probe.py'  # optimiser, loops, runtime; T is set below
 
-# PLP on CIFAR (plp.md §2): CIFAR-10 and CIFAR-100, each the other's OOD set. CIFAR in its standard python
+# PLP on CIFAR (docs/plp.md): CIFAR-10 and CIFAR-100, each the other's OOD set. CIFAR in its standard python
 # format, read by mmpretrain's CIFAR10 / CIFAR100 datasets (no conversion, no download):
 #   data/cifar10/cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}
 #   data/cifar100/cifar-100-python/{train,test,meta}

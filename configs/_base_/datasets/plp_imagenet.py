@@ -1,6 +1,6 @@
 _base_ = '../schedules/plp_linear_probe.py'  # optimiser, loops, runtime; T is set below
 
-# PLP on ImageNet-1k (plp.md §2): ID train = ImageNet-1k train (pseudo-labelled), ID test = ImageNet-1k val;
+# PLP on ImageNet-1k (docs/plp.md): ID train = ImageNet-1k train (pseudo-labelled), ID test = ImageNet-1k val;
 # OOD = iNaturalist, SUN, Places, Textures (the MOS subsets), NINCO (OOD classes) and ImageNet-O.
 # Layout (README "Data"):
 #   data/imagenet/train/<wnid>/*.JPEG + data/imagenet/meta/train.txt (optional; else the folders are scanned)
@@ -20,7 +20,7 @@ imagenet_train = dict(type='ImageNet', data_root='data/imagenet', split='train',
 # PLP's class names (txtfiles/imagenet_plp_first_synonym.txt; only their count, 1000, is checked against the labels)
 ood_benchmark = dict(type='OODEvalDataset', benchmark='plp_imagenet', benchmark_root='data', pipeline=plp_pipeline)
 
-# T = ceil(1,281,167 / 8192) * 100 = 157 * 100 = 15,700 iterations, 1,570 of warm-up (test vector N9).
+# T = ceil(1,281,167 / 8192) * 100 = 157 * 100 = 15,700 iterations, 1,570 of warm-up (WarmupCosineLR).
 num_train_images = 1281167
 train_batch_size = 8192
 max_iters = -(-num_train_images // train_batch_size) * 100

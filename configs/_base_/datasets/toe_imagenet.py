@@ -1,6 +1,6 @@
 _base_ = '../schedules/toe.py'
 
-# TOE on ImageNet-1k (toe.md §2, §7): ID train = ImageNet-1k train (true labels), ID test = ImageNet-1k val, OOD =
+# TOE on ImageNet-1k (docs/toe.md): ID train = ImageNet-1k train (true labels), ID test = ImageNet-1k val, OOD =
 # iNaturalist, SUN, Places, Textures (benchmark `imagenet_mos`). Layout (README "Data"):
 #   data/imagenet/train/<wnid>/*.JPEG (+ data/imagenet/meta/train.txt, optional)
 #   data/imagenet/val/ILSVRC2012_val_*.JPEG + data/imagenet/meta/val.txt

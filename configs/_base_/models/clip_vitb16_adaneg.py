@@ -1,6 +1,6 @@
 # Model part: AdaNeg (NeurIPS 2024, arXiv 2410.20149) on zero-shot CLIP ViT-B/16 (ImageNet-1k class names).
 # NegLabel plus a test-time memory of confident test images per label; scored per (ID, OOD set) pair on the gathered
-# features, as seeded shuffled streams of 256 (adaneg.md §3, docs/adaneg.md). Hyper-parameters of the reference's
+# features, as seeded shuffled streams of 256 (docs/adaneg.md). Hyper-parameters of the reference's
 # scripts/ood/adaneg/imagenet.sh: gamma 0.5, gap 0.5, memleng 10, lambda 0.1, 5 groups, beta int(5.5) = 5.
 _base_ = './clip_vitb16.py'
 
@@ -20,7 +20,7 @@ model = dict(
         full_capacity=False,  # 9 images per label, as the reference (ADA-2)
         replacement='entropy',  # fp32 entropies (ADA-1 fixed); 'none' approximates the reference's fp16 NaNs
         score_before_update=False,  # the reference writes a batch before scoring it (ADA-5)
-        # AdaNeg's mining (adaneg.md §3.1, ADA-6), with the evaluated backbone
+        # AdaNeg's mining (ADA-6), with the evaluated backbone
         corpus_dir='txtfiles/neglabel_corpus',
         noun_prompt='adaneg',  # 'The nice {}.'
         adj_prompt='adaneg_adj',  # 'This is a {} photo.'

@@ -2,7 +2,7 @@
 # NegLabel's score on a larger pool: WordNet nouns plus "conjugated" labels (each adjective with one of 14 superclass
 # words, drawn with seed 0), nouns and ID names under CSP's 8 templates, conjugated labels under its 4, each
 # ensemble the mean of the *raw* text embeddings; a candidate whose highest cosine to an ID prototype is above 0.95 is
-# ranked last; 15 % of each part kept (csp.md §3-4; docs/csp.md).
+# ranked last; 15 % of each part kept (docs/csp.md).
 _base_ = './clip_vitb16.py'
 
 model = dict(

@@ -1,6 +1,6 @@
 # Model part: NegLabel (ICLR 2024) head on zero-shot CLIP ViT-B/16 (ImageNet-1k class names).
-# Parameters as the reference (neglabel_mcm.md §4-6): prompts "the nice {}" / "This is a {} photo",
-# 0.95 quantile, 15 % of nouns and adjectives, tau = 0.01, 100 groups.
+# Parameters as the reference (XueJiang16/NegLabel's custom_config/clip.py): prompts "the nice {}" / "This is a {}
+# photo", 0.95 quantile, 15 % of nouns and adjectives, tau = 0.01, 100 groups.
 _base_ = './clip_vitb16.py'
 
 model = dict(

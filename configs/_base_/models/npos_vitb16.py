@@ -1,4 +1,4 @@
-# Model part: NPOS (ICLR 2023, npos.md §2, §4-§6) on OpenAI CLIP ViT-B/16. Fine-tuned: the last 2 ViT blocks (10 and
+# Model part: NPOS (ICLR 2023, docs/npos.md) on OpenAI CLIP ViT-B/16. Fine-tuned: the last 2 ViT blocks (10 and
 # 11), ln_post and proj of the image tower, plus the outlier MLP 512 -> 32 -> ReLU -> 1; frozen: the trunk (conv1,
 # embeddings, ln_pre, blocks 0-9; cached as `tokens` or run on the fly) and the text tower. The recipe configs set
 # class_names, start_iter and the synthesis sizes (N, L, select, K, P) of their dataset.
@@ -39,17 +39,17 @@ model = dict(
     logit_scale=100.0,  # OpenAI CLIP's scale for msp / maxlogit / energy (LogitHead logit_scale=None reads it)
 )
 
-# CLIP's eval transform for training and test alike, no training augmentation (npos.md §3; cached tokens stay exact):
-# bicubic short-side resize to 224, centre crop 224, RGB, CLIP mean/std (the model's data preprocessor). The recipes
-# use it as {{_base_.npos_pipeline}}.
+# CLIP's eval transform for training and test alike, no training augmentation (as the reference; cached tokens stay
+# exact): bicubic short-side resize to 224, centre crop 224, RGB, CLIP mean/std (the model's data preprocessor). The
+# recipes use it as {{_base_.npos_pipeline}}.
 npos_pipeline = [
     dict(type='LoadOODImage', imdecode_backend='pillow'),
     dict(type='ResizeEdge', scale=224, edge='short', backend='pillow', interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood')),
 ]
-# npos.md §5: SGD lr 0.1, momentum 0.9, Nesterov, weight decay 1e-4 on every trained parameter; the outlier MLP at
-# lr x 0.1 (the recipes set the schedule and the checkpoint interval: both follow their epoch length)
+# The reference's train_npos.py: SGD lr 0.1, momentum 0.9, Nesterov, weight decay 1e-4 on every trained parameter; the
+# outlier MLP at lr x 0.1 (the recipes set the schedule and the checkpoint interval: both follow their epoch length)
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
                      paramwise_cfg=dict(custom_keys={'outlier_mlp': dict(lr_mult=0.1)}))
 log_processor = dict(by_epoch=False)

@@ -1,5 +1,5 @@
 # PLP model part (TMLR 2024, arXiv:2303.05828): a linear probe on the frozen open_clip tower's pre-projection
-# features, trained on zero-shot pseudo-labels of the 5-prompt ensemble (plp.md). Method configs set the tower
+# features, trained on zero-shot pseudo-labels of the 5-prompt ensemble (docs/plp.md). Method configs set the tower
 # (model.backbone.model_name / pretrained; the paper's tags are listed in docs/plp.md).
 model = dict(
     type='LinearProbeClassifier',

@@ -1,7 +1,7 @@
-# TOE model part (NeurIPS 2023, arXiv:2310.16492; toe.md): a linear head on the frozen open_clip tower's RAW projected
-# image features (cached pre_proj rows times the tower's projection; no normalisation, no z-score: TOE-1), trained
-# with cross-entropy + 0.5 x outlier exposure on noisy text embeddings of textual outliers. Method configs set the
-# outlier level (model.outliers) and the tower. See docs/toe.md.
+# TOE model part (NeurIPS 2023, arXiv:2310.16492; docs/toe.md): a linear head on the frozen open_clip tower's RAW
+# projected image features (cached pre_proj rows times the tower's projection; no normalisation, no z-score: TOE-1),
+# trained with cross-entropy + 0.5 x outlier exposure on noisy text embeddings of textual outliers. Method configs set
+# the outlier level (model.outliers) and the tower. See docs/toe.md.
 model = dict(
     type='TOEClassifier',
     backbone=dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai', activation='quick_gelu',

@@ -1,7 +1,8 @@
 """CLIPN's "no" text tower: a trainable copy of an open_clip CLIP text tower with learnable prompt offsets.
 
 Paper: H. Wang, Y. Li, H. Yao, X. Li, "CLIPN for Zero-Shot OOD Detection: Teaching CLIP to Say No", ICCV 2023.
-Specification: clipn.md §1 and §7 (reference_bugs CN-2, CN-3, CN-4, CN-5).
+Reference: ``xmed-lab/CLIPN`` ``src/open_clip/model.py`` and ``factory.py``; docs/clipn.md; deviations CN-2, CN-3,
+CN-4, CN-5 (docs/reference_deviations.md).
 
 The tower is built by composition from the public text submodules of a loaded open_clip ``CLIP`` model (token
 embedding, positional embedding, transformer, final norm, projection, causal mask, pooling) -- deep copies, so at

@@ -1,7 +1,7 @@
 """CLIPN: a CLIP that can say "no" -- a trained "no" text tower beside the frozen CLIP towers.
 
 Paper: H. Wang, Y. Li, H. Yao, X. Li, "CLIPN for Zero-Shot OOD Detection: Teaching CLIP to Say No", ICCV 2023,
-arXiv:2308.12213. Specification: clipn.md (reference_bugs CN-*).
+arXiv:2308.12213. See docs/clipn.md; deviations CN-* (docs/reference_deviations.md).
 
 * **Model**: the frozen open_clip model (image tower, "yes" text tower, logit scale) and a
   :class:`~mmood.models.backbones.NoTextTower` (a copy of the text tower plus 16 learnable additive prompt offsets,

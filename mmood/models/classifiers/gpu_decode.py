@@ -6,7 +6,7 @@ encoded (1-D uint8 tensors), other images decoded on the CPU -- decodes the JPEG
 ``torchvision.io.decode_jpeg(..., device='cuda')`` call (nvJPEG), resizes and crops every image with the test
 pipeline's geometry (:func:`~mmood.utils.resize_crop_tensor`: the same sizes and box, torch's antialiased filter
 instead of PIL's), then normalises like mmpretrain's ``ClsDataPreprocessor``. The pixels are close to the exact
-pipeline's, not equal: the README gives the measured score deviation. Select it in a config with::
+pipeline's, not equal: docs/performance.md gives the measured score deviation. Select it in a config with::
 
     test_pipeline = [dict(type='LoadEncodedImage'),
                      dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood'))]

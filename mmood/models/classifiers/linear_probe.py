@@ -1,7 +1,7 @@
 """PLP: a linear probe on frozen CLIP image features, trained on zero-shot pseudo-labels.
 
 Paper: N. Adaloglou, F. Michels, T. Kaiser, M. Kollmann, "Adapting Contrastive Language-Image Pretrained (CLIP)
-Models for Out-of-Distribution Detection", TMLR 2024, arXiv:2303.05828. Specification: plp.md.
+Models for Out-of-Distribution Detection", TMLR 2024, arXiv:2303.05828. See docs/plp.md.
 
 Pipeline (every step cached, no image decoded after the one extraction):
 

@@ -1,5 +1,5 @@
 """NPOS: CLIP fine-tuned with non-parametric outlier synthesis (Tao et al., "Non-Parametric Outlier Synthesis",
-ICLR 2023, arXiv 2303.02966; npos.md).
+ICLR 2023, arXiv 2303.02966; docs/npos.md).
 
 Trained: the last ``backbone.trainable_blocks`` ViT blocks, ``ln_post`` and ``proj`` of CLIP's image tower (2 on
 ViT-B/16: blocks 10 and 11) and a small outlier MLP φ (D -> 32 -> ReLU -> 1). Frozen: the trunk (run once and

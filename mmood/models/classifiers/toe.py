@@ -1,7 +1,7 @@
 """TOE: a linear head on frozen CLIP image features, trained with textual outlier exposure.
 
 Paper: S. Park, J. Mok, D. Jung, S. Lee, S. Yoon, "On the Powerfulness of Textual Outlier Exposure for Visual OoD
-Detection", NeurIPS 2023, arXiv:2310.16492. Specification: toe.md (reference_bugs TOE-*, test vectors T6, T8, T9).
+Detection", NeurIPS 2023, arXiv:2310.16492. See docs/toe.md; deviations TOE-* (docs/reference_deviations.md).
 
 Pipeline (no image is decoded after the one feature extraction):
 
@@ -260,7 +260,7 @@ class TOEClassifier(LinearProbeClassifier):
         return 'this model' if cfg is None else f'{cfg.get("model_name")} / {cfg.get("pretrained")}'
 
     def _caption_filter(self, captions: Sequence[str], cache: Optional[CacheStore], train_set: Any) -> Tensor:
-        """Indices of the captions kept by TOE's Mahalanobis filter (reference_bugs TOE-9 fixed)."""
+        """Indices of the captions kept by TOE's Mahalanobis filter (TOE-9 fixed)."""
         opts = self.outliers
         train_set = train_set() if callable(train_set) else train_set
         if train_set is None:

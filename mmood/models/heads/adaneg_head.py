@@ -1,7 +1,8 @@
 """AdaNeg head (Zhang et al., "AdaNeg: Adaptive Negative Proxy Guided OOD Detection with Vision-Language Models",
 NeurIPS 2024, arXiv 2410.20149): NegLabel plus a test-time memory of confidently classified test images.
 
-Per batch of a test stream (adaneg.md §3.3; the maths in :mod:`mmood.scores.adaneg`)::
+Per batch of a test stream (the reference's ``TTAPromptPostprocessor_noadagap``; the maths in
+:mod:`mmood.scores.adaneg`)::
 
     S_nl  = NegLabel's grouped score on the labels T = [ID; negatives]        (5 groups, logits cos / τ = 100 cos)
     write: S_nl > 0.75 -> the image joins its top ID label's memory, S_nl < 0.25 -> its top negative's
@@ -21,7 +22,7 @@ Score names: ``adaneg`` (the first of ``proxies``, seed ``stream_seeds[0]``; the
 the other seeds, and ``adaneg_<proxy>`` / ``adaneg_<proxy>_seed<s>`` for the other proxies; the repeated runs over
 seeds are :attr:`replicates`, so the metric adds their mean ± std.
 
-Negatives: AdaNeg's own mining rules as :class:`NegLabelHead` options (adaneg.md §3.1, ADA-6): 10,000 negatives,
+Negatives: AdaNeg's own mining rules as :class:`NegLabelHead` options (ADA-6): 10,000 negatives,
 ``'The nice {}.'`` / ``'This is a {} photo.'``, the sorted row's element at ``int(0.95·K)``, nouns own shared words,
 ``floor`` adjectives, adjectives first, exact ID names removed; mined with the evaluated backbone.
 """

@@ -1,7 +1,7 @@
 """CLIPN's scores: CTW and ATD from the "yes" and "no" class prototypes.
 
 Paper: H. Wang, Y. Li, H. Yao, X. Li, "CLIPN for Zero-Shot OOD Detection: Teaching CLIP to Say No", ICCV 2023.
-Specification: clipn.md §4 (reference_bugs CN-8: the literal ×100 of the reference's inference)::
+Reference: ``xmed-lab/CLIPN`` ``src/zero_shot_infer.py`` (CN-8: the literal ×100 of the reference's inference)::
 
     l_yes_c = s · cos(f, W_yes[c])     l_no_c = s · cos(f, W_no[c])     s = 100
     p_yes_c = σ(l_yes_c − l_no_c)

@@ -1,7 +1,7 @@
 """Linear probe on z-scored image features, scored by its logits (PLP).
 
 Paper: N. Adaloglou, F. Michels, T. Kaiser, M. Kollmann, "Adapting Contrastive Language-Image Pretrained (CLIP)
-Models for Out-of-Distribution Detection", TMLR 2024, arXiv:2303.05828 (PLP). Specification: plp.md §4-5.
+Models for Out-of-Distribution Detection", TMLR 2024, arXiv:2303.05828 (PLP). See docs/plp.md.
 
 With the ID-train mean ``μ`` and unbiased standard deviation ``σ`` per feature dimension (stored as buffers, so
 testing needs no training file)::
@@ -13,7 +13,7 @@ testing needs no training file)::
          = max_c l_c                       'maxlogit'
          = Σ_c (l_c − min l)               'l1norm'
 
-Options for other linear-head methods (TOE, arXiv:2310.16492, toe.md): ``project=True`` reads the *raw projected*
+Options for other linear-head methods (TOE, arXiv:2310.16492, docs/toe.md): ``project=True`` reads the *raw projected*
 image feature ``x W_proj`` (computed from the cached ``pre_proj`` rows and the tower's projection, set by the
 classifier with :meth:`LinearProbeHead.set_projection`; exactly what ``encode_image`` returns before its
 normalisation), ``zscore=False`` feeds the features unscaled (the statistics are then the identity, μ = 0, σ = 1),
@@ -21,9 +21,9 @@ normalisation), ``zscore=False`` feeds the features unscaled (the statistics are
 :meth:`LinearProbeHead.embedding_logits` applies the head to vectors already in the joint space (TOE's outlier
 text embeddings: no projection).
 
-The reference has no epsilon: a zero-variance column gives inf/NaN there (reference_bugs PLP-12); here it is
+The reference has no epsilon: a zero-variance column gives inf/NaN there (PLP-12); here it is
 centred only, so every z-score stays finite. Which logit score fills the paper's PLP rows is not verified
-(plp.md §5): the head returns energy and MSP side by side (``plp_energy``, the primary ``score``, and
+(docs/plp.md): the head returns energy and MSP side by side (``plp_energy``, the primary ``score``, and
 ``plp_msp``; option ``scores``), so every run reports both.
 
 Sign: every score is **higher = more in-distribution**.

@@ -6,7 +6,7 @@ With unit image embedding h, ID prototypes e_k and mined negative prompts ẽ_j 
     S(x) = Σ_k exp(cos(h,e_k)/τ) / ( Σ_k exp(cos(h,e_k)/τ) + Σ_j exp(cos(h,ẽ_j)/τ) )        τ = 0.01
 
 i.e. the softmax over [ID; negatives] summed over the ID part. Grouped (``ngroup > 1``): the negatives are split
-into ``ngroup`` groups by one seeded CPU permutation (reference_bugs NL-4) after dropping the ``M mod ngroup``
+into ``ngroup`` groups by one seeded CPU permutation (NL-4) after dropping the ``M mod ngroup``
 tail (NL-3), S is computed per group and averaged. Higher = more ID.
 
 The negatives are mined once on rank 0 (or loaded from a ready file), cached, broadcast to every rank, and
@@ -14,7 +14,7 @@ written to ``<work_dir>/<score name>_negatives.txt``. Score name: ``neglabel``.
 
 :class:`CSPHead` is this head with CSP's mining options as defaults (conjugated pool, raw-mean template
 ensembles, max-cosine cut-off; :mod:`mmood.text.mining`) and the score name ``csp``: the score is NegLabel's,
-unchanged (csp.md §3.6).
+unchanged (docs/csp.md).
 """
 import logging
 import os.path as osp
@@ -212,11 +212,11 @@ class CSPHead(NegLabelHead):
     """CSP (Chen et al., "Conjugated Semantic Pool Improves OOD Detection with Pre-trained Vision-Language
     Models", NeurIPS 2024, arXiv 2410.08611): NegLabel's score on a conjugated pool. Score name ``csp``.
 
-    Only the defaults differ from :class:`NegLabelHead` (csp.md §4): nouns under CSP's 8 templates and conjugated
-    labels (one random superclass per adjective, seed 0) under its 4, both as the mean of *raw* embeddings; the
-    ``person`` / ``quantity`` / ``group`` noun files and ``adj.pert`` left out; ``_`` read as a space; 0.95 quantile
-    with the 0.95 max-cosine cut-off; 15 % of each part kept; 100 groups, tau 0.01. The classifier's ID prototypes
-    should use ``templates='csp_noun'`` and ``ensemble='raw_mean'`` (``configs/csp_vitb16.py``).
+    Only the defaults differ from :class:`NegLabelHead` (CSP's ``custom_config/clip-ViT-B16.py``): nouns under CSP's 8
+    templates and conjugated labels (one random superclass per adjective, seed 0) under its 4, both as the mean of *raw*
+    embeddings; the ``person`` / ``quantity`` / ``group`` noun files and ``adj.pert`` left out; ``_`` read as a space;
+    0.95 quantile with the 0.95 max-cosine cut-off; 15 % of each part kept; 100 groups, tau 0.01. The classifier's ID
+    prototypes should use ``templates='csp_noun'`` and ``ensemble='raw_mean'`` (``configs/csp_vitb16.py``).
     """
     score_name = 'csp'
 

@@ -18,12 +18,13 @@ Minimising L teaches the no tower to say "no" to matching pairs' opposites: ``h_
 ``[-2.5e-5, 1.99]`` (negative when ``h = -g``); with ``h = g`` (an untrained no tower)
 ``L = 0.5 (2 ln 2 + 1.99) = 1.688147180560`` for any f and g.
 
-Implementation choices (and their relation to the reference, ``xmed-lab/CLIPN``, reference_bugs.md CN-*):
+Implementation choices (and their relation to the reference, ``xmed-lab/CLIPN``, docs/reference_deviations.md CN-*):
 
 * ``log p`` and ``log(1 - p)`` are computed as ``logsigmoid(d)`` and ``logsigmoid(-d)`` with
   ``d_ij = s f_i . (g_j - h_j)``, one matrix product instead of two (no cancellation between two
   ``s``-sized logits); the reference takes the log of softmax outputs, identical unless ``p`` rounds to 0 or 1
-  (test vector T4 at ``s = 100``: the reference's ``L_yes`` is exactly 0, here ``2.4e-47``).
+  (the loss vector of tests/test_models/test_clipn_loss.py at ``s = 100``: the reference's ``L_yes`` is exactly 0, here
+  ``2.4e-47``).
 * Everything runs in float32 or better, with autocast disabled (fp16 inputs are upcast; float64 stays float64).
 * The TSO radicand is floored at ``1e-12`` so that features that are unit only up to rounding (``g . h``
   slightly above ``1 + 5e-5``, e.g. from fp16) cannot produce NaN; unit inputs never reach the floor.

@@ -1,7 +1,8 @@
 """NPOS: non-parametric outlier synthesis from per-class feature queues, and its two training losses.
 
 Paper: L. Tao, X. Du, X. Zhu, Y. Li, "Non-Parametric Outlier Synthesis", ICLR 2023, arXiv:2303.02966.
-Specification: npos.md §4, §5, §7; reference_bugs NP-2, NP-3, NP-7, NP-12, NP-13; test vectors N1–N4.
+Reference: ``deeplearning-wisc/npos`` ``train_npos.py`` and ``KNN.py``; docs/npos.md; deviations NP-2, NP-3, NP-7,
+NP-12, NP-13 (docs/reference_deviations.md).
 
 Notation: ``Q_c`` ∈ R^{N×d} the queue of raw (un-normalised) features of class ``c``; ``û = u / ‖u‖``;
 ``δ_K(u | Q)`` the K-th smallest squared L2 distance between ``û`` and the normalised rows of ``Q``, computed on
@@ -126,7 +127,7 @@ def kth_neighbour_sqdist(queries: Tensor, bank: Tensor, k: int, valid: Optional[
     """``δ_K``: the K-th smallest squared L2 distance between each normalised query and the normalised bank rows.
 
     Computed as ``2 − 2·(K-th largest cosine)`` (clamped at 0) in float32, or float64 when an input is float64.
-    A query equal to a bank row (up to scale) has that row as its first neighbour at distance 0 (npos.md §4), and
+    A query equal to a bank row (up to scale) has that row as its first neighbour at distance 0, and
     duplicated rows give 0. Zero rows normalise to 0 (cosine 0), but should be masked with ``valid``.
 
     Args:
@@ -267,7 +268,7 @@ def outliers_around(queues: Tensor, counts: Tensor, centres: Tensor, noise: Tens
 def synthesize(queues: Tensor, counts: Tensor, k: int, select: int, picks: int, num_draws: int, sigma: float,
                keep: int, generator: Optional[torch.Generator] = None, rejection: str = 'fixed',
                classes: Optional[Tensor] = None, max_block: int = MAX_BLOCK) -> Tuple[Tensor, Tensor]:
-    """One NPOS synthesis step over the given queues (npos.md §4, corrected rejection by default).
+    """One NPOS synthesis step over the given queues (the reference's ``KNN.py``, corrected rejection by default).
 
     Random draws, all from ``generator`` on the CPU in this order: the noise ``E = torch.randn(L, d)`` (float32,
     once per call, shared by all classes and picks: NP-13), then for each used class in order
@@ -436,7 +437,8 @@ class NPOSOutlierSynthesis(nn.Module):
 
 @MODELS.register_module()
 class LogitNormLoss(nn.Module):
-    """LogitNorm cross-entropy: ``CE(z, y)`` with ``z_i = s_i / ((‖s_i‖₂ + 1e-7)·T)`` (npos.md §5, T = 8).
+    """LogitNorm cross-entropy: ``CE(z, y)`` with ``z_i = s_i / ((‖s_i‖₂ + 1e-7)·T)`` (the reference's
+    ``CLIP/logitnorm_loss.py``, T = 8).
 
     Row normalisation cancels any per-batch scale of the logits (N4): the reference's batch-Frobenius logits and
     per-row cosine logits give the same loss up to the epsilon.

@@ -1,10 +1,10 @@
 """TOE's textual outlier exposure: noisy text embeddings and the outlier-exposure loss.
 
 Paper: S. Park, J. Mok, D. Jung, S. Lee, S. Yoon, "On the Powerfulness of Textual Outlier Exposure for Visual OoD
-Detection", NeurIPS 2023, arXiv:2310.16492. Specification: toe.md §2 (test vectors T6, T8).
+Detection", NeurIPS 2023, arXiv:2310.16492. Reference: ``wiarae/TOE`` ``trainer.py``; docs/toe.md.
 
 With a linear (or MLP) head ``f`` on **raw** CLIP image features ``z`` (ID, labels ``y``) and on noisy unit text
-embeddings ``t'`` of outlier strings (the two scales differ by design, reference_bugs TOE-1)::
+embeddings ``t'`` of outlier strings (the two scales differ by design, TOE-1)::
 
     t'  = normalize(normalize(t) + ε),   ε ~ N(0, v·I)       v = 0.016: ‖ε‖ ≈ 2.9 ≫ 1, noise dominates
     L   = CE(f(z), y) + λ · mean_j [ logsumexp f(t'_j) − mean_k f(t'_j)_k ]      λ = 0.5
@@ -35,7 +35,7 @@ def add_text_noise(emb: Tensor, variance: float = 0.016, noise: Optional[Tensor]
     Args:
         emb: (N, D) text embeddings (any norm).
         variance: per-dimension noise variance ``v`` (0: no noise, the unit embeddings).
-        noise: a fixed standard-normal draw ``n`` of the same shape (tests, test vector T8); None draws one.
+        noise: a fixed standard-normal draw ``n`` of the same shape (tests); None draws one.
         generator: the torch generator of the draw (CPU; the result is moved to ``emb``'s device).
 
     Returns:
