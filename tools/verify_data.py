@@ -132,15 +132,19 @@ def list_benchmarks(out=sys.stdout) -> None:
 
 
 def check_weights(backbone_cfg: dict, out=sys.stdout) -> bool:
-    """Report whether the backbone's weights are available locally (never downloads when offline)."""
-    from mmood.models.backbones import resolve_pretrained
+    """Report whether the backbone's weights are available locally (never downloads when offline) and which
+    activation they will be built with (a file that does not say and a config that does not either is a problem)."""
+    from mmood.models.backbones import locate_weights, register_model_config
     name, pretrained = backbone_cfg.get('model_name'), backbone_cfg.get('pretrained')
     try:
-        path = resolve_pretrained(name, pretrained)
-    except (FileNotFoundError, ValueError) as err:
+        if backbone_cfg.get('model_cfg'):
+            register_model_config(name, dict(backbone_cfg['model_cfg']))
+        path, activation, why = locate_weights(name, pretrained, backbone_cfg.get('activation'))
+    except (FileNotFoundError, ValueError) as err:  # MissingWeightsError, an unknown tag, ConfigError
         print(f'weights: {err}', file=out)
         return False
-    print(f'weights: {name} / {pretrained}: {path or "random initialisation"}', file=out)
+    print(f'weights: {name} / {pretrained}: {path or "random initialisation"}; activation {activation} ({why})',
+          file=out)
     return True
 
 

@@ -6,7 +6,7 @@ its source, whether it is verified, and a tolerance in points. :func:`reproduce`
 selected run:
 
 1. **checks** what the run needs, with the checks ``tools/verify_data.py`` uses (the same library functions):
-   the backbone weights (:func:`~mmood.models.backbones.resolve_pretrained`, whose ``MissingWeightsError`` names
+   the backbone weights (:func:`~mmood.models.backbones.locate_weights`, whose ``MissingWeightsError`` names
    the file and where to get it), the checkpoint the metafile names, the test data
    (:func:`~mmood.datasets.resolve_sets`, :func:`~mmood.datasets.read_set` with file checks,
    :func:`~mmood.datasets.overlap_problems`; a dataset of another type, such as the digits demo's, is built) and the
@@ -405,7 +405,7 @@ def check_run(run: RunSpec, cfg, benchmarks: Optional[Mapping[str, str]] = None,
               checkpoint: Optional[str] = None) -> RunCheck:
     """Check what ``run`` needs (see the module docstring); ``download`` lets the weights check fetch an open_clip
     tag's file (only tried when the data and checkpoint are present). ``checkpoint`` overrides the metafile's."""
-    from ..models.backbones import resolve_pretrained
+    from ..models.backbones import locate_weights, register_model_config
     from ..text import resolve_path
     check = RunCheck(problems=dict(weights=[], checkpoint=[], data=[]))
     path = checkpoint or run.checkpoint
@@ -437,8 +437,10 @@ def check_run(run: RunSpec, cfg, benchmarks: Optional[Mapping[str, str]] = None,
     name, pretrained = backbone.get('model_name'), backbone.get('pretrained')
     with _hub_offline(not (download and check.ready)):
         try:
-            check.weights = resolve_pretrained(name, pretrained) if name else None
-        except (FileNotFoundError, ValueError) as err:  # MissingWeightsError is a FileNotFoundError
+            if name and backbone.get('model_cfg'):
+                register_model_config(name, dict(backbone['model_cfg']))
+            check.weights = locate_weights(name, pretrained, backbone.get('activation'))[0] if name else None
+        except (FileNotFoundError, ValueError) as err:  # MissingWeightsError, an unknown tag, ConfigError
             check.problems['weights'].append(f'{name} / {pretrained}: {err}')
             if run.pretrained_get:
                 check.hints['weights'] = run.pretrained_get

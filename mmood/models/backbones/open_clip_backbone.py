@@ -21,7 +21,7 @@ import json
 import logging
 import os.path as osp
 import tempfile
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -159,6 +159,31 @@ def resolve_pretrained(model_name: str, pretrained: Optional[str]) -> Optional[s
             f'or run once with network access so the Hugging Face cache holds it.') from err
 
 
+def locate_weights(model_name: str, pretrained: Optional[str] = None, activation: Optional[str] = None
+                   ) -> Tuple[Optional[str], str, str]:
+    """Where a backbone's weights are and which activation it will be built with, without building it (what
+    :class:`OpenCLIPBackbone` does first; ``tools/verify_data.py --check-weights`` and the reproduce checks call it).
+
+    Args:
+        model_name: open_clip model name (registered already, for a custom ``model_cfg``).
+        pretrained: a tag, a file path or None.
+        activation: the config's ``activation`` (None: from the weights).
+
+    Returns:
+        ``(file or None, activation, why)``.
+
+    Raises:
+        MissingWeightsError: the file is not present and cannot be downloaded.
+        ValueError: an unknown tag or activation.
+        ConfigError: the activation cannot be told or contradicts the weights (:func:`resolve_activation`).
+    """
+    import open_clip
+    checkpoint = resolve_pretrained(model_name, pretrained)
+    resolved, why = resolve_activation(model_name, pretrained, checkpoint, activation,
+                                       open_clip.get_model_config(model_name) or {})
+    return checkpoint, resolved, why
+
+
 @MODELS.register_module()
 class OpenCLIPBackbone(BaseModule):
     """A frozen (by default) open_clip model with the feature views mmood needs.
@@ -225,13 +250,11 @@ class OpenCLIPBackbone(BaseModule):
         self.precision = precision
         self.frozen = frozen
         self.trainable_blocks = trainable_blocks
-        ckpt = resolve_pretrained(model_name, pretrained)
+        ckpt, self.activation, why = locate_weights(model_name, pretrained, activation)
         if ckpt is None:
             print_log(f'open_clip {model_name}: random weights (no `pretrained` given).', logger='current',
                       level=logging.WARNING)
-        self.activation, why = resolve_activation(model_name, pretrained, ckpt, activation,
-                                                  open_clip.get_model_config(model_name) or {})
-        if ckpt is not None:
+        else:
             print_log(f'open_clip {model_name}: {self.activation} activation ({why}).', logger='current')
         openai_file = ckpt is not None and openai_format(ckpt) is not None  # open_clip's loader takes neither
         try:
