@@ -24,10 +24,8 @@ import sys
 from cli_common import apply_common_options, guarded, read_config
 from mmengine.config import DictAction
 
-from mmood.datasets import BENCHMARKS, overlap_problems, read_set, resolve_sets, unreadable_images
-from mmood.models.heads import build_head
-from mmood.text import load_class_names, outlier_source_problems
-from mmood.text.mining import negative_source_problems
+from mmood.apis.checks import read_test_sets, set_overlap_problems, text_input_checks
+from mmood.datasets import BENCHMARKS, unreadable_images
 
 LOADERS = ('test_dataloader', 'val_dataloader', 'train_dataloader', 'id_train_dataloader')
 
@@ -67,28 +65,21 @@ def _decode_problems(name, paths, decode, workers):
 def verify(dataset_cfg: dict, max_problems: int = 50, out=sys.stdout, decode: bool = True, workers: int = 8) -> bool:
     """Print counts and problems of an ``OODEvalDataset`` config; True when everything is present and readable."""
     try:
-        id_set, ood_sets, class_names = resolve_sets(dataset_cfg)
-        names = load_class_names(class_names)
+        sets = read_test_sets(dataset_cfg)
     except (FileNotFoundError, ValueError) as err:
         print(f'dataset: {err}', file=out)
         return False
     ok = True
     print(f'{"set":<20} {"group":<5} {"images":>8}  status', file=out)
-    read = []
-    for spec, is_id, group in [(id_set, True, 'id')] + [(s, False, s['group']) for s in ood_sets]:
-        samples, problems = read_set(spec, is_id, len(names), check_files=True, class_names=names)
-        paths = [s['img_path'] for s in samples]
-        problems += _decode_problems(spec['name'], paths, decode, workers)
-        read.append((spec, paths))
+    for s in sets:
+        problems = s['problems'] + _decode_problems(s['spec']['name'], s['paths'], decode, workers)
         status = 'ok' if not problems else f'{len(problems)} problem(s)'
-        print(f'{spec["name"]:<20} {group:<5} {len(samples):>8}  {status}', file=out)
+        print(f'{s["spec"]["name"]:<20} {s["group"]:<5} {len(s["paths"]):>8}  {status}', file=out)
         _print_problems(problems, max_problems, out)
         ok = ok and not problems
-    if not dataset_cfg.get('allow_overlap'):
-        problems = overlap_problems(read)
-        _print_problems(problems, max_problems, out)
-        ok = ok and not problems
-    return ok
+    problems = set_overlap_problems(dataset_cfg, sets)
+    _print_problems(problems, max_problems, out)
+    return ok and not problems
 
 
 def verify_other(name: str, dataset_cfg: dict, max_problems: int = 50, out=sys.stdout, decode: bool = True,
@@ -183,24 +174,12 @@ def main(argv=None) -> int:
         else:
             ok = verify_other(loader.replace('_dataloader', ''), ds, args.max_problems, decode=decode,
                               workers=args.workers) and ok
-    if (cfg.get('model') or {}).get('outliers') is not None:  # textual outliers (TOE): their input files
-        print('== model.outliers')
-        lines, problems = outlier_source_problems(dict(cfg.model.outliers))
+    for title, lines, problems in text_input_checks(cfg.get('model') or {}):  # TOE's outliers, negative labels
+        print(f'== {title}')
         for line in lines:
             print(f'  {line}')
         _print_problems(problems, args.max_problems, sys.stdout)
         ok = not problems and ok
-    model_cfg = cfg.get('model') or {}
-    for where, head_cfg in [('model.head', model_cfg.get('head'))] + \
-            [(f'model.extra_heads[{i}]', h) for i, h in enumerate(model_cfg.get('extra_heads') or ())]:
-        mining = getattr(build_head(dict(head_cfg), where), 'mining_cfg', None) if head_cfg else None
-        if mining:  # negative-label heads: their corpus or ready label files
-            print(f'== {where} ({head_cfg.get("type")}) text inputs')
-            lines, problems = negative_source_problems(mining)
-            for line in lines:
-                print(f'  {line}')
-            _print_problems(problems, args.max_problems, sys.stdout)
-            ok = not problems and ok
     if args.check_weights:
         ok = check_weights((cfg.get('model') or {}).get('backbone', {})) and ok
     print('all data present' if ok else 'data missing or unreadable: see above (README "Data" describes the layout)')

@@ -62,6 +62,7 @@ from ..evaluation.metrics.ood_metric import METRIC_NAMES, fpr_key
 from ..evaluation.report import MEAN_ROWS, safe_name
 from ..utils.errors import ConfigError
 from ..utils.io import atomic_open
+from .checks import read_test_sets, set_overlap_problems, text_input_checks
 
 __all__ = ['reproduce', 'load_metafile', 'select_runs', 'load_run_config', 'check_run', 'run_digest',
            'valid_metric_keys', 'metafile_problems', 'write_table', 'Published', 'RunSpec', 'RunCheck',
@@ -340,26 +341,17 @@ def _hub_offline(offline: bool = True):
 
 def _dataset_problems(name: str, dataset: Mapping) -> Tuple[List[str], List[str], Optional[List[str]]]:
     """``(lines, problems, set_names)`` of one dataset config: for an ``OODEvalDataset`` every set's image count and
-    problems (missing roots, lists, files; ID/OOD overlap) without decoding; any other dataset is built without
-    its pipeline (the digits demo's sets are generated in memory)."""
-    from ..datasets import overlap_problems, read_set, resolve_sets
-    from ..text import load_class_names
+    problems (missing roots, lists, files; ID/OOD overlap) without decoding (:func:`~mmood.apis.checks.read_test_sets`);
+    any other dataset is built without its pipeline (the digits demo's sets are generated in memory)."""
     dataset = dict(dataset)
     if _type_name(dataset) == 'OODEvalDataset':
         try:
-            id_set, ood_sets, class_names = resolve_sets(dataset)
-            names = load_class_names(class_names)
+            sets = read_test_sets(dataset)
         except (FileNotFoundError, ValueError) as err:
             return [], [f'{name}: {err}'], None
-        lines, problems, read = [], [], []
-        for spec, is_id, group in [(id_set, True, 'id')] + [(s, False, s['group']) for s in ood_sets]:
-            samples, found = read_set(spec, is_id, len(names), check_files=True, class_names=names)
-            read.append((spec, [s['img_path'] for s in samples]))
-            lines.append(f'{spec["name"]} ({group}): {len(samples)} images')
-            problems += found
-        if not dataset.get('allow_overlap'):
-            problems += overlap_problems(read)
-        return lines, problems, [id_set['name']] + [s['name'] for s in ood_sets]
+        lines = [f'{s["spec"]["name"]} ({s["group"]}): {len(s["paths"])} images' for s in sets]
+        problems = [p for s in sets for p in s['problems']] + set_overlap_problems(dataset, sets)
+        return lines, problems, [s['spec']['name'] for s in sets]
     from mmpretrain.registry import DATASETS
     try:
         built = DATASETS.build(dict(dataset, pipeline=[]))
@@ -368,30 +360,6 @@ def _dataset_problems(name: str, dataset: Mapping) -> Tuple[List[str], List[str]
         return [], [f'{name}: cannot build {_type_name(dataset)}: {err}'], None
     set_names = list((getattr(built, 'metainfo', None) or {}).get('set_names') or []) or None
     return [f'{name}: {count} samples ({_type_name(dataset)})'], [], set_names
-
-
-def _text_input_problems(cfg) -> List[str]:
-    """Problems of the text inputs a run reads: negative-label heads' corpus or label files, TOE's outliers."""
-    from ..models.heads import build_head
-    from ..text import outlier_source_problems
-    from ..text.mining import negative_source_problems
-    model = cfg.get('model') or {}
-    problems = []
-    if model.get('outliers') is not None:
-        problems += outlier_source_problems(dict(model['outliers']))[1]
-    heads = [('model.head', model.get('head'))] + [(f'model.extra_heads[{i}]', h)
-                                                   for i, h in enumerate(model.get('extra_heads') or ())]
-    for where, head_cfg in heads:
-        if not head_cfg:
-            continue
-        try:
-            mining = getattr(build_head(dict(head_cfg), where), 'mining_cfg', None)
-        except Exception as err:
-            problems.append(f'{where}: cannot build {head_cfg.get("type")}: {err}')
-            continue
-        if mining:
-            problems += negative_source_problems(mining)[1]
-    return problems
 
 
 def _benchmark_of(cfg, run: RunSpec) -> str:
@@ -428,7 +396,8 @@ def check_run(run: RunSpec, cfg, benchmarks: Optional[Mapping[str, str]] = None,
                                                else dict(dataset))
         check.data_lines += lines
         check.problems['data'] += problems
-    check.problems['data'] += _text_input_problems(cfg)
+    check.problems['data'] += [p for _, _, found in text_input_checks(cfg.get('model') or {}, catch_build_errors=True)
+                               for p in found]
     if check.problems['data']:
         benchmark = _benchmark_of(cfg, run)
         if benchmarks and benchmarks.get(benchmark):
