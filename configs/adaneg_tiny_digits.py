@@ -8,8 +8,7 @@ model = dict(
     head=dict(
         _delete_=True,
         type='AdaNegHead',
-        corpus_dir='txtfiles/neglabel_corpus',
-        num_neg=500,
-        stream_batch_size=64,
+        mining=dict(num_neg=500),
+        stream=dict(batch_size=64),
     ),
 )

@@ -75,5 +75,5 @@ default_hooks = dict(
 randomness = dict(seed=0, deterministic=True)
 # the epoch reaches the samples (RandomCaption): the same captions under 2 processes and after a resume
 # one intra-op thread: the trained weights, and so the recorded numbers, do not depend on the core count
-custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook'), dict(type='DatasetEpochHook'),
-                dict(type='IntraOpThreadsHook', threads=1)]
+custom_hooks = [dict(type='OODPrepareHook'), dict(type='SetLevelScoresHook'), dict(type='OODResultsHook'),
+                dict(type='DatasetEpochHook'), dict(type='IntraOpThreadsHook', threads=1)]

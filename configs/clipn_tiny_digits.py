@@ -23,7 +23,7 @@ model = dict(
     # the tiny model's own (trained, ~14) scale at test, for the yes / no logits alike: its cosines are spread far
     # wider than a LAION CLIP's, and the literal 100 would saturate every sigmoid
     head=dict(type='CLIPNHead', logit_scale=None),
-    extra_heads=[dict(type='LogitHead', scores=('msp', 'maxlogit', 'energy'), logit_scale=None),
+    extra_heads=[dict(type='LogitHead', logit_scale=None),
                  dict(type='MCMHead', tau=0.1)],
     logit_scale=None,
     cache_dir=None,
@@ -54,5 +54,5 @@ default_hooks = dict(
 )
 randomness = dict(seed=0, deterministic=True)
 # one intra-op thread: the trained weights, and so the recorded numbers, do not depend on the core count
-custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook'), dict(type='DatasetEpochHook'),
-                dict(type='IntraOpThreadsHook', threads=1)]
+custom_hooks = [dict(type='OODPrepareHook'), dict(type='SetLevelScoresHook'), dict(type='OODResultsHook'),
+                dict(type='DatasetEpochHook'), dict(type='IntraOpThreadsHook', threads=1)]

@@ -27,8 +27,10 @@ model = dict(
     prompt_seed=0,
     loss=dict(type='CLIPNLoss', mask_same_class=False),  # CC3M carries no class labels
     max_logit_scale=100.0,
-    head=dict(type='CLIPNHead', scores=('atd', 'ctw'), logit_scale=100.0),  # literal x100 at test (CN-8)
-    extra_heads=[dict(type='LogitHead', scores=('msp', 'maxlogit', 'energy'), logit_scale=100.0)],
+    # ATD (primary) and CTW at a literal x100 at test (CN-8), and msp / maxlogit / energy of the yes logits at x100:
+    # the heads' defaults
+    head=dict(type='CLIPNHead'),
+    extra_heads=[dict(type='LogitHead')],
     logit_scale=100.0,
     cache_dir=None,  # filled by tools/ (--cache-dir, $MMOOD_CACHE or ~/.cache/mmood)
 )

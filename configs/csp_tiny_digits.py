@@ -1,7 +1,8 @@
 # CSP on the offline digits benchmark: the tiny CLIP of configs/clip_tiny_digits.py, zero-shot (see
 # configs/neglabel_tiny_digits.py and docs/demo.md). The pool is the shipped WordNet corpus with CSP's exclusions and
-# conjugated adjectives, the ensembles and the cut-off as configs/csp_vitb16.py. The ID prototypes keep the demo's
-# caption templates (the tiny tower never saw CSP's), combined as raw means like CSP's; few groups at this scale.
+# conjugated adjectives, the ensembles and the cut-off as configs/csp_vitb16.py (CSPHead's defaults). The ID
+# prototypes keep the demo's caption templates (the tiny tower never saw CSP's), combined as raw means like CSP's; few
+# groups at this scale.
 _base_ = './mcm_tiny_digits.py'
 
 model = dict(
@@ -9,8 +10,7 @@ model = dict(
     head=dict(
         _delete_=True,
         type='CSPHead',
-        corpus_dir='txtfiles/neglabel_corpus',
-        exclude_id_names=True,
-        ngroup=10,
+        mining=dict(exclude_id_names=True),
+        grouping=dict(ngroup=10),
     ),
 )

@@ -14,6 +14,6 @@ model = dict(
     templates=['a photo of the digit {}', 'the number {}', 'a handwritten {}'],
     # tau = 0.1, near 1 / (the tiny model's learned logit scale, ~14); MCM's tau = 1 gives about the same AUROC
     # here but a higher FPR95
-    head=dict(_delete_=True, type='MCMHead', tau=0.1, local_weight=0.0),
+    head=dict(_delete_=True, type='MCMHead', tau=0.1),
     logit_scale=None,  # ID class probabilities with the trained logit scale
 )

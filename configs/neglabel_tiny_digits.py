@@ -1,6 +1,6 @@
 # NegLabel on the offline digits benchmark: the tiny CLIP trained by configs/clip_tiny_digits.py, zero-shot,
-# negatives mined from the shipped WordNet corpus (txtfiles/neglabel_corpus, ~70k words) with the tiny text
-# tower. Same data and weights as configs/mcm_tiny_digits.py (see there and docs/demo.md).
+# negatives mined from the shipped WordNet corpus (txtfiles/neglabel_corpus, ~70k words; the head's default) with
+# the tiny text tower. Same data and weights as configs/mcm_tiny_digits.py (see there and docs/demo.md).
 # The tiny tower never saw most corpus words (their token vectors are random), so the mined negatives are
 # simply the prompts it places farthest from "zero".."four"; grouping brings nothing at this scale, so a few
 # groups suffice.
@@ -10,17 +10,7 @@ model = dict(
     head=dict(
         _delete_=True,
         type='NegLabelHead',
-        corpus_dir='txtfiles/neglabel_corpus',
-        noun_prompt='the nice {}',
-        adj_prompt='This is a {} photo',
-        percentile=0.95,
-        neg_ratio=0.15,
-        exclude_id_names=True,
-        selected_file=None,
-        tau=0.01,
-        ngroup=10,
-        shuffle=True,
-        seed=0,
-        drop_tail_before_shuffle=True,
+        mining=dict(exclude_id_names=True),
+        grouping=dict(ngroup=10),
     ),
 )

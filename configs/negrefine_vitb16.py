@@ -1,6 +1,6 @@
 # NegRefine (ICCV 2025, arXiv 2507.09795; code ah-ansari/NegRefine @72e4b82, MIT), zero-shot CLIP ViT-B/16,
 # ImageNet-1k val vs the OpenOOD v1.5 ImageNet-1k OOD sets plus NINCO's "Clean" subsamples (benchmark
-# `imagenet_negrefine`). Score: S = S_nl + 2 * S_mm (docs: mmood/models/heads/multimatch_head.py, docs/negrefine.md):
+# `imagenet_negrefine`). Score: S = S_nl + 2 * S_mm (docs: mmood/models/heads/negrefine_head.py, docs/negrefine.md):
 # S_nl = NegLabel's grouped score on CSP-style embeddings (100 groups, tau 0.01) of NegRefine's published,
 # LLM-filtered negatives (txtfiles/negrefine/, 4,998 nouns + 1,372 conjugated labels; the LLM filter itself is not
 # part of mmood); S_mm = max over the image's top-5 ID x top-5 negative labels of sigmoid(c - v), c the logit of
@@ -8,7 +8,7 @@
 # Cost: the composites depend on the image, so the text tower runs at score time: 25 texts x 8 templates = 200
 # text encodings per image before caching (an in-memory LRU and the cache store keep each text to one encoding;
 # re-scoring the same batches with tools/score.py encodes nothing). Full runs need a GPU; on CPU only the tiny
-# tests are practical. LLM-free fallback: model.head.selected_file=None mines CSP negatives as NegRefine's
+# tests are practical. LLM-free fallback: model.head.mining.selected_file=None mines CSP negatives as NegRefine's
 # src/create_negs.py does (max-cosine quantile, nouns equal to an ID name skipped) and cleans them as its
 # src/neg_filter.py does before the LLM filter (docs/negrefine.md).
 # Published (README / output/imagenet/seed_0/result.txt, AUROC / FPR95 %, ID = ImageNet val): iNaturalist
@@ -17,31 +17,15 @@ _base_ = [
     './_base_/models/clip_vitb16_csp.py', './_base_/datasets/imagenet_openood_v15.py', './_base_/default_runtime.py'
 ]
 
+# ID prototypes as CSP's (the base: csp_noun templates, raw mean). The head's defaults are NegRefine's: CSP's mining
+# options with NegRefine's rules (used only when mining), k_pos = k_neg = 5, mm_weight = 2, composites under csp_noun
+# (raw mean), 100 groups, tau 0.01.
 model = dict(
-    templates='csp_noun',  # ID prototypes: CSP's 8 noun templates ...
-    ensemble='raw_mean',  # ... averaged as raw embeddings
     head=dict(
         _delete_=True,
-        type='MultiMatchHead',
-        selected_file=dict(noun='txtfiles/negrefine/neg_labels_noun.txt',  # under csp_noun (8 templates)
-                           adj='txtfiles/negrefine/neg_labels_adj.txt'),  # under csp_adj (4 templates)
-        noun_prompt='csp_noun',
-        adj_prompt='csp_adj',
-        ensemble='raw_mean',
-        percentile=1.0,  # NR-5; used only when mining (selected_file=None), as the next two
-        exclude_id_names='exact_nouns',  # nouns equal to an ID name, case-sensitively (create_initial_negative_labels)
-        clean_words=True,  # NegRefine's _clean_words on the mined labels
-        k_pos=5,  # used as min(5, K)
-        k_neg=5,
-        mm_weight=2.0,
-        composite_templates='csp_noun',
-        composite_ensemble='raw_mean',
-        pair_cache_size=100000,
-        tau=0.01,
-        ngroup=100,
-        shuffle=True,
-        seed=0,
-        drop_tail_before_shuffle=True,
+        type='NegRefineHead',
+        mining=dict(selected_file=dict(noun='txtfiles/negrefine/neg_labels_noun.txt',  # under csp_noun (8 templates)
+                                       adj='txtfiles/negrefine/neg_labels_adj.txt')),  # under csp_adj (4 templates)
     ),
 )
 

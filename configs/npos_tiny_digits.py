@@ -14,7 +14,7 @@ model = dict(
     class_names=['zero', 'one', 'two', 'three', 'four'],
     # the caption phrases the tiny model was trained on (it never saw NPOS's 18 ImageNet templates)
     templates=['a photo of the digit {}', 'the number {}', 'a handwritten {}'],
-    head=dict(_delete_=True, type='MCMHead', tau=1.0),
+    head=dict(_delete_=True, type='MCMHead'),  # MCM at tau = 1
     extra_heads=[dict(type='NPOSHead'), dict(type='LogitHead', scores=('energy', ), logit_scale=None)],
     # sigma 0.7: the noise scaled to the tiny tower's 32-d raw embeddings (norm ~10; ~1.5 apart within a class, ~15
     # between classes). CLIP's sigma 0.1 in 512-d has norm ~2.3 (raises a norm-10 embedding's norm by ~2.5 %); in 32-d
@@ -48,4 +48,5 @@ default_hooks = dict(logger=dict(type='LoggerHook', interval=20),
                                      save_last=True))
 randomness = dict(seed=0)
 # one intra-op thread: the trained weights, and so the recorded numbers, do not depend on the core count
-custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook'), dict(type='IntraOpThreadsHook', threads=1)]
+custom_hooks = [dict(type='OODPrepareHook'), dict(type='SetLevelScoresHook'), dict(type='OODResultsHook'),
+                dict(type='IntraOpThreadsHook', threads=1)]

@@ -11,8 +11,9 @@
 # ImageNet-100 (benchmark `imagenet100`) and their labels follow NPOS's list, not the sorted wnids (label i = line i
 # of txtfiles/npos_imagenet100_wnids.txt; the first is n01986214 "hermit crab"): no dataset type picks class folders
 # in a given order for training, so two list files ("relative/path label" per line) name the images and labels.
-# Write them once: python tools/npos/make_lists.py --root data/imagenet (meta/npos_imagenet100_{train,val}.txt; the
-# val labels are mapped from meta/val.txt's sorted-wnid indices, txtfiles/imagenet_wnids.txt, to NPOS's).
+# Write them once: python tools/dataset_converters/make_subset_lists.py --root data/imagenet
+# --wnids txtfiles/npos_imagenet100_wnids.txt (meta/npos_imagenet100_{train,val}.txt; the val labels are mapped
+# from meta/val.txt's sorted-wnid indices, txtfiles/imagenet_wnids.txt, to NPOS's).
 #
 # Disk: fp16 tokens, 197 x 768 x 2 = 302,592 bytes per image: ID train ~1.27e5 images = ~38 GB, ID val 5,000 =
 # 1.5 GB, the OOD four (35,640 images) = 10.8 GB; under the feature cache (--cache-dir, $MMOOD_CACHE or

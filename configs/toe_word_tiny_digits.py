@@ -32,4 +32,5 @@ id_train_dataloader = dict(batch_size=128, num_workers=0, dataset=digits_train)
 train_cfg = dict(epochs=3, extraction=dict(batch_size=128))
 default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=10000))
 # one intra-op thread: the trained weights, and so the recorded numbers, do not depend on the core count
-custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook'), dict(type='IntraOpThreadsHook', threads=1)]
+custom_hooks = [dict(type='OODPrepareHook'), dict(type='SetLevelScoresHook'), dict(type='OODResultsHook'),
+                dict(type='IntraOpThreadsHook', threads=1)]

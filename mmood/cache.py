@@ -27,8 +27,8 @@ Layout::
   temporary directory); resumable work in progress lives in :meth:`CacheStore.partial_dir` until it is
   assembled into an entry. :meth:`CacheStore.list_entries` describes what is stored (``tools/cache.py``).
 
-The library never chooses the cache root: configs and the CLI layer pass it in (``tools/cli_common.py`` resolves
-``--cache-dir``, ``$MMOOD_CACHE`` or ``~/.cache/mmood``).
+The library never chooses the cache root: configs and the top layer pass it in (:func:`mmood.apis.resolve_cache_dir`
+resolves ``--cache-dir``, ``$MMOOD_CACHE`` or ``~/.cache/mmood``).
 """
 import errno
 import hashlib

@@ -184,7 +184,8 @@ def kill_and_resume(root, config, resumed, common, kill_at, saved_at, final_iter
     with open(killed, 'w') as f:
         f.write(f"""_base_ = ['{config}']
 custom_imports = dict(imports=['mmood', 'killer'], allow_failed_imports=False)
-custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook'), dict(type='KillAfter', iteration={kill_at})]
+custom_hooks = [dict(type='OODPrepareHook'), dict(type='SetLevelScoresHook'), dict(type='OODResultsHook'),
+                dict(type='KillAfter', iteration={kill_at})]
 """)
     with pytest.raises(AssertionError, match='exited with 9'):
         run_command([sys.executable, 'tools/train.py', killed, '--work-dir', resumed, *common],
@@ -330,8 +331,8 @@ def corpus_dir(tmp_path_factory):
 
 
 def load_tool(name):
-    """Import ``tools/<name>.py`` as a module (the tools are scripts, not a package; they import their shared
-    ``tools/cli_common.py`` as ``cli_common``, so the tools folder goes on ``sys.path`` as when run as scripts)."""
+    """Import ``tools/<name>.py`` as a module (the tools are scripts, not a package; the tools folder goes on
+    ``sys.path`` as when they run as scripts)."""
     import sys
     tools = osp.join(REPO, 'tools')
     if tools not in sys.path:

@@ -8,6 +8,8 @@ from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
 from mmood.datasets import BENCHMARKS, resolve_sets
+from mmood.models.heads import build_head
+from mmood.text import resolve_templates
 
 CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '*.py')))
 
@@ -36,11 +38,19 @@ def test_config_builds(path):
         assert class_names
 
 
+def built_head(cfg):
+    """The config's head as built (its option dicts merged with the head's defaults)."""
+    return MODELS.build(cfg.model.head.to_dict())
+
+
 def test_reference_parameters():
     neg = Config.fromfile(osp.join(REPO, 'configs', 'neglabel_vitb16.py'))
-    h = neg.model.head
-    assert (h.type, h.tau, h.ngroup, h.percentile, h.neg_ratio, h.noun_prompt, h.adj_prompt) == \
-        ('NegLabelHead', 0.01, 100, 0.95, 0.15, 'the nice {}', 'This is a {} photo')
+    h = built_head(neg)
+    m = h.mining_cfg
+    assert (type(h).__name__, h.tau, h.ngroup, m['percentile'], m['neg_ratio'], m['noun_prompt'], m['adj_prompt']) \
+        == ('NegLabelHead', 0.01, 100, 0.95, 0.15, 'the nice {}', 'This is a {} photo')
+    assert (h.shuffle, h.seed, h.drop_tail_before_shuffle, m['exclude_id_names'], m['selected_file']) == \
+        (True, 0, True, False, None)
     assert neg.model.templates == 'neglabel' and neg.model.backbone.model_name == 'ViT-B-16'
     assert neg.model.backbone.pretrained == 'openai'
     resize = [t for t in neg.test_dataloader.dataset.pipeline if t.type == 'ResizeEdge'][0]
@@ -62,29 +72,59 @@ def _resize(cfg):
 def test_negative_label_family_parameters():
     """CSP, AdaNeg and NegRefine with the hyper-parameters of each reference's config or script."""
     csp = Config.fromfile(osp.join(REPO, 'configs', 'csp_vitb16.py'))
-    h = csp.model.head
-    assert (h.type, h.tau, h.ngroup, h.percentile, h.neg_ratio, h.max_sim_cutoff, h.conjugation, h.ensemble) == \
-        ('CSPHead', 0.01, 100, 0.95, 0.15, 0.95, 'random', 'raw_mean')
-    assert set(h.exclude_files) == {'noun.person.txt', 'noun.quantity.txt', 'noun.group.txt', 'adj.pert.txt'}
+    h = built_head(csp)
+    m = h.mining_cfg
+    assert (type(h).__name__, h.tau, h.ngroup, m['percentile'], m['neg_ratio'], m['max_sim_cutoff'],
+            m['conjugation'], m['ensemble']) == ('CSPHead', 0.01, 100, 0.95, 0.15, 0.95, 'random', 'raw_mean')
+    assert (m['noun_prompt'], m['adj_prompt'], m['replace_underscores'], m['conjugation_seed']) == \
+        ('csp_noun', 'csp_adj', True, 0)
+    assert set(m['exclude_files']) == {'noun.person.txt', 'noun.quantity.txt', 'noun.group.txt', 'adj.pert.txt'}
     assert (csp.model.templates, csp.model.ensemble, _resize(csp)) == ('csp_noun', 'raw_mean', ('bilinear', 224))
     ada = Config.fromfile(osp.join(REPO, 'configs', 'adaneg_vitb16.py'))
-    h = ada.model.head
-    assert (h.gamma, h.gap, h.lam, h.memleng, h.beta, h.ngroup, h.num_neg, h.stream_batch_size, h.quantile) == \
-        (0.5, 0.5, 0.1, 10, 5.0, 5, 10000, 256, 'index')
+    h = built_head(ada)
+    c, m = h.stream_cfg, h.mining_cfg
+    assert (c['gamma'], c['gap'], c['lam'], c['memleng'], c['beta'], h.ngroup, m['num_neg'], h.stream_batch_size,
+            m['quantile']) == (0.5, 0.5, 0.1, 10, 5.0, 5, 10000, 256, 'index')
+    assert (h.proxies, h.stream_seeds, c['full_capacity'], c['replacement'], c['score_before_update']) == \
+        (('task', 'sample'), (0, 1, 2), False, 'entropy', False)
+    assert (m['noun_prompt'], m['adj_prompt'], m['neg_ratio'], m['priority'], m['split'], m['order'],
+            m['exclude_id_names'], m['percentile']) == \
+        ('adaneg', 'adaneg_adj', None, 'noun', 'floor_adj', 'adj_first', 'exact', 0.95)
     assert (ada.model.templates, _resize(ada), ada.test_dataloader.dataset.pipeline[2].crop_size) == \
         ('adaneg', ('bicubic', 256), 224)
     assert ('ood', 'first_ge') in [tuple(c) for c in ada.test_evaluator.extra_fpr]
     ada_oo = Config.fromfile(osp.join(REPO, 'configs', 'adaneg_vitb16_openood.py'))
     assert ada_oo.test_dataloader.dataset.benchmark == 'openood_v15_imagenet' and _resize(ada_oo)[0] == 'bicubic'
     neg = Config.fromfile(osp.join(REPO, 'configs', 'negrefine_vitb16.py'))
-    h = neg.model.head
-    assert (h.type, h.k_pos, h.k_neg, h.mm_weight, h.percentile, h.ngroup, h.tau) == \
-        ('MultiMatchHead', 5, 5, 2.0, 1.0, 100, 0.01)
-    assert h.selected_file == dict(noun='txtfiles/negrefine/neg_labels_noun.txt',
-                                   adj='txtfiles/negrefine/neg_labels_adj.txt')
+    h = built_head(neg)
+    m = h.mining_cfg
+    assert (type(h).__name__, h.k_pos, h.k_neg, h.mm_weight, m['percentile'], h.ngroup, h.tau) == \
+        ('NegRefineHead', 5, 5, 2.0, 1.0, 100, 0.01)
+    assert (m['exclude_id_names'], m['clean_words'], m['noun_prompt'], m['ensemble']) == \
+        ('exact_nouns', True, 'csp_noun', 'raw_mean')
+    assert (tuple(h.composite_templates), h.composite_ensemble, h.pair_cache_size) == \
+        (tuple(resolve_templates('csp_noun')), 'raw_mean', 100000)
+    assert m['selected_file'] == dict(noun='txtfiles/negrefine/neg_labels_noun.txt',
+                                      adj='txtfiles/negrefine/neg_labels_adj.txt')
+    assert (neg.model.templates, neg.model.ensemble) == ('csp_noun', 'raw_mean')
     assert _resize(neg) == ('bicubic', 224)
     sets = [s['name'] for s in resolve_sets(neg.test_dataloader.dataset.to_dict())[1]]
     assert {'iNaturalist-v1.5', 'OpenImage-O', 'NINCO', 'Clean'} <= set(sets)
+
+
+def test_option_dicts_override_only_what_they_name():
+    """A config's option dict keeps the head's other defaults: the tiny configs change a few options each."""
+    def head(name):
+        return built_head(Config.fromfile(osp.join(REPO, 'configs', f'{name}_tiny_digits.py')))
+
+    csp = head('csp')
+    assert (csp.ngroup, csp.seed, csp.mining_cfg['exclude_id_names'], csp.mining_cfg['conjugation']) == \
+        (10, 0, True, 'random')
+    neg = head('negrefine')  # its own head (_delete_): NegRefine's rules, not csp_tiny_digits' ID-name rule
+    assert (neg.ngroup, neg.mining_cfg['exclude_id_names'], neg.mining_cfg['percentile']) == (10, 'exact_nouns', 1.0)
+    ada = head('adaneg')
+    assert (ada.mining_cfg['num_neg'], ada.stream_batch_size, ada.stream_seeds, ada.ngroup) == (500, 64, (0, 1, 2), 5)
+    assert (head('neglabel').ngroup, head('neglabel').mining_cfg['exclude_id_names']) == (10, True)
 
 
 def test_benchmark_table_is_the_one_source():
@@ -120,7 +160,8 @@ def test_clipn_recipe_builds_on_cpu():
     m = cfg.model
     assert (m.type, m.backbone.model_name, m.backbone.pretrained) == \
         ('CLIPNClassifier', 'ViT-B-16', 'laion2b_s34b_b88k')
-    assert (m.templates, m.num_prompts, m.head.scores, m.head.logit_scale, m.logit_scale) == \
+    head = build_head(m.head.to_dict())  # the head's defaults: ATD and CTW at a literal x100 (CN-8)
+    assert (m.templates, m.num_prompts, head.scores, head.scale_option, m.logit_scale) == \
         ('clipn', 16, ('atd', 'ctw'), 100.0, 100.0)
     assert cfg.train_dataloader.batch_size == 512 and cfg.train_cfg.max_epochs == 10
     crop = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'RandomResizedCrop'][0]
@@ -154,9 +195,10 @@ def test_npos_recipes():
         m = cfg.model
         assert (m.type, m.backbone.model_name, m.backbone.pretrained, m.backbone.trainable_blocks,
                 m.backbone.frozen) == ('NPOSClassifier', 'ViT-B-16', 'openai', 2, False)
-        assert m.templates == 'npos18' and (m.head.type, m.head.tau) == ('MCMHead', 1.0)
+        head, logits = build_head(m.head.to_dict()), build_head(m.extra_heads[1].to_dict())  # defaults included
+        assert m.templates == 'npos18' and (type(head).__name__, head.tau) == ('MCMHead', 1.0)
         assert [h.type for h in m.extra_heads] == ['NPOSHead', 'LogitHead']
-        assert tuple(m.extra_heads[1].scores) == ('msp', 'maxlogit', 'energy') and m.logit_scale == 100.0
+        assert logits.scores == ('msp', 'maxlogit', 'energy') and m.logit_scale == 100.0
         assert (m.loss_id.type, m.loss_id.temperature, m.loss_reg.type, m.loss_reg.loss_weight) == \
             ('LogitNormLoss', 8.0, 'OutlierRegLoss', 0.1)
         s = m.synthesis

@@ -1,8 +1,9 @@
-"""Extract image features once into the shared cache: ``python tools/extract_features.py CONFIG [CHECKPOINT]``.
+"""Extract image features once into the shared cache: ``python tools/extract_features.py CONFIG [CHECKPOINT]``
+(:func:`mmood.apis.extract_features`).
 
 Splits: ``id_test`` (the ID set of ``test_dataloader``), ``ood`` (its OOD sets) and ``id_train`` (the optional
-``id_train_dataloader``, the bank of KNN / Mahalanobis). Kinds: ``global`` (default: plus what the config's head
-reads), ``local`` (patch features, GL-MCM), ``pre_proj`` (before the projection, PLP).
+``id_train_dataloader``, the bank of the fitted detectors). Kinds: ``global`` (default: plus what the config's heads
+read), ``local`` (patch features), ``pre_proj`` (before the projection).
 
 Extraction is resumable (re-run the same command after an interruption: finished shards are kept) and works
 under several processes (``torchrun --nproc_per_node=N tools/extract_features.py CONFIG --launcher pytorch``).
@@ -12,13 +13,8 @@ import mmood  # noqa: F401  (first: compat shims before anything imports torchvi
 
 import argparse
 
-from cli_common import add_common_arguments, guarded, load_config, parse_common
-from mmengine.dist import get_dist_info, init_dist
-from mmpretrain.registry import DATASETS
-
-from mmood.cache import CacheStore
-from mmood.features import SPLITS, eval_set_sources, extract_features, train_set_source
-from mmood.features.runtime import build_model, resolve_device
+from mmood.apis import add_common_arguments, extract_features, guarded, parse_common
+from mmood.features import SPLITS
 from mmood.models.backbones import FEATURE_KINDS
 
 
@@ -45,44 +41,10 @@ def parse_args(argv=None):
 @guarded
 def main(argv=None):
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options, args.cache_dir)
-    if args.launcher != 'none':
-        init_dist(args.launcher, backend=cfg.env_cfg.dist_cfg.backend)
-    rank, _ = get_dist_info()
-    checkpoint = args.checkpoint if args.checkpoint and args.checkpoint.lower() != 'none' else None
-    model = build_model(cfg, checkpoint, resolve_device(args.device))
-    # global plus what the model's heads read (any model with a backbone: a feature_kinds property is optional)
-    kinds = args.kinds or list(getattr(model, 'feature_kinds', ('global', )))
-    cache = CacheStore(cfg.cache_dir)
-    made_by = f'tools/extract_features.py {args.config}'
-    report = []
-    jobs = []
-    test_splits = [s for s in args.splits if s in ('id_test', 'ood')]
-    if test_splits:
-        sources = [s for s in eval_set_sources(cfg.test_dataloader.dataset) if s.split in test_splits]
-        jobs.append((cfg.test_dataloader, sources))
-    if 'id_train' in args.splits:
-        if cfg.get('id_train_dataloader') is None:
-            raise SystemExit('--splits id_train needs an `id_train_dataloader` in the config: a labelled dataset '
-                             'of ID training images with the test pipeline, e.g. id_train_dataloader = dict('
-                             "batch_size=256, num_workers=8, dataset=dict(type='CustomDataset', "
-                             "data_root='data/imagenet/train', pipeline=test_pipeline))")
-        jobs.append((cfg.id_train_dataloader, [train_set_source(cfg.id_train_dataloader.dataset)]))
-    for loader_cfg, sources in jobs:
-        dataset = DATASETS.build(loader_cfg.dataset)
-        report += extract_features(
-            model, dataset, sources, kinds, cache, storage='float16' if args.fp16 else 'float32',
-            batch_size=args.batch_size or loader_cfg.get('batch_size', 64),
-            num_workers=args.num_workers if args.num_workers is not None else loader_cfg.get('num_workers', 0),
-            shard_size=args.shard_size, checkpoint=checkpoint, made_by=made_by, progress=not args.no_progress,
-            force=args.force)
-    if rank == 0:
-        print(f'Feature cache: {cache.root}')
-        width = max(len(r['set']) for r in report)
-        for r in report:
-            print(f'  {r["set"]:<{width}}  {r["split"]:<8}  {r["kind"]:<8}  {r["num_samples"]:>8} images  '
-                  f'{r["status"]:<9}  {r["key"]}')
-    return report
+    return extract_features(args.config, args.checkpoint, splits=args.splits, kinds=args.kinds, fp16=args.fp16,
+                            shard_size=args.shard_size, batch_size=args.batch_size, num_workers=args.num_workers,
+                            device=args.device, force=args.force, progress=not args.no_progress,
+                            cache_dir=args.cache_dir, cfg_options=args.cfg_options, launcher=args.launcher)
 
 
 if __name__ == '__main__':

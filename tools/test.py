@@ -1,4 +1,4 @@
-"""Test (evaluate) a model: ``python tools/test.py CONFIG [CHECKPOINT] [options]``.
+"""Test (evaluate) a model: ``python tools/test.py CONFIG [CHECKPOINT] [options]`` -- calls :func:`mmood.apis.test`.
 
 MMPretrain's CLI shape. The checkpoint is optional for zero-shot configs (``none`` also means no checkpoint).
 What makes a run complete -- ``metrics.json``, ``per_sample_results.csv``, the report -- comes from the config's
@@ -9,9 +9,8 @@ import mmood  # noqa: F401  (first: compat shims before anything imports torchvi
 
 import argparse
 
-from cli_common import (add_common_arguments, apply_common_options, guarded, load_cli_config, parse_common,
-                        run_runner)
-from mmengine.config import Config
+from mmood.apis import test
+from mmood.apis.cli import add_common_arguments, guarded, parse_common
 
 
 def parse_args(argv=None):
@@ -28,28 +27,11 @@ def parse_args(argv=None):
     return parse_common(parser, argv)
 
 
-def build_config(args) -> Config:
-    cfg = load_cli_config(args)
-    if args.checkpoint and args.checkpoint.lower() != 'none':
-        cfg.load_from = args.checkpoint
-    apply_common_options(cfg, cache_dir=args.cache_dir)
-    cfg.custom_hooks = list(cfg.get('custom_hooks', []))
-    if not any(str(h.get('type')).endswith('OODResultsHook') for h in cfg.custom_hooks):
-        cfg.custom_hooks.append(dict(type='OODResultsHook'))  # a config without mmood's default runtime
-    if args.save_features:
-        cfg.custom_hooks.append(dict(type='SaveFeaturesHook', cache_dir=cfg.cache_dir, checkpoint=cfg.get('load_from'),
-                                     made_by=f'tools/test.py --save-features {args.config}'))
-    if args.out:
-        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
-        cfg.test_evaluator = list(evaluators) + [dict(type='DumpResults', out_file_path=args.out)]
-    return cfg
-
-
 @guarded
 def main(argv=None):
     args = parse_args(argv)
-    cfg = build_config(args)
-    return run_runner(cfg, 'test')[1]
+    return test(args.config, args.checkpoint, work_dir=args.work_dir, cache_dir=args.cache_dir,
+                cfg_options=args.cfg_options, launcher=args.launcher, save_features=args.save_features, out=args.out)
 
 
 if __name__ == '__main__':

@@ -1,11 +1,9 @@
-"""Train a model: ``python tools/train.py CONFIG [options]`` (MMPretrain's CLI shape)."""
+"""Train a model: ``python tools/train.py CONFIG [options]`` (MMPretrain's CLI shape; :func:`mmood.apis.train`)."""
 import mmood  # noqa: F401  (first: compat shims before anything imports torchvision)
 
 import argparse
 
-from cli_common import (add_common_arguments, apply_common_options, guarded, load_cli_config, parse_common,
-                        run_runner)
-from mmengine.config import Config
+from mmood.apis import add_common_arguments, guarded, parse_common, train
 
 
 def parse_args(argv=None):
@@ -18,21 +16,11 @@ def parse_args(argv=None):
     return parse_common(parser, argv)
 
 
-def build_config(args) -> Config:
-    cfg = load_cli_config(args)
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
-    apply_common_options(cfg, cache_dir=args.cache_dir)
-    return cfg
-
-
 @guarded
 def main(argv=None):
     args = parse_args(argv)
-    cfg = build_config(args)
-    return run_runner(cfg, 'train')[0]
+    return train(args.config, work_dir=args.work_dir, resume=args.resume, cache_dir=args.cache_dir,
+                 cfg_options=args.cfg_options, launcher=args.launcher)
 
 
 if __name__ == '__main__':

@@ -10,9 +10,10 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 # OODPrepareHook: ID prompts, NegLabel negatives (once, rank 0, cached, broadcast), heads fitted on ID-train features,
-# the metric bound to the model. OODResultsHook: metrics.json, per_sample_results.csv and the report of every test
-# run -- whichever script runs the config (tools/test.py or MMPretrain's tools/test.py / mim test).
-custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook')]
+# the model's score declarations given to the metric. SetLevelScoresHook: set-level scores (AdaNeg) of the gathered
+# test stream, before the metric computes. OODResultsHook: metrics.json, per_sample_results.csv and the report of every
+# test run -- whichever script runs the config (tools/test.py or MMPretrain's tools/test.py / mim test).
+custom_hooks = [dict(type='OODPrepareHook'), dict(type='SetLevelScoresHook'), dict(type='OODResultsHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

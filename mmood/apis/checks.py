@@ -1,9 +1,9 @@
-"""What a config reads, checked without running it: the test sets' files and the text inputs of its heads.
+"""What a config reads, checked without running it: the test sets' files and the text inputs its model declares.
 
 ``tools/verify_data.py`` (which also decodes every image and prints the findings) and the reproduce checks
 (:func:`mmood.apis.reproduce.check_run`) both call these, so they find the same problems.
 """
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 
 def read_test_sets(dataset_cfg: Mapping) -> List[Dict[str, Any]]:
@@ -35,9 +35,15 @@ def set_overlap_problems(dataset_cfg: Mapping, sets: List[Dict[str, Any]]) -> Li
     return overlap_problems([(s['spec'], s['paths']) for s in sets])
 
 
+def head_text_inputs(head) -> List[Tuple[str, Callable[[], Tuple[List[str], List[str]]]]]:
+    """The text inputs a built head declares (:meth:`~mmood.models.heads.BaseOODHead.text_inputs`)."""
+    return list(head.text_inputs())
+
+
 def text_input_checks(model_cfg: Mapping, catch_build_errors: bool = False) -> List[Tuple[str, List[str], List[str]]]:
-    """The text inputs a model config reads: TOE's outlier sources (``model.outliers``) and the corpus or ready
-    label files of every negative-label head (``model.head``, ``model.extra_heads``).
+    """The text inputs a model config reads, checked without encoding anything: the sources its model options name
+    (the model class's :meth:`~mmood.models.OODModel.config_text_inputs`) and the inputs every head declares
+    (``model.head``, ``model.extra_heads``; :func:`head_text_inputs`).
 
     Args:
         model_cfg: the config's ``model``.
@@ -47,25 +53,28 @@ def text_input_checks(model_cfg: Mapping, catch_build_errors: bool = False) -> L
         ``(title, lines, problems)`` per input checked.
     """
     from ..models.heads import build_head
-    from ..text import outlier_source_problems
-    from ..text.mining import negative_source_problems
     checks = []
-    if model_cfg.get('outliers') is not None:
-        lines, problems = outlier_source_problems(dict(model_cfg['outliers']))
-        checks.append(('model.outliers', lines, problems))
+    from mmpretrain.registry import MODELS
+
+    from ..models import OODModel
+    model_cls = MODELS.get(model_cfg['type']) if isinstance(model_cfg.get('type'), str) else model_cfg.get('type')
+    if isinstance(model_cls, type) and issubclass(model_cls, OODModel):
+        for what, check in model_cls.config_text_inputs(dict(model_cfg)):
+            lines, problems = check()
+            checks.append((what, lines, problems))
     heads = [('model.head', model_cfg.get('head'))] + [(f'model.extra_heads[{i}]', h)
                                                        for i, h in enumerate(model_cfg.get('extra_heads') or ())]
     for where, head_cfg in heads:
         if not head_cfg:
             continue
         try:
-            mining = getattr(build_head(dict(head_cfg), where), 'mining_cfg', None)
+            head = build_head(dict(head_cfg), where)
         except Exception as err:
             if not catch_build_errors:
                 raise
             checks.append((where, [], [f'{where}: cannot build {head_cfg.get("type")}: {err}']))
             continue
-        if mining:  # negative-label heads: their corpus or ready label files
-            lines, problems = negative_source_problems(mining)
-            checks.append((f'{where} ({head_cfg.get("type")}) text inputs', lines, problems))
+        for what, check in head_text_inputs(head):
+            lines, problems = check()
+            checks.append((f'{where} ({head_cfg.get("type")}) {what}', lines, problems))
     return checks

@@ -40,8 +40,8 @@ Return value (the exit status of ``tools/analysis_tools/reproduce.py``):
 * a malformed metafile, an unknown config or option, or a selection that matches nothing raises
   :class:`~mmood.utils.ConfigError` (the tool prints it and exits with 2).
 
-The library reads no environment variable: the caller passes the cache folder (the tool resolves
-``$MMOOD_CACHE`` etc.).
+The cache folder is passed on to every ``tools/test.py`` run (``--cache-dir``); without one, each run resolves the
+user's (:func:`~mmood.apis.resolve_cache_dir`).
 """
 import argparse
 import contextlib
@@ -63,6 +63,7 @@ from ..evaluation.report import MEAN_ROWS, safe_name
 from ..utils.errors import ConfigError
 from ..utils.io import atomic_open
 from .checks import read_test_sets, set_overlap_problems, text_input_checks
+from .config import plain_dict, type_name
 
 __all__ = ['reproduce', 'load_metafile', 'select_runs', 'load_run_config', 'check_run', 'run_digest',
            'valid_metric_keys', 'metafile_problems', 'write_table', 'Published', 'RunSpec', 'RunCheck',
@@ -256,11 +257,6 @@ def _repo_file(path: str, repo_root: str) -> str:
     return osp.join(repo_root, path)
 
 
-def _type_name(cfg: Mapping) -> str:
-    kind = cfg.get('type')
-    return kind.split('.')[-1] if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
-
-
 def load_run_config(run: RunSpec, cfg_options: Sequence[str] = (), pretrained: Sequence[str] = (),
                     repo_root: str = _REPO):
     """The run's config with its options merged: the metafile's ``CfgOptions``, then ``cfg_options`` (given to
@@ -344,7 +340,7 @@ def _dataset_problems(name: str, dataset: Mapping) -> Tuple[List[str], List[str]
     problems (missing roots, lists, files; ID/OOD overlap) without decoding (:func:`~mmood.apis.checks.read_test_sets`);
     any other dataset is built without its pipeline (the digits demo's sets are generated in memory)."""
     dataset = dict(dataset)
-    if _type_name(dataset) == 'OODEvalDataset':
+    if type_name(dataset) == 'OODEvalDataset':
         try:
             sets = read_test_sets(dataset)
         except (FileNotFoundError, ValueError) as err:
@@ -352,14 +348,15 @@ def _dataset_problems(name: str, dataset: Mapping) -> Tuple[List[str], List[str]
         lines = [f'{s["spec"]["name"]} ({s["group"]}): {len(s["paths"])} images' for s in sets]
         problems = [p for s in sets for p in s['problems']] + set_overlap_problems(dataset, sets)
         return lines, problems, [s['spec']['name'] for s in sets]
+    from mmengine.dataset import BaseDataset
     from mmpretrain.registry import DATASETS
     try:
         built = DATASETS.build(dict(dataset, pipeline=[]))
         count = len(built)
     except Exception as err:  # a missing root or file: reported, the other checks still run
-        return [], [f'{name}: cannot build {_type_name(dataset)}: {err}'], None
-    set_names = list((getattr(built, 'metainfo', None) or {}).get('set_names') or []) or None
-    return [f'{name}: {count} samples ({_type_name(dataset)})'], [], set_names
+        return [], [f'{name}: cannot build {type_name(dataset)}: {err}'], None
+    set_names = list(built.metainfo.get('set_names') or []) if isinstance(built, BaseDataset) else []
+    return [f'{name}: {count} samples ({type_name(dataset)})'], [], set_names or None
 
 
 def _benchmark_of(cfg, run: RunSpec) -> str:
@@ -392,8 +389,7 @@ def check_run(run: RunSpec, cfg, benchmarks: Optional[Mapping[str, str]] = None,
         if dataset is None:
             check.problems['data'].append(f'the config has no {name}_dataloader.dataset')
             continue
-        lines, problems, _ = _dataset_problems(name, dataset.to_dict() if hasattr(dataset, 'to_dict')
-                                               else dict(dataset))
+        lines, problems, _ = _dataset_problems(name, plain_dict(dataset))
         check.data_lines += lines
         check.problems['data'] += problems
     check.problems['data'] += [p for _, _, found in text_input_checks(cfg.get('model') or {}, catch_build_errors=True)
@@ -431,9 +427,9 @@ def valid_metric_keys(cfg) -> List[str]:
     dataset = (cfg.get('test_dataloader') or {}).get('dataset')
     if dataset is None:
         raise ConfigError('the config has no test_dataloader.dataset')
-    dataset = dataset.to_dict() if hasattr(dataset, 'to_dict') else dict(dataset)
+    dataset = plain_dict(dataset)
     groups: List[str] = []
-    if _type_name(dataset) == 'OODEvalDataset':
+    if type_name(dataset) == 'OODEvalDataset':
         from ..datasets import resolve_sets
         id_set, ood_sets, _ = resolve_sets(dataset)
         names = [s['name'] for s in ood_sets]
@@ -454,7 +450,7 @@ def valid_metric_keys(cfg) -> List[str]:
         if head_cfg:
             head = build_head(dict(head_cfg))
             scores += list(head.score_names)
-            bases += list((getattr(head, 'replicates', None) or {}).keys())
+            bases += list(head.replicates)
     rows = [f'{s}/{m}' for s in names + means for m in metrics]
     keys = rows + ['ID/accuracy'] + [f'{score}/{row}' for score in scores for row in rows]
     keys += [f'{b}/seeds/{g}/{m}/{stat}' for b in bases for g in means for m in metrics for stat in ('mean', 'std')]
@@ -675,7 +671,8 @@ def reproduce(metafile: str = 'configs/metafile.yml',
         methods: method names (the metafile's ``In Collection``, case-insensitive); None: every method.
         work_dir: each run writes into ``<work_dir>/<run name>/``; the table goes to ``<work_dir>/reproduce.md`` and
             ``.csv``.
-        cache_dir: the shared cache for ``tools/test.py`` (``--cache-dir``); None: its default.
+        cache_dir: the shared cache for ``tools/test.py`` (``--cache-dir``); None: its default
+            (:func:`~mmood.apis.resolve_cache_dir`).
         dry_run: check and print what is missing; run nothing, write nothing.
         cfg_options: ``key=value`` strings added to every run's ``--cfg-options`` (after the metafile's).
         pretrained: ``MODEL=PATH`` or ``MODEL/TAG=PATH``: the weights file of every run whose backbone is that

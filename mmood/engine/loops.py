@@ -32,6 +32,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop, TestLoop, ValLoop
 from mmpretrain.registry import DATASETS, LOOPS
 
+from ..models import OODModel
+
 __all__ = ['ensure_features', 'cached_feature_dataloader', 'OODTestLoop', 'CachedFeatureTrainLoop',
            'CachedFeatureValLoop', 'CachedFeatureTestLoop']
 
@@ -70,8 +72,8 @@ def cached_feature_dataloader(runner, dataloader: Any, training: bool, sets: Opt
     Args:
         runner: the runner (its model extracts missing features and, for training, prepares the labels).
         dataloader: the dataloader config (a built ``DataLoader`` is returned unchanged).
-        training: training (labels from ``model.prepare_cached_training`` if the model has it; label tensors
-            per batch) or evaluation (data samples per sample).
+        training: training (targets from :meth:`OODModel.prepare_cached_training`, or the set's labels when it
+            returns None; label tensors per batch) or evaluation (data samples per sample).
         sets: keep only these sets (names or groups).
         extraction: options of a missing extraction (see the module docstring).
         num_workers: workers of the feature dataloader.
@@ -86,13 +88,15 @@ def cached_feature_dataloader(runner, dataloader: Any, training: bool, sets: Opt
     if not isinstance(dataloader, dict):
         return dataloader
     model = _unwrap(runner.model)
-    if not getattr(model, 'cache_dir', None):
+    if not isinstance(model, OODModel):
+        raise TypeError(f'Loops over cached features serve an OOD model (mmood.models.OODModel); got '
+                        f'{type(model).__name__}')
+    if not model.cache_dir:
         raise ValueError('Training/evaluating on cached features needs `model.cache_dir` (the tools fill it in '
                          'from --cache-dir, $MMOOD_CACHE or ~/.cache/mmood).')
-    kinds = tuple(getattr(model, 'cached_input_kinds', ('global', )))
+    kinds = tuple(model.cached_input_kinds)
     # the checkpoint is part of the key when it changes these features (NPOS's cached trunk tokens: it does not)
-    changes = getattr(model, 'checkpoint_changes_cached_inputs', getattr(model, 'checkpoint_changes_features', True))
-    checkpoint = runner.cfg.get('load_from') if changes else None
+    checkpoint = model.cached_input_checkpoint(runner.cfg.get('load_from'))
     model_id = model_identity(model, checkpoint)
     cache = CacheStore(model.cache_dir)
     dataset_cfg = dict(dataloader['dataset'])
@@ -103,7 +107,7 @@ def cached_feature_dataloader(runner, dataloader: Any, training: bool, sets: Opt
     ensure_features(model, dataset_cfg, sources, kinds, cache, model_id, dataloader.get('batch_size', 64),
                     dataloader.get('num_workers', 0), extraction)
     targets = None
-    if training and hasattr(model, 'prepare_cached_training'):
+    if training:
         if len(sources) != 1:
             raise ValueError(f'Training reads one ID-train set; the train dataset has {[s.name for s in sources]} '
                              f'(select one with the loop option `sets`).')
@@ -158,7 +162,7 @@ class CachedFeatureTrainLoop(IterBasedTrainLoop):
             raise ValueError('CachedFeatureTrainLoop takes max_iters or epochs (one of them)')
         dataloader = cached_feature_dataloader(runner, dataloader, True, sets, extraction, num_workers, in_memory)
         if max_iters is None:
-            steps = getattr(_unwrap(runner.model), 'steps_per_epoch', None)
+            steps = _unwrap(runner.model).steps_per_epoch
             if not steps:
                 raise ValueError('epochs=... needs a model that sets steps_per_epoch while preparing its training '
                                  '(e.g. TOEClassifier); give max_iters instead')

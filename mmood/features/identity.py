@@ -138,11 +138,12 @@ def model_identity(model: Any, checkpoint: Optional[str] = None) -> Dict[str, An
     Args:
         model: a model with ``backbone.identity`` and ``data_preprocessor`` (``CLIPOODClassifier``).
         checkpoint: a checkpoint loaded on top of the backbone weights (``load_from``), or None. Ignored when
-            the model declares ``checkpoint_changes_features = False`` (a linear probe's checkpoint holds no
-            image-tower weights).
+            the model declares that its checkpoints do not change the image features
+            (:meth:`OODModel.feature_checkpoint`: a linear probe's checkpoint holds no image-tower weights).
     """
-    if not getattr(model, 'checkpoint_changes_features', True):
-        checkpoint = None
+    from ..models.protocol import OODModel
+    if isinstance(model, OODModel):
+        checkpoint = model.feature_checkpoint(checkpoint)
     return dict(backbone=dict(model.backbone.identity), preprocessor=preprocessor_identity(model.data_preprocessor),
                 checkpoint=file_identity(checkpoint) if checkpoint else None)
 

@@ -29,6 +29,8 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, device: Optional[
     """
     from mmengine.runner import set_random_seed
     from mmpretrain.registry import MODELS
+
+    from ..models.protocol import OODModel
     randomness = dict(cfg.get('randomness') or {})
     if randomness.get('seed') is not None:  # as the Runner does: random-weight models build identically
         set_random_seed(randomness['seed'], deterministic=randomness.get('deterministic', False),
@@ -40,7 +42,7 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, device: Optional[
         what = check_checkpoint(model, loaded, checkpoint)  # strict: refuse a checkpoint of another model
         model.load_state_dict(checkpoint_state_dict(loaded, revise_keys), strict=False)
         model.checkpoint_record = checkpoint_record(checkpoint, what)
-        if hasattr(model, 'note_checkpoint'):
+        if isinstance(model, OODModel):
             model.note_checkpoint(checkpoint)
         print_log(f'Loaded checkpoint {checkpoint} ({what["keys"]} keys)', logger='current', level=logging.INFO)
     model.eval()

@@ -16,6 +16,7 @@ Public functions:
   ``max_{p,n} sigmoid(c_{p and n} - v_n)`` (Ansari et al., ICCV 2025).
 * :func:`msp_score`, :func:`maxlogit_score`, :func:`energy_score`, :func:`l1_norm_score` -- classifier-logit
   scores (MSP, MaxLogit, negative free energy, PLP's L1 norm).
+* :func:`gen_score` -- GEN, the negative generalized entropy ``-sum_{top-M} p^g (1 - p)^g`` (Liu et al., CVPR 2023).
 * :func:`clipn_scores`, :func:`clipn_p_yes` -- CLIPN's CTW and ATD from
   "yes" and "no" cosines (Wang et al., ICCV 2023).
 * :func:`knn_score` -- k-nearest-neighbour distance (Sun et al., ICML 2022) and PLP's ``exp(cos / T)`` form.
@@ -26,18 +27,20 @@ Public functions:
 from .adaneg import AdaNegMemory, adaneg_stream_scores
 from .clipn import clipn_p_yes, clipn_scores
 from .glmcm import glmcm_from_parts, glmcm_score, local_mcm_score
+from .gen import gen_score
 from .knn import knn_score
 from .logits import LOGIT_SCORES, energy_score, l1_norm_score, maxlogit_score, msp_score
 from .mahalanobis import fit_gaussians, mahalanobis_score
 from .mcm import mcm_score
-from .multimatch import compose_texts, multimatch_score, top_pairs
 from .neglabel import group_permutation, neglabel_score
+from .negrefine import compose_texts, multimatch_score, top_pairs
 from .npos import batch_frobenius_msp
 
 __all__ = [
     'batch_frobenius_msp',
     'adaneg_stream_scores', 'AdaNegMemory',
     'mcm_score', 'local_mcm_score', 'glmcm_score', 'glmcm_from_parts', 'neglabel_score', 'group_permutation',
-    'msp_score', 'maxlogit_score', 'energy_score', 'l1_norm_score', 'LOGIT_SCORES', 'knn_score', 'fit_gaussians',
+    'msp_score', 'maxlogit_score', 'energy_score', 'l1_norm_score', 'LOGIT_SCORES', 'gen_score', 'knn_score',
+    'fit_gaussians',
     'mahalanobis_score', 'clipn_scores', 'clipn_p_yes', 'multimatch_score', 'compose_texts', 'top_pairs'
 ]

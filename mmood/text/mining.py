@@ -11,9 +11,10 @@ fraction per part of speech; ``num_neg`` gives an explicit total split proportio
 
 :func:`mine_negative_labels` wraps the maths with the corpus, the prompts and the shared cache: word embeddings
 are keyed by (backbone, prompt, corpus) and the selection additionally by the ID class names and the mining
-parameters, so a second run neither encodes the corpus nor re-mines.
+parameters, so a second run neither encodes the corpus nor re-mines. Its options come as one ``mining`` dict
+(:data:`MINING_DEFAULTS` holds every key and its default), the dict the negative-label heads take too.
 
-The descendants of NegLabel mine with the same code and other options (each an option, not a copy):
+The descendants of NegLabel mine with the same code and other ``mining`` options (each an option, not a copy):
 
 * CSP (docs/csp.md): conjugated adjectives (``conjugation='random'``), template ensembles of raw embeddings
   (``noun_prompt='csp_noun'``, ``adj_prompt='csp_adj'``, ``ensemble='raw_mean'``) and the max-cosine cut-off
@@ -43,17 +44,20 @@ runs on the mined nouns and on the mined conjugated labels before its LLM filter
 (:func:`clean_labels`); a label the cleaning changed is encoded again under its part's templates, as the reference
 embeds its final labels afresh.
 """
+import difflib
 import logging
 import math
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from types import MappingProxyType
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from mmengine.logging import print_log
 
 from ..cache import CacheStore, hash_strings
+from ..utils.errors import ConfigError
 from ..utils.io import atomic_open
 from .class_names import resolve_path
 from .corpus import load_corpus
@@ -72,6 +76,79 @@ SPLITS = ('round_noun', 'floor_adj')
 ORDERS = ('noun_first', 'adj_first')
 #: ``exclude_id_names`` rules (module docstring); None is read as False
 ID_NAME_RULES = (False, True, 'exact', 'exact_nouns')
+
+#: The mining options -- the ``mining`` dict of :func:`mine_negative_labels` and of the negative-label heads -- with
+#: their one default each: NegLabel's reference (XueJiang16/NegLabel, ``custom_config/clip.py``). A ``mining`` dict
+#: overrides some of them (:func:`merge_options`); CSP, AdaNeg and NegRefine change some defaults in their heads.
+#:
+#: * ``corpus_dir``: the word corpus (:func:`~mmood.text.load_corpus`; the generated WordNet 3.0 corpus);
+#: * ``noun_prompt`` / ``adj_prompt``: template(s) of the candidate nouns / adjectives (one template, a list or a
+#:   named set: an ensemble, combined by ``ensemble``; a run then records labels, not prompts);
+#: * ``percentile``: the similarity quantile (0.95); ``quantile``: ``'linear'`` or ``'index'``
+#:   (:func:`quantile_similarity`); ``max_sim_cutoff``: CSP's max-cosine cut-off (None: off);
+#: * ``neg_ratio``: the fraction kept per part of speech (0.15); ``num_neg``: an explicit total instead, split by
+#:   ``split`` (:func:`split_counts`); ``order``: ``'noun_first'`` or ``'adj_first'`` (the negative matrix);
+#: * ``exclude_id_names``: the ID-name rule (:data:`ID_NAME_RULES`, module docstring; off as the reference, NL-6);
+#:   ``exclude_files``: corpus files to skip; ``priority``: the owner of a word in both parts of speech;
+#:   ``replace_underscores``: read ``_`` as a space (:func:`~mmood.text.load_corpus`);
+#: * ``conjugation`` (None, ``'random'``, ``'all'``), ``superclasses`` (None: CSP's 14), ``conjugation_seed``: CSP's
+#:   conjugated adjectives (:func:`~mmood.text.csp.conjugate`);
+#: * ``ensemble``: how a template ensemble combines (``'unit_mean'``, ``'raw_mean'``;
+#:   :func:`~mmood.text.embeddings.encode_ensemble_cached`);
+#: * ``selected_file``: skip mining: a file of ready prompts, or ``dict(noun=..., adj=...)`` label files encoded with
+#:   their part's templates (:func:`read_selected_file`);
+#: * ``clean_words``: NegRefine's cleaning of the mined labels (:func:`clean_labels`; only when mining).
+MINING_DEFAULTS: Mapping[str, Any] = MappingProxyType(dict(
+    corpus_dir='txtfiles/neglabel_corpus',
+    noun_prompt='the nice {}',
+    adj_prompt='This is a {} photo',
+    percentile=0.95,
+    neg_ratio=0.15,
+    num_neg=None,
+    exclude_id_names=False,
+    exclude_files=None,
+    selected_file=None,
+    ensemble='unit_mean',
+    max_sim_cutoff=None,
+    conjugation=None,
+    superclasses=None,
+    conjugation_seed=0,
+    quantile='linear',
+    priority='sorted',
+    split='round_noun',
+    order='noun_first',
+    replace_underscores=False,
+    clean_words=False,
+))
+
+
+def merge_options(group: str, defaults: Mapping[str, Any], options: Optional[Mapping[str, Any]] = None,
+                  owner: str = '') -> Dict[str, Any]:
+    """``defaults`` overridden by ``options`` (an option dict such as a head's ``mining``), as a new flat dict.
+
+    Args:
+        group: the name of the option dict (``'mining'``), for the error message.
+        defaults: every valid option with its default.
+        options: the options given (None: all defaults).
+        owner: who takes the dict (``'NegLabelHead'``), for the error message.
+
+    Raises:
+        ConfigError: ``options`` is not a dict, or names an option ``defaults`` lacks (the message lists the valid
+            ones and the closest match).
+    """
+    where = f'{owner} option `{group}`' if owner else f'option `{group}`'
+    if options is None:
+        return dict(defaults)
+    if not isinstance(options, Mapping):
+        raise ConfigError(f'{where} must be a dict of options, got {type(options).__name__}: {options!r}')
+    unknown = [k for k in options if k not in defaults]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), list(defaults), n=1)
+            hints.append(f'"{key}" (did you mean "{close[0]}"?)' if close else f'"{key}"')
+        raise ConfigError(f'Unknown key(s) {", ".join(hints)} in {where}; valid keys: {", ".join(defaults)}')
+    return dict(defaults, **options)
 
 
 def row_quantile(x: torch.Tensor, q: float) -> torch.Tensor:
@@ -242,19 +319,9 @@ def clean_labels(words: Sequence[str], return_index: bool = False):
 
 
 def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[str], id_templates: Sequence[str],
-                         corpus_dir: str, noun_prompt: Union[str, Sequence[str]] = 'the nice {}',
-                         adj_prompt: Union[str, Sequence[str]] = 'This is a {} photo',
-                         percentile: float = 0.95, neg_ratio: Optional[float] = 0.15,
-                         num_neg: Optional[int] = None, exclude_id_names: Union[bool, str] = False,
-                         exclude_files: Optional[Sequence[str]] = None,
-                         selected_file: Optional[Union[str, Dict[str, str]]] = None,
-                         cache: Optional[CacheStore] = None, batch_size: int = 1000,
-                         progress: bool = True, ensemble: str = 'unit_mean', max_sim_cutoff: Optional[float] = None,
-                         conjugation: Optional[str] = None, superclasses: Optional[Sequence[str]] = None,
-                         conjugation_seed: int = 0, quantile: str = 'linear', priority: str = 'sorted',
-                         split: str = 'round_noun', order: str = 'noun_first',
-                         id_ensemble: str = 'unit_mean', replace_underscores: bool = False,
-                         clean_words: bool = False) -> Dict[str, object]:
+                         mining: Optional[Mapping[str, Any]] = None, cache: Optional[CacheStore] = None,
+                         batch_size: int = 1000, progress: bool = True,
+                         id_ensemble: str = 'unit_mean') -> Dict[str, object]:
     """Negative prompts and their embeddings, mined (or loaded) once and cached.
 
     Args:
@@ -262,45 +329,29 @@ def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[s
         id_emb: (K, D) unit ID prototypes.
         class_names: ID class names (part of the selection key; used by ``exclude_id_names``).
         id_templates: ID prompt templates (part of the selection key).
-        corpus_dir: word corpus directory (see :mod:`mmood.text.corpus`).
-        noun_prompt / adj_prompt: prompt template(s) of the two parts of speech: one template, a list or a named
-            set (an ensemble, combined by ``ensemble``; the run then records labels, not prompts).
-        percentile: similarity quantile (0.95 in the paper).
-        neg_ratio: fraction kept per part of speech (0.15).
-        num_neg: explicit total number of negatives (overrides ``neg_ratio``; split by ``split``).
-        exclude_id_names: drop candidates equal to an ID class name (:data:`ID_NAME_RULES`, module docstring):
-            True (nouns and adjectives, case-insensitively), ``'exact'`` (nouns and adjectives, case-sensitively,
-            AdaNeg), ``'exact_nouns'`` (nouns only, case-sensitively, NegRefine); off by default as in the
-            reference (NL-6).
-        exclude_files: corpus file names to skip (a name missing from the corpus is reported, CSP-7).
-        selected_file: skip mining: a file of full prompts (encoded as they are), or ``dict(noun=..., adj=...)``:
-            one file of labels per part of speech, each encoded with its part's templates (NegRefine's files).
+        mining: the mining options (:data:`MINING_DEFAULTS`: the corpus, the prompts, the quantile, how many are
+            kept, the ID-name rule, CSP's conjugation and cut-off, AdaNeg's rules, NegRefine's ready files and
+            cleaning); what it does not name keeps its default, an unknown key is a ``ConfigError``.
         cache: the shared cache (None: no caching).
         batch_size: texts per forward pass.
         progress: progress bar while encoding.
-        ensemble: how the templates of an ensemble combine (``'unit_mean'``, ``'raw_mean'``; see
-            :func:`~mmood.text.embeddings.encode_ensemble_cached`).
-        max_sim_cutoff: CSP's cut-off (:func:`quantile_similarity`).
-        conjugation: None, or ``'random'`` / ``'all'``: replace the adjectives by CSP's conjugated labels
-            (:func:`~mmood.text.csp.conjugate` with ``superclasses``, default CSP's 14, and ``conjugation_seed``).
-        quantile: ``'linear'`` or ``'index'`` (:func:`quantile_similarity`).
-        priority: owner of words in both parts of speech (:func:`~mmood.text.load_corpus`).
-        split: how ``num_neg`` is split (:func:`split_counts`).
-        order: ``'noun_first'`` or ``'adj_first'``: order of the parts in the negative matrix.
         id_ensemble: the ensemble rule of ``id_emb`` (part of the selection key).
-        replace_underscores: read the corpus with ``_`` replaced by a space (:func:`~mmood.text.load_corpus`; CSP,
-            NegRefine).
-        clean_words: clean each part of the selection with NegRefine's rule (:func:`clean_labels`) and encode the
-            labels it changed again (NegRefine's LLM-free fallback); only when mining.
 
     Returns:
         dict with ``prompts`` (list of M strings), ``emb`` (M, D float32 CPU tensor), ``num_noun``, ``num_adj``
         and ``cache_hit`` (whether the selection came from the cache).
     """
+    opts = merge_options('mining', MINING_DEFAULTS, mining, 'mine_negative_labels')
+    corpus_dir, noun_prompt, adj_prompt = opts['corpus_dir'], opts['noun_prompt'], opts['adj_prompt']
+    percentile, neg_ratio, num_neg = opts['percentile'], opts['neg_ratio'], opts['num_neg']
+    exclude_files, selected_file, ensemble = opts['exclude_files'], opts['selected_file'], opts['ensemble']
+    max_sim_cutoff, quantile, split, order = opts['max_sim_cutoff'], opts['quantile'], opts['split'], opts['order']
+    conjugation, superclasses, conjugation_seed = opts['conjugation'], opts['superclasses'], opts['conjugation_seed']
+    priority, replace_underscores = opts['priority'], opts['replace_underscores']
     noun_templates, adj_templates = resolve_templates(noun_prompt), resolve_templates(adj_prompt)
     check_ensemble(ensemble)
-    exclude_id_names = check_id_name_rule(exclude_id_names)
-    do_clean = bool(clean_words)
+    exclude_id_names = check_id_name_rule(opts['exclude_id_names'])
+    do_clean = bool(opts['clean_words'])
     if order not in ORDERS:
         raise ValueError(f'order must be one of {ORDERS}, got {order!r}')
 
@@ -338,7 +389,8 @@ def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[s
     adjs = _exclude_names(adjs, class_names, exclude_id_names, 'adj')
     if conjugation is not None:
         adjs = conjugate(adjs, superclasses or CSP_SUPERCLASSES, conjugation_seed, conjugation)
-    # the candidates themselves: the key follows replace_underscores and the ID-name rule through them
+    # The selection key, from the merged options exactly as when they were separate arguments (a cached selection
+    # stays valid). The candidates themselves: the key follows replace_underscores and the ID-name rule through them
     corpus_digest = hash_strings(['noun'] + nouns + ['adj'] + adjs)
     parts = dict(kind='neglabel_selection', backbone=backbone.text_identity, corpus=corpus_digest,
                  noun_prompt=noun_prompt, adj_prompt=adj_prompt, id_names=hash_strings(class_names),
@@ -384,7 +436,8 @@ def mine_negative_labels(backbone, id_emb: torch.Tensor, class_names: Sequence[s
 
 
 def negative_source_problems(mining_cfg: Dict[str, object]) -> Tuple[List[str], List[str]]:
-    """Check the text inputs of a negative-label head's mining options without encoding anything
+    """Check the text inputs of a negative-label head's mining options (its ``mining_cfg``: the merged ``mining``
+    dict, :data:`MINING_DEFAULTS`) without encoding anything
     (``tools/verify_data.py``): the ready label files (entries and SHA-256 each), or the corpus folder (words per
     part of speech, excluded files it lacks).
 
@@ -407,7 +460,8 @@ def negative_source_problems(mining_cfg: Dict[str, object]) -> Tuple[List[str], 
         return lines, problems
     corpus = str(mining_cfg.get('corpus_dir') or '')
     if not osp.isdir(resolve_path(corpus)):
-        return lines, [f'word corpus folder not found: {corpus} (option `corpus_dir`; tools/build_corpus.py writes it)']
+        return lines, [f'word corpus folder not found: {corpus} (option `corpus_dir`; '
+                       'tools/dataset_converters/build_word_corpus.py writes it)']
     nouns, adjs = load_corpus(corpus, mining_cfg.get('exclude_files'), str(mining_cfg.get('priority') or 'sorted'),
                               bool(mining_cfg.get('replace_underscores')))
     lines.append(f'corpus {corpus}: {len(nouns)} nouns, {len(adjs)} adjectives (after exclusions)')

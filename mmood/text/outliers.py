@@ -138,7 +138,7 @@ def read_outlier_list(path: str, allow_pickle: bool = False, keep_blank: bool = 
             raise UserError(
                 f'Outlier list {path} is an object array, which numpy can only load with pickle; loading a '
                 'pickle can run arbitrary code. Pass allow_pickle=True (config: model.outliers.allow_pickle=True; '
-                'tools/toe/make_outliers.py: --allow-pickle) only for a file you trust (e.g. the '
+                'tools/dataset_converters/make_text_outliers.py: --allow-pickle) only for a file you trust (e.g. the '
                 'reference release, after checking its SHA-256), or convert it once to a .txt list '
                 '(write_outlier_list).') from err
         warnings.warn(f'Loading outlier list {path} (sha256 {file_sha256(path)}) with pickle '

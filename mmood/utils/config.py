@@ -2,8 +2,9 @@
 
 ``--cfg-options test_evalutor.fpr_rule=interp`` would add a new top-level key that nothing reads, and the run would
 report the default rule's numbers. :func:`check_cfg_options` refuses every option whose key is neither in the
-config nor an argument of the component it sets (``model.head.group_fuse_num`` is valid although the config does
-not write it: ``NegLabelHead`` takes it), naming the closest existing key.
+config nor an argument of the component it sets (``model.head.tau`` is valid although the config does not write it:
+``NegLabelHead`` takes it; so is ``model.head.grouping.ngroup``: a key of the option dict ``grouping`` the head
+declares in ``option_groups``), naming the closest existing key.
 """
 import difflib
 import inspect
@@ -55,6 +56,13 @@ def component_options(type_name: Any) -> List[str]:
     return sorted(set(names))
 
 
+def _option_groups(node: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """The option dicts a component declares (``option_groups``: name -> defaults, e.g. ``NegLabelHead``'s
+    ``mining``), so ``model.head.mining.corpus_dir`` is checked against the keys ``mining`` takes."""
+    cls = _registered_class(node.get('type')) if 'type' in node else None
+    return dict(getattr(cls, 'option_groups', None) or {})
+
+
 def _error(option: str, path: List[str], key: str, candidates: Iterable[str]) -> ConfigError:
     close = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.6)
     where = '.'.join(path) or 'the top level'
@@ -87,6 +95,10 @@ def check_cfg_options(cfg: Any, options: Optional[Dict[str, Any]]) -> None:
                 continue
             if not isinstance(node, dict):
                 raise ConfigError(f'--cfg-options {option}: {".".join(path)} is a value, not a section with keys')
+            groups = _option_groups(node)
+            if part in groups and not last:  # an option dict (``mining=dict(...)``): its keys are its defaults'
+                node, path = dict(groups[part], **dict(node.get(part) or {})), path + [part]
+                continue
             if part in node:
                 node, path = node[part], path + [part]
                 continue

@@ -35,12 +35,13 @@ def corpus_slice(root):
 def test_csp_and_adaneg_detect_unseen_digits(digits_clip):
     corpus = corpus_slice(str(digits_clip['root'] / 'corpus_slice'))
     found = {}
-    for method, extra in (('csp', []), ('adaneg', ['model.head.num_neg=200'])):
+    for method, mining in (('csp', dict(corpus_dir=corpus)), ('adaneg', dict(corpus_dir=corpus, num_neg=200))):
         work = str(digits_clip['root'] / f'{method}_digits')
-        metrics = run_tool('test', [osp.join(REPO, 'configs', f'{method}_tiny_digits.py'), '--work-dir', work,
-                                    '--cache-dir', digits_clip['cache'], '--cfg-options',
-                                    f'model.backbone.pretrained={digits_clip["weights"]}',
-                                    f'model.head.corpus_dir={corpus}'] + extra)
+        config = digits_clip['root'] / f'{method}_slice.py'  # the digits config with its mining options changed
+        config.write_text(f"_base_ = ['{REPO}/configs/{method}_tiny_digits.py']\n"
+                          f"model = dict(head=dict(mining={mining!r}))\n")
+        metrics = run_tool('test', [str(config), '--work-dir', work, '--cache-dir', digits_clip['cache'],
+                                    '--cfg-options', f'model.backbone.pretrained={digits_clip["weights"]}'])
         found[method] = (metrics['digits 5-9/AUROC'], metrics['noise/AUROC'])
     print('observed AUROC (digits 5-9, noise):', found)
     for method, (digits, noise) in found.items():

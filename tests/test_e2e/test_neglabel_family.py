@@ -36,7 +36,7 @@ def family(tmp_path_factory, corpus_dir):
 
 def test_csp_config_and_the_family_table(family):
     cfg = write_config(family['root'] / 'csp_tiny.py', 'csp_vitb16.py', family['weights'], family['dataset'],
-                       dict(corpus_dir=family['corpus'], ngroup=2))
+                       dict(mining=dict(corpus_dir=family['corpus']), grouping=dict(ngroup=2)))
     work = str(family['root'] / 'csp')
     metrics = run_tool('test', [cfg, '--work-dir', work, '--cache-dir', family['cache'], '--save-features'])
     assert metrics['mean/AUROC'] == metrics['csp/mean/AUROC']  # CSP is the primary score
@@ -47,27 +47,35 @@ def test_csp_config_and_the_family_table(family):
     # GL-MCM needs local features: extracted once more, into the same cache
     run_tool('extract_features', [cfg, '--kinds', 'global', 'local', '--cache-dir', family['cache'], '--no-progress'])
     corpus = family['corpus']
-    options = [f'neglabel.corpus_dir={corpus}', 'neglabel.ngroup=2', f'csp.corpus_dir={corpus}', 'csp.ngroup=2',
-               f'adaneg.corpus_dir={corpus}', 'adaneg.num_neg=20', 'adaneg.ngroup=2', 'adaneg.stream_batch_size=5',
-               f'negrefine.selected_file={family["selected"]!r}',
-               'negrefine.ngroup=3']
-    result = load_tool('score').main([cfg, '--cache-dir', family['cache'], '--work-dir', work, '--methods', 'config',
-                                      'neglabel_family', '--method-options', *options, '--no-plots'])
-    assert result['metrics']['config'] == metrics  # the test run, from the cache
-    for name in FAMILY:
-        assert 0.0 <= result['metrics'][name]['mean/AUROC'] <= 100.0, name
-    # `csp` here is the config's head again: the same scores
-    assert result['metrics']['csp']['mean/AUROC'] == metrics['csp/mean/AUROC']
-    assert 'adaneg/seeds/mean/AUROC/std' in result['metrics']['adaneg']
-    assert result['scores']['adaneg'].shape[0] == 2  # one row per (ID, OOD set) pair
+    # an option dict as a Python literal; it replaces the method's own dict of that name (METHODS)
+    options = [f'neglabel.mining={dict(corpus_dir=corpus)!r}', f'neglabel.grouping={dict(ngroup=2)!r}',
+               f'csp.mining={dict(corpus_dir=corpus)!r}', f'csp.grouping={dict(ngroup=2)!r}',
+               f'adaneg.mining={dict(corpus_dir=corpus, num_neg=20)!r}', f'adaneg.grouping={dict(ngroup=2)!r}',
+               f'adaneg.stream={dict(batch_size=5)!r}',
+               f'negrefine.mining={dict(selected_file=family["selected"])!r}', f'negrefine.grouping={dict(ngroup=3)!r}']
+    score = load_tool('score')
+    result = score.main([cfg, '--cache-dir', family['cache'], '--work-dir', work, '--no-plots'])
+    assert result['metrics'] == metrics  # the test run, from the cache
+    # the family beside each other, from one extraction (the config's heads run too, their scores not reported)
+    result = score.main([cfg, '--cache-dir', family['cache'], '--work-dir', work, '--methods', 'neglabel_family',
+                         '--method-options', *options, '--no-plots'])
+    primaries = ['neglabel', 'csp', 'adaneg', 'negrefine', 'glmcm', 'mcm', 'msp', 'maxlogit', 'energy']
+    assert set(primaries) <= set(result['table'].scores) and result['table'].primary_score == 'neglabel'
+    assert not any(name.startswith('config_') for name in result['table'].scores)
+    for name in primaries:
+        assert 0.0 <= result['metrics'][f'{name}/mean/AUROC'] <= 100.0, name
+    # `csp` with the config's options: the config's scores again
+    assert result['metrics']['csp/mean/AUROC'] == metrics['csp/mean/AUROC']
+    assert 'adaneg/seeds/mean/AUROC/std' in result['metrics']
+    assert result['table'].scores['adaneg'].shape[0] == 2  # one row per (ID, OOD set) pair
     with open(osp.join(result['log_dir'], 'report.md')) as f:
         report = f.read()
-    assert 'preprocessing (every method scores these features): LoadOODImage' in report
-    assert all(f'### {name}' in report for name in FAMILY)
+    assert 'preprocessing: LoadOODImage' in report
+    assert all(f'### {name}' in report for name in primaries)
 
 
 def test_negrefine_config_test_and_score(family):
-    head = dict(selected_file=family['selected'], ngroup=3)
+    head = dict(mining=dict(selected_file=family['selected']), grouping=dict(ngroup=3))
     cfg = write_config(family['root'] / 'negrefine_tiny.py', 'negrefine_vitb16.py', family['weights'],
                        family['dataset'], head)
     work = str(family['root'] / 'negrefine')
@@ -80,7 +88,7 @@ def test_negrefine_config_test_and_score(family):
                                          'blue area', 'calm vista']
     result = load_tool('score').main([cfg, '--cache-dir', family['cache'], '--work-dir', work, '--methods', 'config',
                                       '--no-plots'])
-    assert result['metrics']['config'] == metrics
+    assert result['metrics'] == metrics
 
 
 def test_verify_data_checks_the_text_inputs(tmp_path, capsys):
@@ -89,8 +97,10 @@ def test_verify_data_checks_the_text_inputs(tmp_path, capsys):
     out = capsys.readouterr().out
     assert 'selected noun: txtfiles/negrefine/neg_labels_noun.txt: 4998 entries, sha256 8da271ae' in out
     assert 'selected adj: txtfiles/negrefine/neg_labels_adj.txt: 1372 entries, sha256 1bc70a5f' in out
-    tool.main([osp.join(REPO, 'configs', 'csp_vitb16.py'), '--no-decode', '--cfg-options',
-               f'model.head.corpus_dir={tmp_path}/none'])
+    missing = tmp_path / 'csp_missing_corpus.py'  # a config that changes one mining option of its base's head
+    missing.write_text(f"_base_ = ['{REPO}/configs/csp_vitb16.py']\n"
+                       f"model = dict(head=dict(mining=dict(corpus_dir='{tmp_path}/none')))\n")
+    tool.main([str(missing), '--no-decode'])
     assert 'word corpus folder not found' in capsys.readouterr().out
     tool.main([osp.join(REPO, 'configs', 'adaneg_vitb16.py'), '--no-decode'])
     assert 'corpus txtfiles/neglabel_corpus: ' in capsys.readouterr().out

@@ -44,7 +44,7 @@ def setup(tmp_path_factory):
     corpus = make_corpus(osp.join(root, 'corpus'))
     weights = tiny_weights(osp.join(root, 'tiny.pt'))
     configs = {}
-    for method, head in (('neglabel', dict(corpus_dir=corpus, ngroup=2, neg_ratio=0.3)),
+    for method, head in (('neglabel', dict(mining=dict(corpus_dir=corpus, neg_ratio=0.3), grouping=dict(ngroup=2))),
                          ('glmcm', dict())):
         cfg = f'''_base_ = ['{REPO}/configs/{method}_vitb16.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}),

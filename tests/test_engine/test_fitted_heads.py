@@ -68,7 +68,7 @@ def test_knn_config_head_through_tools_test(setup):
     load_tool('test').main([setup['config'], '--work-dir', work, '--cache-dir', setup['cache'], '--save-features'])
     result = load_tool('score').main([setup['config'], '--cache-dir', setup['cache'], '--work-dir', work,
                                       '--methods', 'config', '--no-plots'])
-    assert result['metrics']['config'] == metrics
+    assert result['metrics'] == metrics
     assert load_eval_split(cfg, model_identity(model), store, ['global']).set_names == ['TinyID', 'Noise', 'Flat']
 
 

@@ -110,8 +110,8 @@ def test_named_scores_through_process(data):
     assert out['B/FPR95_ood_first_ge'] == pytest.approx(ref['FPR95'], abs=1e-12)
     assert out['B/FPR95_id_closest'] == pytest.approx(ood_metrics(scores[set_ids == 0], scores[set_ids == 2])['FPR95'])
     table = metric.results_table
-    assert table['primary'] == 'main' and list(table['idx']) == list(range(len(samples)))
-    assert table['paths'][3] == 'img3.png'
+    assert table.primary_score == 'main' and list(table.idx) == list(range(len(samples)))
+    assert table.paths[3] == 'img3.png'
     metric.primary_score = 'other'
     metric.process(None, samples)
     assert metric.evaluate(len(samples))['A/AUROC'] == alone['A/AUROC']
@@ -171,9 +171,8 @@ def test_replicates_mean_and_std(data):
 
 
 def test_replicates_from_the_model_and_in_the_report(data, tmp_path):
-    """bind_model takes the model's score_replicates; the report gives the base score a mean ± std line."""
-    from types import SimpleNamespace
-
+    """declare_scores takes the model's score_replicates (data, not the model); the report gives the base score a
+    mean ± std line."""
     from mmood.evaluation import write_report
     scores, set_ids, labels, preds = data
     runs = dict(s=scores, s_seed1=scores + np.linspace(-1, 1, scores.size))
@@ -182,7 +181,7 @@ def test_replicates_from_the_model_and_in_the_report(data, tmp_path):
                for k, (i, l, p) in enumerate(zip(set_ids, labels, preds))]
     metric = METRICS.build(dict(type='OODMetric'))
     metric.dataset_meta = dict(set_names=NAMES, set_groups=GROUPS)
-    metric.bind_model(SimpleNamespace(primary_score='s', score_replicates={'s': ['s', 's_seed1']}))
+    metric.declare_scores(primary_score='s', replicates={'s': ['s', 's_seed1']})
     metric.process(None, samples)
     out = metric.evaluate(len(samples))
     assert out == OODMetric.calculate_named(runs, 's', set_ids, NAMES, GROUPS, labels, preds,

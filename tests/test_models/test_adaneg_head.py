@@ -17,6 +17,7 @@ from mmood.evaluation import OODMetric
 from mmood.models.heads import AdaNegHead, HeadContext, build_method, score_pairs
 from mmood.scores.adaneg import adaneg_stream_scores
 from mmood.scores.neglabel import group_permutation
+from mmood.utils.errors import ConfigError
 
 
 @pytest.fixture(scope='module')
@@ -30,8 +31,8 @@ def test_stream_rule_names_and_replicates(tower, corpus_dir, tmp_path):
     id_text = tower.build_text_classifier(names, ['The nice {}.'])
     ctx = HeadContext(id_text=id_text, class_names=names, templates=['The nice {}.'], backbone=tower,
                       work_dir=str(tmp_path))
-    head = AdaNegHead(corpus_dir=corpus_dir, num_neg=20, ngroup=2, stream_batch_size=4, stream_seeds=(0, 5),
-                      memleng=3).prepare(ctx)
+    head = AdaNegHead(mining=dict(corpus_dir=corpus_dir, num_neg=20), grouping=dict(ngroup=2),
+                      stream=dict(batch_size=4, seeds=(0, 5)), memory=dict(memleng=3)).prepare(ctx)
     assert head.score_names == ('adaneg', 'adaneg_seed5', 'adaneg_sample', 'adaneg_sample_seed5')
     assert head.replicates == {'adaneg': ['adaneg', 'adaneg_seed5'],
                                'adaneg_sample': ['adaneg_sample', 'adaneg_sample_seed5']}
@@ -62,9 +63,24 @@ def test_stream_rule_names_and_replicates(tower, corpus_dir, tmp_path):
     assert metrics['adaneg/seeds/mean/AUROC/mean'] == pytest.approx(np.mean(aurocs))
     assert metrics['adaneg/seeds/mean/AUROC/std'] == pytest.approx(np.std(aurocs))
     # tools/score.py --methods adaneg builds the same head
-    method = build_method('adaneg', dict(corpus_dir=corpus_dir, num_neg=20, ngroup=2, stream_batch_size=4,
-                                         stream_seeds=(0, 5), memleng=3, templates=['The nice {}.'])).prepare(ctx)
+    method = build_method('adaneg', dict(mining=dict(corpus_dir=corpus_dir, num_neg=20), grouping=dict(ngroup=2),
+                                         stream=dict(batch_size=4, seeds=(0, 5)), memory=dict(memleng=3),
+                                         templates=['The nice {}.'])).prepare(ctx)
     np.testing.assert_array_equal(score_pairs(method, {'global': h}, set_ids)['adaneg'], out['adaneg'])
+
+
+def test_option_dicts():
+    """AdaNeg's defaults live in its option dicts; a dict names only what it changes; unknown keys are refused."""
+    head = AdaNegHead(memory=dict(gamma=0.4), stream=dict(seeds=(3, )), lam=0.2)
+    assert head.stream_cfg == dict(gamma=0.4, gap=0.5, lam=0.2, memleng=10, beta=5.0, full_capacity=False,
+                                   replacement='entropy', score_before_update=False)
+    assert (head.stream_seeds, head.stream_batch_size, head.ngroup, head.tau) == ((3, ), 256, 5, 0.01)
+    assert head.mining_cfg['num_neg'] == 10000 and head.mining_cfg['exclude_id_names'] == 'exact'
+    assert AdaNegHead(grouping=dict(seed=1)).ngroup == 5  # the other grouping defaults stay AdaNeg's
+    with pytest.raises(ConfigError, match='"memlen" \\(did you mean "memleng"\\?\\) in AdaNegHead option `memory`'):
+        AdaNegHead(memory=dict(memlen=3))
+    with pytest.raises(ConfigError, match='stream.seeds must be distinct'):
+        AdaNegHead(stream=dict(seeds=(1, 1)))
 
 
 @pytest.fixture(scope='module')
@@ -76,7 +92,8 @@ def run(tmp_path_factory, corpus_dir):
     with open(config, 'w') as f:
         f.write(f'''_base_ = ['{REPO}/configs/adaneg_vitb16.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names=['zero', 'one', 'two'],
-             head=dict(corpus_dir={corpus_dir!r}, num_neg=20, ngroup=2, stream_batch_size=5))
+             head=dict(mining=dict(corpus_dir={corpus_dir!r}, num_neg=20), grouping=dict(ngroup=2),
+                       stream=dict(batch_size=5)))
 test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, pipeline={tiny_pipeline()!r},
                        **{ {k: v for k, v in dataset.items() if k != 'pipeline'}!r}))
 ''')
@@ -91,7 +108,7 @@ def test_cache_and_two_processes_give_the_test_run(run):
     assert 'adaneg/mean/FPR95_ood_first_ge' in metrics  # the reference's convention besides mmood's
     result = load_tool('score').main([run['config'], '--cache-dir', run['cache'], '--work-dir', run['work'],
                                       '--methods', 'config', '--no-plots'])
-    assert result['metrics']['config'] == metrics  # every seed and proxy, key for key
+    assert result['metrics'] == metrics  # every seed and proxy, key for key
     two = osp.join(run['root'], 'two')
     run_command(['bash', 'tools/dist_test.sh', run['config'], 'none', '2', '--work-dir', two, '--cache-dir',
                  run['cache']], port_env='PORT')

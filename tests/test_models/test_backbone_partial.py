@@ -14,7 +14,7 @@ from mmood.cache import CacheStore, make_key
 from mmood.features import FEATURE_NAMESPACE, eval_set_sources, extract_features, feature_key_parts, model_identity
 from mmood.models.backbones import OpenCLIPBackbone
 from mmood.models.backbones.open_clip_backbone import list_feature_kinds
-from mmood.models.classifiers.linear_probe import is_feature_batch
+from mmood.models.classifiers.plp import is_feature_batch
 from mmood.utils.errors import ConfigError
 
 init_default_scope('mmpretrain')

@@ -162,14 +162,12 @@ def test_a_transformers_file_is_named_as_such(tmp_path, small_b16):
 def test_weights_and_activation_are_checked_without_building(openai_ref, capsys):
     """What `tools/verify_data.py --check-weights` (and the reproduce checks) report: the file and the activation,
     or the error a build would raise."""
-    from conftest import load_tool
-
+    from mmood.apis import check_weights as check
     from mmood.models.backbones import locate_weights
     path = openai_ref['openai_state']
     assert locate_weights('ViT-B-16', path)[:2] == (path, QUICK_GELU)
     with pytest.raises(ConfigError, match=r"model\.backbone\.activation"):
         locate_weights('ViT-B-16', openai_ref['plain'])
-    check = load_tool('verify_data').check_weights
     assert check(dict(model_name='ViT-B-16', pretrained=openai_ref['plain'], activation='quick_gelu'))
     assert 'activation quick_gelu (stated by' in capsys.readouterr().out
     assert not check(dict(model_name='ViT-B-16', pretrained=openai_ref['plain']))

@@ -152,7 +152,7 @@ def test_clipn_head_needs_a_clipn_model_and_matches_the_score_function():
     feats = nn.functional.normalize(torch.randn(5, 8), dim=-1)
     out = head({'global': feats})
     expected = clipn_scores(feats @ id_text.T, feats @ no_text.T, 10.0)
-    assert list(out) == ['ctw', 'atd'] and head.primary == 'ctw'
+    assert list(out) == ['ctw', 'atd'] and head.primary_score == 'ctw'
     for name in out:
         torch.testing.assert_close(out[name], expected[name])
     with pytest.raises(ConfigError, match='unknown scores'):

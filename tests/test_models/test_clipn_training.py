@@ -63,7 +63,7 @@ def make_cfg(root, work, weights, dataset, **options):
     cfg.train_cfg.max_epochs = options.pop('max_epochs', EPOCHS)
     cfg.param_scheduler[0].end = EPOCHS
     cfg.default_hooks.logger.interval = 1
-    cfg.custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook')]
+    cfg.custom_hooks = [dict(type='OODPrepareHook'), dict(type='SetLevelScoresHook'), dict(type='OODResultsHook')]
     cfg.merge_from_dict(options)
     cfg.launcher = 'none'
     return cfg

@@ -42,14 +42,14 @@ def test_method_table_and_errors():
     with pytest.raises(MethodError, match='"tua" \\(did you mean "tau"\\?\\) for model.head MCMHead'):
         build_head(dict(type='MCMHead', tua=0.5), 'model.head')
     assert build_method('knn', dict(k=7)).k == 7
-    assert build_method('rmd').score_names == ('rmd', ) and build_method('glmcm').primary == 'glmcm'
+    assert build_method('rmd').score_names == ('rmd', ) and build_method('glmcm').primary_score == 'glmcm'
 
 
 # ---------------------------------------------------------------------------------------------- N10: logits
 def test_logit_head_n10():
     feats = {'global': torch.tensor([[2.0, 1.0, 0.0], [0.0, 0.0, 0.0]], dtype=torch.float64)}  # logits = feats @ I
     head = LogitHead(scores=('energy', 'msp', 'l1norm', 'maxlogit'), logit_scale=1.0).prepare(ctx3())
-    assert head.score_names == ('energy', 'msp', 'l1norm', 'maxlogit') and head.primary == 'energy'
+    assert head.score_names == ('energy', 'msp', 'l1norm', 'maxlogit') and head.primary_score == 'energy'
     out = head(feats)
     assert list(out) == list(head.score_names)
     np.testing.assert_allclose(out['energy'].numpy(), [2.407606, 1.098612], atol=1e-6)
@@ -201,7 +201,8 @@ def test_neglabel_head_matches_pure_function(monkeypatch, shuffle, drop_first, t
                         lambda *a, **k: dict(prompts=prompts, emb=neg, num_noun=23, num_adj=0, cache_hit=False))
     ctx = HeadContext(id_text=id_text, class_names=['a'] * 4, templates=['{}'], backbone=object(),
                       work_dir=str(tmp_path))
-    head = NegLabelHead(ngroup=5, shuffle=shuffle, seed=3, drop_tail_before_shuffle=drop_first, tau=0.05)
+    head = NegLabelHead(grouping=dict(ngroup=5, shuffle=shuffle, seed=3, drop_tail_before_shuffle=drop_first),
+                        tau=0.05)
     head.prepare(ctx)
     assert head.neg_text.shape == (20, 16) and head.neg_prompts == prompts
     assert (tmp_path / 'neglabel_negatives.txt').read_text().splitlines() == prompts
@@ -209,7 +210,7 @@ def test_neglabel_head_matches_pure_function(monkeypatch, shuffle, drop_first, t
     expected = neglabel_score(h @ id_text.T, h @ neg.T, tau=0.05, ngroup=5, perm=perm)
     torch.testing.assert_close(head({'global': h})['neglabel'], expected)
     with pytest.raises(ValueError, match='ngroup=30 is larger than the number of negative labels \\(23\\)'):
-        NegLabelHead(ngroup=30).prepare(ctx)
+        NegLabelHead(grouping=dict(ngroup=30)).prepare(ctx)
     with pytest.raises(ValueError, match='needs the CLIP text tower'):
         NegLabelHead().prepare(HeadContext(id_text=id_text))
 
@@ -239,7 +240,7 @@ def test_heads_with_the_text_tower(clip_model, corpus_dir, tmp_path):
     e = clip_model.id_text
     torch.testing.assert_close(prepared('mcm', dict(tau=0.5), ctx)(feats)['mcm'],
                                mcm_score(feats['global'] @ e.T, tau=0.5))
-    neg = prepared('neglabel', dict(corpus_dir=corpus_dir, ngroup=2, neg_ratio=0.3), ctx)
+    neg = prepared('neglabel', dict(mining=dict(corpus_dir=corpus_dir, neg_ratio=0.3), grouping=dict(ngroup=2)), ctx)
     assert neg.neg_text.shape[0] >= 2 and (tmp_path / 'neglabel_negatives.txt').exists()
     want = neglabel_score(feats['global'] @ e.T, feats['global'] @ neg.neg_text.T, tau=0.01, ngroup=2)
     torch.testing.assert_close(neg(feats)['neglabel'], want)
@@ -265,3 +266,14 @@ def test_classifier_named_scores(clip_model):
         MODELS.build(dict(cfg, primary_score='odin'))
     second = MODELS.build(dict(cfg, extra_heads=[dict(type='LogitHead')], primary_score='energy'))
     assert second.score_names[0] == 'energy'
+
+
+def test_method_options_set_one_key_of_an_option_dict():
+    """``--method-options negrefine.mining.percentile=0.9``: a dotted key sets one key of the method's option dict,
+    the dict's other keys (METHODS' own ``selected_file`` here) kept; an unknown key names the valid ones."""
+    from mmood.models.heads import METHODS, MethodError, method_config
+    cfg = method_config('negrefine', {'mining.percentile': 0.9, 'grouping.ngroup': 3})
+    assert cfg['mining'] == dict(METHODS['negrefine']['mining'], percentile=0.9) and cfg['grouping'] == dict(ngroup=3)
+    assert METHODS['negrefine']['mining'].get('percentile') is None  # the table itself is untouched
+    with pytest.raises((MethodError, ValueError), match='neg_ration'):
+        method_config('neglabel', {'mining.neg_ration': 0.1})

@@ -134,5 +134,5 @@ def test_test_run_scores_pairs(run):
 def test_score_py_scores_pairs_like_the_test_run(run):
     result = load_tool('score').main([run['config'], '--cache-dir', run['cache'], '--work-dir', run['work'],
                                       '--methods', 'config', '--no-plots'])
-    assert result['metrics']['config'] == run['metrics']  # set-level scores included, key for key
-    assert result['scores']['config/pair_mean'].shape == (2, 18)
+    assert result['metrics'] == run['metrics']  # set-level scores included, key for key
+    assert result['table'].scores['pair_mean'].shape == (2, 18)

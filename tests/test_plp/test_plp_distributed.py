@@ -38,7 +38,8 @@ default_hooks = dict(checkpoint=dict(interval=2, max_keep_ckpts=5), logger=dict(
     with open(killed, 'w') as f:
         f.write("""_base_ = ['./plp_tiny.py']
 custom_imports = dict(imports=['mmood', 'killer'], allow_failed_imports=False)
-custom_hooks = [dict(type='OODPrepareHook'), dict(type='OODResultsHook'), dict(type='KillAfter', iteration=3)]
+custom_hooks = [dict(type='OODPrepareHook'), dict(type='SetLevelScoresHook'), dict(type='OODResultsHook'),
+                dict(type='KillAfter', iteration=3)]
 """)
     env = dict(PYTHONPATH=root + os.pathsep + REPO, OMP_NUM_THREADS='1')
     cache = osp.join(root, 'cache')

@@ -1,6 +1,5 @@
 """PLP scores: energy / MSP / L1 of the probe's logits, pseudo-MSP, the fitted variants, and a synthetic
 benchmark where the probe trained on noisy pseudo-labels beats pseudo-MSP."""
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -29,9 +28,10 @@ def identity_probe(width=3, classes=3):
     return head
 
 
-def context(head, id_text=None, model=None):
-    model = model or SimpleNamespace(head=head, backbone=None)
-    return HeadContext(id_text=id_text if id_text is not None else torch.eye(3), model=model)
+def context(head, id_text=None, pseudo_labels=None):
+    """The head context of a PLP classifier: what it lends its heads (its probe, its pseudo-labels)."""
+    lent = dict(probe=head) if pseudo_labels is None else dict(probe=head, pseudo_labels=pseudo_labels)
+    return HeadContext(id_text=id_text if id_text is not None else torch.eye(3), extra=lent)
 
 
 def method(name, ctx, options=None):
@@ -57,7 +57,7 @@ def test_n10_logit_scores():
     with pytest.raises(ValueError, match='untrained'):
         method('plp_energy', context(LinearProbeHead(3, 3)))
     with pytest.raises(ValueError, match='LinearProbeClassifier'):
-        method('plp_msp', HeadContext(id_text=torch.eye(3), model=None))
+        method('plp_msp', HeadContext(id_text=torch.eye(3)))
 
 
 def test_pseudo_msp_is_mcm_with_the_5_prompt_ensemble():
@@ -79,15 +79,18 @@ def test_fitted_variants_use_pseudo_labels_and_probe_spaces():
     head = LinearProbeHead(3, 3, feature='pre_proj')
     head.set_statistics(*zscore_statistics(x))
     pseudo = torch.tensor([0, 1, 1] * 13 + [0])
-    model = SimpleNamespace(head=head, backbone=None, pseudo_labels=lambda raw: pseudo.numpy())
+
+    def pseudo_labels(raw):
+        return pseudo.numpy()
+
     z, zq = head.standardize(x), head.standardize(xq)
     with torch.no_grad():
         lg = head.logits(x)
-    knn = method('plp_knn', context(head, model=model), dict(k=1)).fit({'pre_proj': x})
+    knn = method('plp_knn', context(head, pseudo_labels=pseudo_labels), dict(k=1)).fit({'pre_proj': x})
     best = (F.normalize(zq, dim=-1) @ F.normalize(z, dim=-1).T).amax(1)
     np.testing.assert_allclose(knn({'pre_proj': xq})['plp_knn'].numpy(), torch.exp(best / 0.02).numpy(), rtol=1e-4)
-    maha = method('plp_mahalanobis', context(head, model=model)).fit({'pre_proj': x},
-                                                                     torch.zeros(40, dtype=torch.long))
+    maha = method('plp_mahalanobis', context(head, pseudo_labels=pseudo_labels))
+    maha.fit({'pre_proj': x}, torch.zeros(40, dtype=torch.long))
     assert maha.gaussians['class_mask'].tolist() == [True, True, False]  # class 2 got no pseudo-label
     mu = torch.stack([z[pseudo == c].mean(0) for c in (0, 1)]).double()
     cov = sum(((z[pseudo == c].double() - mu[c]).T @ (z[pseudo == c].double() - mu[c])) for c in (0, 1)) / 40
@@ -95,14 +98,14 @@ def test_fitted_variants_use_pseudo_labels_and_probe_spaces():
     d = torch.stack([(((zq.double() - mu[c]) @ prec) * (zq.double() - mu[c])).sum(1) for c in (0, 1)], 1)
     np.testing.assert_allclose(maha({'pre_proj': xq})['plp_mahalanobis'].numpy(), (-d.min(1).values).numpy(),
                                rtol=1e-4)
-    logit = method('plp_logit_mahalanobis', context(head, model=model), dict(shrinkage=0.0))
+    logit = method('plp_logit_mahalanobis', context(head, pseudo_labels=pseudo_labels), dict(shrinkage=0.0))
     logit.fit({'pre_proj': x})
     assert logit.covariance == 'mean_per_class'
     np.testing.assert_allclose(logit.gaussians['means'][:2].numpy(),
                                torch.stack([lg[pseudo == c].mean(0) for c in (0, 1)]).numpy(), rtol=1e-5,
                                atol=1e-6)
     assert torch.isfinite(logit({'pre_proj': xq})['plp_logit_mahalanobis']).all()
-    true = method('plp_mahalanobis', context(head, model=model), dict(labels='true'))
+    true = method('plp_mahalanobis', context(head, pseudo_labels=pseudo_labels), dict(labels='true'))
     true.fit({'pre_proj': x}, torch.arange(40) % 3)
     assert true.gaussians['class_mask'].tolist() == [True, True, True]
 

@@ -1,6 +1,6 @@
-"""The linear probe: z-scoring (N8: X = [(1,2),(3,6),(5,4)]), zero-variance guard (PLP-12), PLP's lr schedule
-(N9: T = 20, two warm-up steps; N8 and N9 are IDs local to this module), the loss on a toy problem, and checkpoints
-that hold the probe only."""
+"""PLP's probe classifier: PLP's lr schedule (N9: T = 20, two warm-up steps; an ID local to this module), the loss on
+a toy problem, and checkpoints that hold the probe only. The probe head itself (z-scoring, the zero-variance guard):
+tests/test_models/test_plp_head.py."""
 import logging
 
 import numpy as np
@@ -13,33 +13,13 @@ from mmengine.runner.checkpoint import get_state_dict, load_state_dict
 from mmpretrain.registry import MODELS, PARAM_SCHEDULERS
 
 from mmood.engine import warmup_cosine_schedule
-from mmood.models.heads import LinearProbeHead, zscore_statistics
+from mmood.models.heads import zscore_statistics
 
 N9 = [0, 1e-3, 1e-3, 9.92404e-4, 9.69846e-4, 9.33013e-4, 8.83022e-4, 8.21394e-4, 7.5e-4, 6.71010e-4, 5.86824e-4,
       5e-4, 4.13176e-4, 3.28990e-4, 2.5e-4, 1.78606e-4, 1.16978e-4, 6.6987e-5, 3.0154e-5, 7.59612e-6]
 
 
 pytestmark = pytest.mark.usefixtures('single_thread')
-
-
-def test_zscore_n8():
-    x = torch.tensor([[1., 2.], [3., 6.], [5., 4.]])
-    mean, std = zscore_statistics(x, batch_size=2)  # batched passes give the exact statistics
-    assert mean.tolist() == [3., 4.] and std.tolist() == [2., 2.]
-    head = LinearProbeHead(2, 3)
-    with pytest.raises(RuntimeError, match='no z-score statistics'):
-        head.standardize(x)
-    assert head.set_statistics(mean, std) == 0
-    assert head.standardize(x).tolist() == [[-1., -1.], [0., 1.], [1., 0.]]
-
-
-def test_zero_variance_column_stays_finite():
-    x = torch.tensor([[1., 7.], [3., 7.], [5., 7.]])
-    head = LinearProbeHead(2, 3)
-    assert head.set_statistics(*zscore_statistics(x)) == 1
-    z = head.standardize(torch.tensor([[1., 7.], [2., 9.]]))
-    assert torch.isfinite(z).all() and z.tolist() == [[-1., 0.], [-0.5, 2.]]  # centred, not scaled
-    assert torch.isfinite(head.logits(z)).all()
 
 
 def test_schedule_n9_exactly():
@@ -154,7 +134,7 @@ def test_checkpoint_written_before_the_head_family_still_loads(tmp_path):
 def test_is_feature_batch_tells_cached_features_from_images():
     """(B, D) rows, (B, P, D) local features and dicts are cached features; only (B, C, H, W) is a batch of images
     (the data preprocessor must not normalise cached local features as if they were pixels)."""
-    from mmood.models.classifiers.linear_probe import FeatureClsDataPreprocessor, is_feature_batch
+    from mmood.models.classifiers.plp import FeatureClsDataPreprocessor, is_feature_batch
     assert is_feature_batch(torch.zeros(4, 8)) and is_feature_batch(torch.zeros(4, 16, 8))
     assert is_feature_batch({'local': torch.zeros(4, 16, 8)}) and not is_feature_batch(torch.zeros(2, 3, 8, 8))
     pre = FeatureClsDataPreprocessor(mean=[1., 2., 3.], std=[2., 2., 2.], to_rgb=True)

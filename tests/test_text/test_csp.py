@@ -130,8 +130,8 @@ def test_pool_construction_and_mining(tower, tmp_path, caplog):
     id_emb = build_text_classifier_cached(tower, names, resolve_templates('csp_noun'), ensemble='raw_mean')
     opts = dict(corpus_dir=corpus, noun_prompt='csp_noun', adj_prompt='csp_adj', ensemble='raw_mean',
                 exclude_files=('noun.person.txt', 'adj.pert.txt', 'noun.group.txt'), conjugation='random',
-                max_sim_cutoff=0.95, neg_ratio=0.5, progress=False)
-    out = mine_negative_labels(tower, id_emb, names, ['csp_noun'], **opts)
+                max_sim_cutoff=0.95, neg_ratio=0.5)
+    out = mine_negative_labels(tower, id_emb, names, ['csp_noun'], opts, progress=False)
     nouns, adjs = load_corpus(corpus, opts['exclude_files'])
     assert nouns == ['hammer', 'zero', 'boat', 'tree', 'moss', 'fern', 'ivy']
     assert adjs == ['red', 'blue', 'calm', 'bright']
@@ -147,18 +147,20 @@ def test_pool_construction_and_mining(tower, tmp_path, caplog):
     assert (out['num_noun'], out['num_adj']) == (3, 2)
     torch.testing.assert_close(out['emb'], torch.cat([noun_emb[ni], adj_emb[ai]]), atol=1e-6, rtol=1e-5)
     # the cut-off acts: with a cut-off below every candidate's max cosine, all q = 1 and the order is the file's
-    low = mine_negative_labels(tower, id_emb, names, ['csp_noun'], **dict(opts, max_sim_cutoff=-1.0))
+    low = mine_negative_labels(tower, id_emb, names, ['csp_noun'], dict(opts, max_sim_cutoff=-1.0), progress=False)
     assert low['prompts'] == nouns[:3] + conj[:2]
     # AdaNeg's order and split rules
-    adj_first = mine_negative_labels(tower, id_emb, names, ['csp_noun'], **dict(opts, order='adj_first'))
+    adj_first = mine_negative_labels(tower, id_emb, names, ['csp_noun'], dict(opts, order='adj_first'),
+                                     progress=False)
     assert adj_first['prompts'] == out['prompts'][3:] + out['prompts'][:3]
-    floor_adj = mine_negative_labels(tower, id_emb, names, ['csp_noun'],
-                                     **dict(opts, num_neg=5, split='floor_adj'))
+    floor_adj = mine_negative_labels(tower, id_emb, names, ['csp_noun'], dict(opts, num_neg=5, split='floor_adj'),
+                                     progress=False)
     assert (floor_adj['num_noun'], floor_adj['num_adj']) == (4, 1)  # int(5 * 4 / 11) = 1 adjective
     noun_first = load_corpus(corpus, opts['exclude_files'], priority='noun')
     assert 'red' in noun_first[0] and 'red' not in noun_first[1]
     # a missing excluded file is reported, not fatal (CSP-7)
-    mine_negative_labels(tower, id_emb, names, ['csp_noun'], **dict(opts, exclude_files=('noun.group.txt', )))
+    mine_negative_labels(tower, id_emb, names, ['csp_noun'], dict(opts, exclude_files=('noun.group.txt', )),
+                         progress=False)
 
 
 def test_csp_head_defaults_and_cache(tower, tmp_path):
@@ -168,7 +170,8 @@ def test_csp_head_defaults_and_cache(tower, tmp_path):
     id_emb = build_text_classifier_cached(tower, names, resolve_templates('csp_noun'), cache, ensemble='raw_mean')
     ctx = HeadContext(id_text=id_emb, class_names=names, templates=resolve_templates('csp_noun'), backbone=tower,
                       cache=cache, work_dir=str(tmp_path / 'work'), ensemble='raw_mean')
-    head = CSPHead(corpus_dir=corpus, ngroup=2, neg_ratio=0.5).prepare(ctx)
+    options = dict(mining=dict(corpus_dir=corpus, neg_ratio=0.5), grouping=dict(ngroup=2))
+    head = CSPHead(**options).prepare(ctx)
     assert head.score_names == ('csp', )
     assert (tmp_path / 'work' / 'csp_negatives.txt').read_text().splitlines() == head.neg_prompts
     assert 'baker' not in head.neg_prompts and not any(p.startswith('solar') for p in head.neg_prompts)
@@ -178,15 +181,14 @@ def test_csp_head_defaults_and_cache(tower, tmp_path):
     want = neglabel_score(feats['global'] @ id_emb.T, feats['global'] @ head.neg_emb.T, 0.01, ngroup=2, perm=perm)
     torch.testing.assert_close(head(feats)['csp'], want)
     # a second head finds the selection in the cache; `tools/score.py --methods csp` builds the same head
-    again = CSPHead(corpus_dir=corpus, ngroup=2, neg_ratio=0.5).prepare(ctx)
+    again = CSPHead(**options).prepare(ctx)
     assert again.neg_prompts == head.neg_prompts
-    method = build_method('csp', dict(corpus_dir=corpus, ngroup=2, neg_ratio=0.5)).prepare(ctx)
+    method = build_method('csp', options).prepare(ctx)
     torch.testing.assert_close(method(feats)['csp'], want)
     # on a config whose classifier averages unit embeddings, the method still builds CSP's raw-mean prototypes
     unit_ctx = HeadContext(id_text=torch.zeros_like(id_emb), class_names=names, templates=['a photo of a {}'],
                            backbone=tower, cache=cache)
-    torch.testing.assert_close(build_method('csp', dict(corpus_dir=corpus, ngroup=2, neg_ratio=0.5)).prepare(
-        unit_ctx).id_text, id_emb)
+    torch.testing.assert_close(build_method('csp', options).prepare(unit_ctx).id_text, id_emb)
 
 
 def test_underscores_read_as_spaces_before_dedup_and_draws(tower, tmp_path):
@@ -209,10 +211,11 @@ def test_underscores_read_as_spaces_before_dedup_and_draws(tower, tmp_path):
     names = ['zero', 'one', 'two']
     id_emb = build_text_classifier_cached(tower, names, resolve_templates('csp_noun'), ensemble='raw_mean')
     opts = dict(corpus_dir=str(root), noun_prompt='csp_noun', adj_prompt='csp_adj', ensemble='raw_mean',
-                conjugation='random', max_sim_cutoff=-1.0, neg_ratio=1.0, progress=False)  # the whole pool, in order
-    out = mine_negative_labels(tower, id_emb, names, ['csp_noun'], replace_underscores=True, **opts)
+                conjugation='random', max_sim_cutoff=-1.0, neg_ratio=1.0)  # the whole pool, in order
+    out = mine_negative_labels(tower, id_emb, names, ['csp_noun'], dict(opts, replace_underscores=True),
+                               progress=False)
     assert out['prompts'] == nouns + conjugate(adjs)
-    kept = mine_negative_labels(tower, id_emb, names, ['csp_noun'], **opts)  # the miner's default: as NegLabel
+    kept = mine_negative_labels(tower, id_emb, names, ['csp_noun'], opts, progress=False)  # the default: NegLabel's
     assert kept['prompts'][:kept['num_noun']] == ['ice_cream', 'big top', 'ice cream', 'tea_set', '_lime_']
     assert CSPHead().mining_cfg['replace_underscores'] is True
     from mmood.models.heads import NegLabelHead

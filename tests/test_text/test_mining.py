@@ -13,6 +13,8 @@ from mmpretrain.registry import MODELS
 from mmood.cache import CacheStore
 from mmood.text import (load_corpus, mine_indices, mine_negative_labels, quantile_similarity, read_selected_file,
                         split_counts)
+from mmood.text.mining import MINING_DEFAULTS, merge_options
+from mmood.utils.errors import ConfigError
 
 
 def unit(a):
@@ -115,8 +117,9 @@ def test_mining_cached_and_deterministic(backbone, corpus_dir, tmp_path, capsys)
     id_emb = backbone.build_text_classifier(names, ['the nice {}'])
     counting = CountingBackbone(backbone)
     cache = CacheStore(str(tmp_path / 'cache'))
-    kwargs = dict(corpus_dir=corpus_dir, neg_ratio=0.25, cache=cache, batch_size=16)
-    first = mine_negative_labels(counting, id_emb, names, ['the nice {}'], **kwargs)
+    mining = dict(corpus_dir=corpus_dir, neg_ratio=0.25)
+    kwargs = dict(cache=cache, batch_size=16)
+    first = mine_negative_labels(counting, id_emb, names, ['the nice {}'], mining, **kwargs)
     assert counting.encoded == 41 + 12 and first['cache_hit'] is False
     assert 'encoding corpus nouns' in capsys.readouterr().err  # progress bar
     assert first['num_noun'] == math.floor(41 * 0.25) and first['num_adj'] == 3
@@ -128,26 +131,72 @@ def test_mining_cached_and_deterministic(backbone, corpus_dir, tmp_path, capsys)
     assert first['prompts'] == [f'the nice {nouns[i]}' for i in ni] + [f'This is a {adjs[i]} photo' for i in ai]
     torch.testing.assert_close(first['emb'], torch.cat([ne[ni], ae[ai]]))
     # second run: nothing encoded, same selection
-    second = mine_negative_labels(counting, id_emb, names, ['the nice {}'], **kwargs)
+    second = mine_negative_labels(counting, id_emb, names, ['the nice {}'], mining, **kwargs)
     assert counting.encoded == 53 and second['cache_hit'] is True
     assert second['prompts'] == first['prompts'] and torch.equal(second['emb'], first['emb'])
     # other mining parameters: new selection, but word embeddings come from the cache
-    third = mine_negative_labels(counting, id_emb, names, ['the nice {}'], **dict(kwargs, neg_ratio=0.5))
+    third = mine_negative_labels(counting, id_emb, names, ['the nice {}'], dict(mining, neg_ratio=0.5), **kwargs)
     assert counting.encoded == 53 and third['cache_hit'] is False and len(third['prompts']) == 20 + 6
     # exclude_id_names drops "zero" (an ID name present in the corpus)
-    excl = mine_negative_labels(backbone, id_emb, names, ['the nice {}'], exclude_id_names=True,
-                                **dict(kwargs, neg_ratio=1.0))
+    excl = mine_negative_labels(backbone, id_emb, names, ['the nice {}'],
+                                dict(mining, neg_ratio=1.0, exclude_id_names=True), **kwargs)
     assert 'the nice zero' not in excl['prompts'] and len(excl['prompts']) == 40 + 12
-    incl = mine_negative_labels(backbone, id_emb, names, ['the nice {}'], **dict(kwargs, neg_ratio=1.0))
+    incl = mine_negative_labels(backbone, id_emb, names, ['the nice {}'], dict(mining, neg_ratio=1.0), **kwargs)
     assert 'the nice zero' in incl['prompts']
+
+
+class HashTower:
+    """A text tower whose embeddings are a hash of each text (no weights): selection keys depend on its identity."""
+    text_identity = 'fake-identity'
+
+    def encode_text(self, texts, batch_size=None, progress=None, desc=None, normalize=True):
+        import hashlib
+        rows = [np.frombuffer(hashlib.sha256(t.encode()).digest(), dtype=np.int16).astype(np.float32) for t in texts]
+        x = torch.from_numpy(np.stack(rows)) if rows else torch.zeros(0, 16)
+        return F.normalize(x, dim=-1) if normalize else x
+
+
+def test_selection_keys_are_stable(tmp_path):
+    """The selection key is computed from the merged ``mining`` dict exactly as when the options were separate
+    arguments: these keys (cache format 2) are those of mmood 0.2's flat arguments, so cached selections stay valid."""
+    from mmood.models.heads import NegLabelHead, NegRefineHead
+    from mmood.text.mining import SELECTION_NAMESPACE
+    corpus = tmp_path / 'corpus'
+    corpus.mkdir()
+    (corpus / 'noun.a.txt').write_text('\n'.join(f'thing{i}' for i in range(30)) + '\nzero\nice_cream\n')
+    (corpus / 'adj.all.txt').write_text('\n'.join(f'colour{i}' for i in range(12)) + '\n')
+    names, tower = ['zero', 'one', 'two'], HashTower()
+    id_emb = tower.encode_text([f'a {n}' for n in names])
+    for i, (mining, id_ensemble, key) in enumerate([
+            (dict(), 'unit_mean', 'a2940fd1a00831b2fc4ca980'),
+            (dict(neg_ratio=0.3, exclude_id_names=True), 'raw_mean', '2e5b4e39f81203a559ded3e3'),
+            (NegRefineHead().mining_cfg, 'raw_mean', '2420588d8b144b67123fdd0e')]):
+        cache = CacheStore(str(tmp_path / f'cache{i}'))
+        mine_negative_labels(tower, id_emb, names, ['a {}'], dict(mining, corpus_dir=str(corpus)), cache=cache,
+                             progress=False, id_ensemble=id_ensemble)
+        assert [e['key'] for e in cache.list_entries(SELECTION_NAMESPACE)] == [key], i
+    assert dict(NegLabelHead().mining_cfg) == dict(MINING_DEFAULTS)
+
+
+def test_mining_options_are_one_dict():
+    assert merge_options('mining', MINING_DEFAULTS, None) == dict(MINING_DEFAULTS)
+    merged = merge_options('mining', MINING_DEFAULTS, dict(neg_ratio=0.3))
+    assert merged == dict(MINING_DEFAULTS, neg_ratio=0.3) and MINING_DEFAULTS['neg_ratio'] == 0.15
+    with pytest.raises(ConfigError, match='Unknown key\\(s\\) "neg_ration" \\(did you mean "neg_ratio"\\?\\), "zzz" in '
+                                          'NegLabelHead option `mining`; valid keys: corpus_dir, noun_prompt'):
+        merge_options('mining', MINING_DEFAULTS, dict(neg_ration=0.3, zzz=1), 'NegLabelHead')
+    with pytest.raises(ConfigError, match='option `mining` must be a dict of options, got float'):
+        merge_options('mining', MINING_DEFAULTS, 0.3)
+    with pytest.raises(ConfigError, match='in mine_negative_labels option `mining`'):
+        mine_negative_labels(None, torch.zeros(1, 4), ['a'], ['{}'], dict(corpusdir='x'))
 
 
 def test_selected_file(backbone, tmp_path):
     path = tmp_path / 'selected.txt'
     path.write_text('the nice yellow clintonia\nThis is a red photo\n\n')
     assert read_selected_file(str(path)) == ['the nice yellow clintonia', 'This is a red photo']
-    out = mine_negative_labels(backbone, torch.zeros(3, 32), ['a', 'b', 'c'], ['{}'], corpus_dir='unused',
-                               selected_file=str(path))
+    out = mine_negative_labels(backbone, torch.zeros(3, 32), ['a', 'b', 'c'], ['{}'],
+                               dict(corpus_dir='unused', selected_file=str(path)))
     torch.testing.assert_close(out['emb'], backbone.encode_text(out['prompts']))
     with pytest.raises(FileNotFoundError, match='selected_file'):
         read_selected_file(str(tmp_path / 'missing.txt'))

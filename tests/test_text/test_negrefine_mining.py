@@ -10,7 +10,7 @@ from conftest import CountingBackbone, tiny_backbone
 from mmpretrain.registry import MODELS
 
 from mmood.cache import CacheStore
-from mmood.models.heads import HeadContext, MultiMatchHead
+from mmood.models.heads import HeadContext, NegRefineHead
 from mmood.text import ID_NAME_RULES, clean_labels, load_corpus, mine_negative_labels
 from mmood.text.csp import conjugate
 from mmood.text.embeddings import build_text_classifier_cached, encode_ensemble_cached
@@ -39,11 +39,12 @@ def write(root, files):
 
 # every candidate, in corpus order: a cut-off below every cosine ranks all of them last (q = 1, stable order)
 POOL = dict(noun_prompt='csp_noun', adj_prompt='csp_adj', ensemble='raw_mean', conjugation='random',
-            percentile=1.0, max_sim_cutoff=-1.0, neg_ratio=1.0, replace_underscores=True, progress=False)
+            percentile=1.0, max_sim_cutoff=-1.0, neg_ratio=1.0, replace_underscores=True)
 
 
 def pool(tower, id_emb, corpus, **options):
-    out = mine_negative_labels(tower, id_emb, NAMES, ['csp_noun'], corpus_dir=corpus, **dict(POOL, **options))
+    out = mine_negative_labels(tower, id_emb, NAMES, ['csp_noun'], dict(POOL, corpus_dir=corpus, **options),
+                               progress=False)
     return out['prompts'][:out['num_noun']], out['prompts'][out['num_noun']:]
 
 
@@ -102,12 +103,13 @@ def test_cleaning_in_the_miner(tower, id_emb, tmp_path):
     })
     cache = CacheStore(str(tmp_path / 'cache'))
     counting = CountingBackbone(tower)
-    raw = mine_negative_labels(counting, id_emb, NAMES, ['csp_noun'], corpus_dir=corpus, cache=cache, **POOL)
+    raw = mine_negative_labels(counting, id_emb, NAMES, ['csp_noun'], dict(POOL, corpus_dir=corpus), cache=cache,
+                               progress=False)
     assert raw['prompts'] == ["o'clock", 'oclock', "st. elmo's fire", '3-D', 'ab', 'teapot', 'y2k compliant creature',
                               'calm area']
     counting.encoded = 0
-    out = mine_negative_labels(counting, id_emb, NAMES, ['csp_noun'], corpus_dir=corpus, cache=cache, clean_words=True,
-                               **POOL)
+    out = mine_negative_labels(counting, id_emb, NAMES, ['csp_noun'], dict(POOL, corpus_dir=corpus, clean_words=True),
+                               cache=cache, progress=False)
     assert out['cache_hit'] is False  # another selection key
     assert out['prompts'] == ['oclock', 'st elmos fire', 'teapot', 'yk compliant creature', 'calm area']
     assert (out['num_noun'], out['num_adj']) == (3, 2)
@@ -116,13 +118,13 @@ def test_cleaning_in_the_miner(tower, id_emb, tmp_path):
     want = torch.cat([encode_ensemble_cached(tower, out['prompts'][:3], 'csp_noun', 'raw_mean', progress=False),
                       encode_ensemble_cached(tower, out['prompts'][3:], 'csp_adj', 'raw_mean', progress=False)])
     torch.testing.assert_close(out['emb'], want, atol=1e-6, rtol=1e-5)
-    again = mine_negative_labels(counting, id_emb, NAMES, ['csp_noun'], corpus_dir=corpus, cache=cache,
-                                 clean_words=True, **POOL)
+    again = mine_negative_labels(counting, id_emb, NAMES, ['csp_noun'], dict(POOL, corpus_dir=corpus, clean_words=True),
+                                 cache=cache, progress=False)
     assert again['cache_hit'] is True and again['prompts'] == out['prompts']
 
 
-def test_multimatch_fallback_defaults(tower, id_emb, tmp_path):
-    """MultiMatchHead without selected_file mines as NegRefine: CSP's pool with "_" read as a space, ID-name
+def test_negrefine_fallback_defaults(tower, id_emb, tmp_path):
+    """NegRefineHead without selected_file mines as NegRefine: CSP's pool with "_" read as a space, ID-name
     nouns skipped case-sensitively, the selection cleaned."""
     corpus = write(tmp_path / 'corpus', {
         'adj.all.txt': ['calm', 'red', 'blue', 'bright'],
@@ -131,10 +133,11 @@ def test_multimatch_fallback_defaults(tower, id_emb, tmp_path):
     })
     ctx = HeadContext(id_text=id_emb, logit_scale=100.0, class_names=list(NAMES),
                       templates=resolve_templates('csp_noun'), backbone=tower, batch_size=64, ensemble='raw_mean')
-    head = MultiMatchHead(corpus_dir=corpus, neg_ratio=1.0, max_sim_cutoff=-1.0, ngroup=2, k_neg=2).prepare(ctx)
+    mining = dict(corpus_dir=corpus, neg_ratio=1.0, max_sim_cutoff=-1.0)
+    head = NegRefineHead(mining=mining, grouping=dict(ngroup=2), matching=dict(k_neg=2)).prepare(ctx)
     nouns, adjs = load_corpus(corpus, replace_underscores=True)
     assert nouns == ['tiger', 'Tiger', 'lion', "o'clock", 'moss', 'ice cream', 'bread', 'tea']
     assert head.neg_prompts == ['tiger', 'lion', 'oclock', 'moss', 'bread', 'tea'] + conjugate(adjs)
-    earlier = MultiMatchHead(corpus_dir=corpus, neg_ratio=1.0, max_sim_cutoff=-1.0, ngroup=2, k_neg=2,
-                             exclude_id_names=True, clean_words=False).prepare(ctx)
+    earlier = NegRefineHead(mining=dict(mining, exclude_id_names=True, clean_words=False), grouping=dict(ngroup=2),
+                            matching=dict(k_neg=2)).prepare(ctx)
     assert earlier.neg_prompts == ['lion', "o'clock", 'moss', 'bread', 'tea'] + conjugate(['calm', 'blue', 'bright'])

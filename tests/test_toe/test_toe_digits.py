@@ -1,7 +1,8 @@
-"""TOE end to end on the digits demo's tiny CLIP: tools/toe/make_outliers.py writes the word-level list (WordNet
-window of a small corpus), tools/train.py trains on cached features and lowers the loss, a run killed with no cleanup
-and resumed ends with the weights and the outlier-draw state of an uninterrupted one, tools/test.py detects digits
-5-9 and noise, and 2 gloo processes (tools/dist_test.sh) give the same metrics and per-sample scores."""
+"""TOE end to end on the digits demo's tiny CLIP: tools/dataset_converters/make_text_outliers.py writes the
+word-level list (WordNet window of a small corpus), tools/train.py trains on cached features and lowers the loss, a
+run killed with no cleanup and resumed ends with the weights and the outlier-draw state of an uninterrupted one,
+tools/test.py detects digits 5-9 and noise, and 2 gloo processes (tools/dist_test.sh) give the same metrics and
+per-sample scores."""
 import glob
 import json
 import os
@@ -21,6 +22,7 @@ from mmood.features.runtime import build_model
 from mmood.text import read_outlier_header, read_outlier_list
 
 CONFIG = osp.join(REPO, 'configs', 'toe_word_tiny_digits.py')
+MAKE_OUTLIERS = 'dataset_converters/make_text_outliers'  # the tool writing the outlier list
 # 40 corpus nouns + the ID name "zero" (removed) -> 40 outliers: 2 batches per epoch (32 + 8), 100 epochs = 200 steps
 ITERS = 200
 MIN_AUROC_DIGITS = 70.0  # measured 74.1-87.8 over seeds 0-4 (docs/toe.md); chance is 50
@@ -46,7 +48,7 @@ def trained(digits_clip, corpus_dir, tmp_path_factory):
                'default_hooks.checkpoint.max_keep_ckpts=2', 'default_hooks.logger.interval=20']
     work = osp.join(root, 'train')
     common = ['--cache-dir', digits_clip['cache'], '--cfg-options', *options]
-    texts = run_tool('toe/make_outliers', [CONFIG, '--work-dir', work, *common])
+    texts = run_tool(MAKE_OUTLIERS, [CONFIG, '--work-dir', work, *common])
     listed = osp.join(work, 'toe_outliers_word.txt')
     assert read_outlier_list(listed) == texts and len(texts) == 40
     assert 'This is a photo of a thing0' in texts and 'This is a photo of a zero' not in texts  # ID name removed
@@ -130,40 +132,41 @@ def test_caption_level_filter_paths_and_index_file(trained, tmp_path):
 
 
 def test_make_outliers_description_json_and_reference_npy(trained, tmp_path, capsys):
-    """tools/toe/make_outliers.py: a descriptor JSON gives TOE's strings (reference strip, duplicates kept; fixed with
-    fix_strip); the reference's object .npy word list is read only with --allow-pickle and converted to the list."""
+    """tools/dataset_converters/make_text_outliers.py: a descriptor JSON gives TOE's strings (reference strip,
+    duplicates kept; fixed with fix_strip); the reference's object .npy word list is read only with --allow-pickle
+    and converted to the list."""
     descriptors = tmp_path / 'descriptors.json'
     descriptors.write_text(json.dumps({'tench': ['a freshwater fish', 'olive green'],
                                        'goldfish': ['a freshwater fish']}))
     argv = [CONFIG, '--cache-dir', trained['cache'], '--cfg-options', *trained['options']]
-    texts = run_tool('toe/make_outliers', argv[:1] + ['--level', 'description', '--source', str(descriptors),
-                                                      '--work-dir', str(tmp_path / 'd')] + argv[1:])
+    texts = run_tool(MAKE_OUTLIERS, argv[:1] + ['--level', 'description', '--source', str(descriptors),
+                                                '--work-dir', str(tmp_path / 'd')] + argv[1:])
     assert len(texts) == 15 and texts[0] == 'This is a photo of a freshwater fish'
     assert 'This is a blurry photo of This is a photo of a freshwater fis' in texts  # TOE-8, as the reference
     header = read_outlier_header(str(tmp_path / 'd' / 'toe_outliers_description.txt'))
     assert header['fix_strip'] == 'False' and header['count'] == '15' and header['unique'] == '10'
     assert len(header['source_sha256']) == 16
-    fixed = run_tool('toe/make_outliers', argv[:1] + ['--level', 'description', '--source', str(descriptors),
-                                                      '--work-dir', str(tmp_path / 'f')] + argv[1:] +
+    fixed = run_tool(MAKE_OUTLIERS, argv[:1] + ['--level', 'description', '--source', str(descriptors),
+                                                '--work-dir', str(tmp_path / 'f')] + argv[1:] +
                      ['model.outliers.fix_strip=True'])
     assert len(fixed) == 10 and 'This is a blurry photo of a freshwater fish' in fixed
     # a list made under other options is never reused silently: refused, then rewritten with --force
     other = argv[:1] + ['--level', 'description', '--source', str(descriptors), '--work-dir', str(tmp_path / 'd')] + \
         argv[1:] + ['model.outliers.fix_strip=True']
     with pytest.raises(SystemExit):
-        run_tool('toe/make_outliers', other)
+        run_tool(MAKE_OUTLIERS, other)
     assert 'made with other outlier options' in capsys.readouterr().err
-    assert run_tool('toe/make_outliers', other[:1] + ['--force'] + other[1:]) == fixed
+    assert run_tool(MAKE_OUTLIERS, other[:1] + ['--force'] + other[1:]) == fixed
 
     words = tmp_path / 'words.npy'
     np.save(words, np.array(['This is a photo of a kite', 'This is a photo of a one', 'lamp'], dtype=object),
             allow_pickle=True)
     npy = argv[:1] + ['--level', 'word', '--source', str(words), '--work-dir', str(tmp_path / 'w')] + argv[1:]
     with pytest.raises(SystemExit):
-        run_tool('toe/make_outliers', npy)
+        run_tool(MAKE_OUTLIERS, npy)
     assert '--allow-pickle' in capsys.readouterr().err
     with pytest.warns(UserWarning, match='pickle'):
-        listed = run_tool('toe/make_outliers', npy[:1] + ['--allow-pickle'] + npy[1:])
+        listed = run_tool(MAKE_OUTLIERS, npy[:1] + ['--allow-pickle'] + npy[1:])
     assert listed == ['This is a photo of a kite', 'This is a photo of a lamp']  # "one" is an ID class name
     assert read_outlier_list(str(tmp_path / 'w' / 'toe_outliers_word.txt')) == listed
 

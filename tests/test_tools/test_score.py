@@ -6,7 +6,6 @@ import json
 import os.path as osp
 import sys
 
-import numpy as np
 import pytest
 from conftest import REPO, load_tool, make_benchmark, run_tool, tiny_backbone, tiny_weights
 from PIL import Image
@@ -92,27 +91,50 @@ def test_test_run_writes_report_and_features(run):
     assert listing.count('by tools/test.py --save-features') == 3
 
 
-def test_rescoring_reproduces_test_metrics_exactly(run, capsys):
+def _text(path, drop=()):
+    with open(path) as f:
+        return [line for line in f.read().splitlines() if not line.startswith(drop)]
+
+
+def test_rescoring_writes_the_test_runs_files(run, capsys):
+    """One scoring path, one writer: tools/score.py on the cached features of a test run writes the run's
+    metrics.json and per_sample_results.csv byte for byte, and its report but for the line naming the run."""
     score = load_tool('score')
-    methods = ['config', 'mcm', 'msp', 'maxlogit', 'energy']
-    result = score.main([run['config'], '--cache-dir', run['cache'], '--work-dir', run['work'], '--methods',
-                         *methods])
+    result = score.main([run['config'], '--cache-dir', run['cache'], '--work-dir', run['work']])
     printed = capsys.readouterr().out
-    assert result['metrics']['config'] == run['metrics']  # every key of every named score, bit for bit
-    for name in TEST_SCORES:  # config/<name>: each score of the run; the table methods equal them
-        assert result['metrics'][f'config/{name}'] == metrics_of(run['metrics'], name)
-        assert result['metrics'][name] == metrics_of(run['metrics'], name)
-    with open(osp.join(run['log_dir'], 'per_sample_results.csv')) as f:
-        rows = list(csv.DictReader(f))
-    np.testing.assert_array_equal(result['scores']['config'], [float(r['ood_score']) for r in rows])
-    for name in TEST_SCORES:
-        np.testing.assert_array_equal(result['scores'][f'config/{name}'], [float(r[f'score_{name}']) for r in rows])
-    shown = ['config', 'config/msp', 'config/maxlogit', 'config/energy', 'mcm', 'msp', 'maxlogit', 'energy']
-    check_report(result['log_dir'], shown, {n: metrics_of(result['metrics']['config'], n.split('/')[-1]
-                                                          if '/' in n else 'mcm') if n.startswith('config')
-                                            else result['metrics'][n] for n in shown}, printed)
-    with open(osp.join(result['log_dir'], 'metrics.json')) as f:
-        assert json.load(f)['metrics'] == result['metrics']
+    assert result['metrics'] == run['metrics']  # every key of every named score, bit for bit
+    for name in ('metrics.json', 'per_sample_results.csv', 'report.csv'):
+        with open(osp.join(run['log_dir'], name), 'rb') as a, open(osp.join(result['log_dir'], name), 'rb') as b:
+            assert a.read() == b.read(), name
+    assert _text(osp.join(run['log_dir'], 'report.md'), ('- run: ', 'run: ')) == \
+        _text(osp.join(result['log_dir'], 'report.md'), ('- run: ', 'run: '))
+    assert _text(osp.join(run['log_dir'], 'report.md')) != _text(osp.join(result['log_dir'], 'report.md'))
+    check_report(result['log_dir'], TEST_SCORES, {n: metrics_of(result['metrics'], n) for n in TEST_SCORES})
+    assert 'OOD metrics of score mcm' in printed and 'msp: mean AUROC' in printed
+
+
+def test_methods_are_heads_beside_the_configs(run, capsys):
+    """--methods NAME adds that method's head beside the config's (its scores in the same files); a score name the
+    config's heads already give is named <method>_<score>."""
+    score = load_tool('score')
+    result = score.main([run['config'], '--cache-dir', run['cache'], '--work-dir', run['work'], '--methods',
+                         'config', 'l1norm', '--no-plots'])
+    assert list(result['table'].scores) == TEST_SCORES + ['l1norm'] and result['table'].primary_score == 'mcm'
+    for key, value in run['metrics'].items():  # the config's scores are unchanged by the added head
+        assert result['metrics'][key] == value
+    assert 0.0 <= result['metrics']['l1norm/mean/AUROC'] <= 100.0
+    result = score.main([run['config'], '--cache-dir', run['cache'], '--work-dir', run['work'], '--methods',
+                         'config', 'msp', '--method-options', 'msp.temperature=2', '--no-plots'])
+    assert list(result['table'].scores) == TEST_SCORES + ['msp_msp']  # msp is the config's: the method's renamed
+    assert result['metrics']['msp/mean/AUROC'] == run['metrics']['msp/mean/AUROC']
+    assert 'msp_msp/mean/AUROC' in result['metrics']
+    # without "config": only the methods' scores, the first method's primary (the config's heads are renamed aside)
+    result = score.main([run['config'], '--cache-dir', run['cache'], '--work-dir', run['work'], '--methods', 'msp',
+                         'energy', 'mcm', '--no-plots'])
+    assert list(result['table'].scores) == ['msp', 'energy', 'mcm'] and result['table'].primary_score == 'msp'
+    assert result['metrics']['mean/AUROC'] == run['metrics']['msp/mean/AUROC']
+    assert result['metrics']['energy/mean/AUROC'] == run['metrics']['energy/mean/AUROC']
+    assert not any(k.startswith('config_') for k in result['metrics'])
 
 
 def test_unknown_method_is_one_line(run, capsys):
@@ -132,7 +154,7 @@ def test_feature_space_methods_need_id_train(run, capsys):
         score.main(args)
     assert err.value.code == 2
     message = capsys.readouterr().err
-    assert 'knn, mahalanobis needs ID-train features' in message
+    assert 'KNNHead, MahalanobisHead needs ID-train features' in message
     assert f'tools/extract_features.py {run["config"]} --splits id_train --kinds global' in message
     # the suggested command keeps the user's checkpoint and --cfg-options (features of the same model)
     with pytest.raises(SystemExit):
@@ -145,9 +167,11 @@ def test_feature_space_methods_need_id_train(run, capsys):
     result = score.main(args)
     printed = capsys.readouterr().out
     for m in ('knn', 'mahalanobis'):
-        assert 0.0 <= result['metrics'][m]['mean/AUROC'] <= 100.0
-        assert result['metrics'][m]['ID/accuracy'] == run['metrics']['ID/accuracy']
-    check_report(result['log_dir'], ['msp', 'knn', 'mahalanobis'], result['metrics'], printed)
+        assert 0.0 <= result['metrics'][f'{m}/mean/AUROC'] <= 100.0
+    assert result['metrics']['ID/accuracy'] == run['metrics']['ID/accuracy']
+    names = ['msp', 'knn', 'mahalanobis']
+    check_report(result['log_dir'], names, {n: metrics_of(result['metrics'], n) for n in names})
+    assert 'knn: mean AUROC' in printed
     # the ID-train bank holds the ID test images here: with k = 1 every ID sample finds itself
-    ids = result['scores']['knn'][:9]
-    assert ids.min() > result['scores']['knn'][9:].max()
+    knn = result['table'].scores['knn']
+    assert knn[:9].min() > knn[9:].max()

@@ -200,7 +200,8 @@ def mmood_loop(model_cfg, root, size, batch_size, workers, device, work_dir, pat
                                           class_names=['class_a', 'class_b'], pipeline=pipeline)),
         test_evaluator=dict(type='OODMetric'), test_cfg=dict(type='OODTestLoop'),
         default_hooks=dict(logger=dict(type='LoggerHook', interval=10**6)),
-        custom_hooks=[dict(type='OODPrepareHook'), dict(type='OODResultsHook', report=False)],
+        custom_hooks=[dict(type='OODPrepareHook'), dict(type='SetLevelScoresHook'),
+                      dict(type='OODResultsHook', report=False)],
         env_cfg=dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'),
                      mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0)),
         device=device.type))
@@ -239,7 +240,7 @@ def mmood_loop(model_cfg, root, size, batch_size, workers, device, work_dir, pat
     num = len(runner.test_dataloader.dataset)
     table = timer.table
     scores = np.empty(num)
-    scores[table['idx']] = table['scores'][table['primary']]
+    scores[table.idx] = table.scores[table.primary_score]
     cpu = timer.cpu_last - timer.cpu_start + timer.workers_end - timer.workers_start
     out = dict(rate=num / (timer.last - timer.start), cpu=cpu / num, setup=timer.start - start, metric=timer.metric,
                stop=timer.end - timer.last - timer.metric, total_rate=num / total, scores=scores, auroc=timer.auroc)

@@ -16,10 +16,7 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from cli_common import default_cache_dir, guarded  # noqa: E402
-
-from mmood.apis import reproduce  # noqa: E402
+from mmood.apis import add_cache_argument, guarded, reproduce
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -29,13 +26,14 @@ def parse_args(argv=None):
     parser.add_argument('--metafile', default='configs/metafile.yml', help='published numbers (default %(default)s)')
     parser.add_argument('--configs', nargs='+', metavar='GLOB',
                         help='runs to take: globs on the config path, its file name or the run name, e.g. '
-                        '"configs/mcm_*" "*tiny_digits*" (default: all)')
-    parser.add_argument('--methods', nargs='+', metavar='METHOD', help='runs of these methods only (e.g. NegLabel)')
+                        '"configs/<method>_*" "*tiny_digits*" (default: all)')
+    parser.add_argument('--methods', nargs='+', metavar='METHOD',
+                        help='runs of these methods only (the metafile\'s "In Collection" names, any case)')
     parser.add_argument('--work-dir', default='work_dirs/reproduce',
                         help='runs go to WORK_DIR/<run>/, the table to WORK_DIR/reproduce.{md,csv} (default '
                         '%(default)s)')
-    parser.add_argument('--cache-dir', help='shared cache for features, text embeddings and negatives, passed to every '
-                        'tools/test.py run (default: $MMOOD_CACHE or ~/.cache/mmood)')
+    add_cache_argument(parser, 'shared cache for features, text embeddings and negatives, passed to every '
+                       'tools/test.py run (default: $MMOOD_CACHE or ~/.cache/mmood)')
     parser.add_argument('--dry-run', action='store_true',
                         help='check weights, checkpoints and data and print what is missing; run and write nothing')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
@@ -45,7 +43,7 @@ def parse_args(argv=None):
                         'ViT-B-16/openai=checkpoints/ViT-B-16_openai.bin '
                         'mmood-tiny-vit=checkpoints/clip_tiny_digits.pth')
     parser.add_argument('--checkpoint', nargs='+', default=[], metavar='RUN=PATH',
-                        help='checkpoint of run RUN instead of the metafile\'s, e.g. clipn_vitb16_cc3m=ckpt.pth')
+                        help='checkpoint of run RUN (a run name of the metafile) instead of the metafile\'s')
     parser.add_argument('--rerun', action='store_true', help='run even when a finished run is on record')
     parser.add_argument('--verbose', action='store_true', help='stream the output of the tools/test.py runs')
     return parser.parse_args(argv)
@@ -55,7 +53,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     return reproduce(metafile=args.metafile, configs=args.configs, methods=args.methods, work_dir=args.work_dir,
-                     cache_dir=args.cache_dir or default_cache_dir(), dry_run=args.dry_run,
+                     cache_dir=args.cache_dir, dry_run=args.dry_run,
                      cfg_options=args.cfg_options, pretrained=args.pretrained, checkpoints=args.checkpoint,
                      rerun=args.rerun, verbose=args.verbose, repo_root=REPO)
 

@@ -25,11 +25,9 @@ import sys
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from cli_common import guarded  # noqa: E402
-
-from mmood.cache import file_sha256  # noqa: E402
-from mmood.models.backbones import NoTextTower, OpenCLIPBackbone, split_official_clipn_state  # noqa: E402
+from mmood.apis import guarded
+from mmood.cache import file_sha256
+from mmood.models.backbones import NoTextTower, OpenCLIPBackbone, split_official_clipn_state
 from mmood.utils import CheckpointMismatchError, atomic_open, load_checkpoint_file  # noqa: E402
 
 

@@ -54,11 +54,9 @@ from typing import Dict, List, Tuple
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from cli_common import guarded, read_config  # noqa: E402
-
-from mmood.cache import file_sha256  # noqa: E402
-from mmood.utils import CheckpointMismatchError, atomic_open, check_checkpoint, load_checkpoint_file  # noqa: E402
+from mmood.apis import guarded, read_config
+from mmood.cache import file_sha256
+from mmood.utils import CheckpointMismatchError, atomic_open, check_checkpoint, load_checkpoint_file
 
 TOOL = 'tools/model_converters/npos_to_mmood.py'
 #: entries of a checkpoint dict that may hold the state dict (the reference saves the bare state dict)

@@ -10,8 +10,8 @@ model = dict(
     backbone=dict(type='OpenCLIPBackbone', model_name='mmood-tiny-vit', pretrained=None, model_cfg=tiny_model_cfg),
     class_names=['zero', 'one', 'two'],
     templates='mcm',
-    head=dict(type='MCMHead', tau=1.0),
-    extra_heads=[dict(type='LogitHead', scores=('msp', 'maxlogit', 'energy'), logit_scale=None)],
+    head=dict(type='MCMHead'),  # MCM at tau = 1 (the head's defaults)
+    extra_heads=[dict(type='LogitHead', logit_scale=None)],  # msp, maxlogit, energy at the classifier's scale
     logit_scale=100.0,
     cache_dir=None,
 )

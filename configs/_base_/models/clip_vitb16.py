@@ -6,9 +6,10 @@ model = dict(
                   precision='fp32'),
     class_names='txtfiles/imagenet_classes.txt',
     templates='mcm',
-    head=dict(type='MCMHead', tau=1.0),
-    # the classic baselines of the same zero-shot logits, reported with every run at no extra encoder cost
-    extra_heads=[dict(type='LogitHead', scores=('msp', 'maxlogit', 'energy'), logit_scale=None)],
+    head=dict(type='MCMHead'),  # MCM at tau = 1 (the head's defaults)
+    # the classic baselines of the same zero-shot logits (LogitHead's default scores: msp, maxlogit, energy), reported
+    # with every run at no extra encoder cost
+    extra_heads=[dict(type='LogitHead', logit_scale=None)],
     logit_scale=100.0,
     cache_dir=None,  # filled by tools/ (--cache-dir, $MMOOD_CACHE or ~/.cache/mmood)
 )

@@ -2,4 +2,4 @@
 # S = S_MCM + lambda * S_L-MCM with lambda = 0.5 (the authors' recommendation for OOD; GL-2).
 _base_ = './clip_vitb16.py'
 
-model = dict(templates='mcm', head=dict(_delete_=True, type='MCMHead', tau=1.0, local_weight=0.5))
+model = dict(templates='mcm', head=dict(_delete_=True, type='MCMHead', local_weight=0.5))

@@ -15,11 +15,10 @@ model = dict(
     templates='npos18',
     # primary score: per-row MCM at tau = 1 on the fine-tuned features (NP-1 fixed; the reference's batch-Frobenius
     # MSP, whose value depends on the batch-mates, only with NPOSHead(reference_msp=True) for checkpoint parity)
-    head=dict(_delete_=True, type='MCMHead', tau=1.0),
+    head=dict(_delete_=True, type='MCMHead'),
     # `outlier`: the outlier MLP's logit (commented out in test_npos.py, the method's own OOD head); msp / maxlogit /
     # energy of 100 x cos as every ViT-B/16 config (clip_vitb16.py)
-    extra_heads=[dict(type='NPOSHead'),
-                 dict(type='LogitHead', scores=('msp', 'maxlogit', 'energy'), logit_scale=None)],
+    extra_heads=[dict(type='NPOSHead'), dict(type='LogitHead', logit_scale=None)],
     synthesis=dict(
         type='NPOSOutlierSynthesis',
         queue_size=1000,  # N = sample_number; queues = buffers, checkpointed (NP-12 fixed), per-class gate (NP-3)

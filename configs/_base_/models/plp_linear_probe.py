@@ -10,9 +10,9 @@ model = dict(
     class_names='plp_first_synonym',
     templates='plp5',  # the 5-prompt ensemble of the pseudo-labelling classifier
     train_labels='pseudo',
-    # z-scored pre-projection features -> nn.Linear; OOD score = energy of its logits (T = 1). tools/score.py
-    # reports energy and MSP side by side (plp_energy, plp_msp): which one fills the paper's rows is unverified.
-    head=dict(type='LinearProbeHead', feature='pre_proj', score='energy', temperature=1.0),
+    # z-scored pre-projection features -> nn.Linear; OOD scores of its logits at T = 1 (the head's defaults): plp_energy
+    # (primary) and plp_msp side by side, as which one fills the paper's rows is unverified.
+    head=dict(type='LinearProbeHead'),
     loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
     logit_scale=100.0,
     cache_dir=None,  # filled by tools/ (--cache-dir, $MMOOD_CACHE or ~/.cache/mmood)

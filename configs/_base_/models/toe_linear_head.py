@@ -8,8 +8,7 @@ model = dict(
                   precision='fp32'),
     class_names='txtfiles/imagenet_classes.txt',  # labels come from the data; names: ID-name removal, word window
     # logits l = W z + b; scores toe_energy (primary: TOE's logsumexp), toe_msp, toe_maxlogit; MLP: hidden=(512, )
-    head=dict(type='LinearProbeHead', feature='pre_proj', project=True, zscore=False, score='energy',
-              scores=('energy', 'msp', 'maxlogit'), prefix='toe_'),
+    head=dict(type='LinearProbeHead', project=True, zscore=False, scores=('energy', 'msp', 'maxlogit'), prefix='toe_'),
     # the textual outliers (docs/toe.md): every option, so --cfg-options model.outliers.<key>=... reaches it
     outliers=dict(
         level='description',  # 'word' | 'description' | 'caption'

@@ -1,7 +1,7 @@
 """OOD detection metric for mmengine runners: every named score, per OOD set, in one or more FPR95 conventions."""
 import logging
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -84,10 +84,14 @@ class OODMetric(BaseMetric):
     mean row ``<group>`` (``mean``, ``near``, ``far``) and metric, and ``<b>/seeds/count`` (see
     :meth:`replicate_summary`).
 
-    Set-level scores (per (ID, OOD set) pair) are computed after gathering, on the main process, by the model's
-    ``score_sets`` -- bound by :class:`~mmood.engine.OODPrepareHook` (:meth:`bind_model`).
+    The metric holds data, never a model. What it needs to know of the model's scores -- the primary one, the
+    replicate groups, the names of the set-level scores -- is declared to it by :meth:`declare_scores` (called by
+    :class:`~mmood.engine.OODPrepareHook` with the model's declarations); set-level scores (per (ID, OOD set)
+    pair) are computed from the gathered features before the metric computes anything, by
+    :class:`~mmood.engine.SetLevelScoresHook`, and handed over with :meth:`add_set_level_scores`.
 
-    After ``compute_metrics`` the per-sample table (:attr:`results_table`) is kept on the main process for
+    After ``compute_metrics`` the per-sample table (:attr:`results_table`, a
+    :class:`~mmood.evaluation.ScoredSamples`) is kept on the main process for
     :class:`~mmood.engine.OODResultsHook` (CSV and report). Stand-ins for unreadable images (a dataset with
     ``skip_unreadable=True``) are left out of every metric and listed there (``skipped``).
 
@@ -109,20 +113,26 @@ class OODMetric(BaseMetric):
         self.conventions = _conventions(fpr_positive, fpr_rule, extra_fpr)
         self.fpr_positive, self.fpr_rule = self.conventions[0]
         self.primary_score = primary_score
-        self.set_scorer: Optional[Callable] = None
-        self.set_score_names: Tuple[str, ...] = ()
+        self.set_level_names: Tuple[str, ...] = ()
         self.score_replicates: Dict[str, List[str]] = {}
-        self.results_table: Optional[Dict[str, Any]] = None
+        self.set_level_scores: Optional[Tuple[np.ndarray, Dict[str, np.ndarray]]] = None
+        self.results_table: Optional[Any] = None
 
-    def bind_model(self, model: Any) -> None:
-        """Take the model's primary score, its ``score_replicates`` and, if it has set-level heads, its
-        ``score_sets`` (called by :class:`~mmood.engine.OODPrepareHook`; the metric never imports models)."""
+    def declare_scores(self, primary_score: Optional[str] = None,
+                       replicates: Optional[Mapping[str, Sequence[str]]] = None, set_level: Sequence[str] = ()) -> None:
+        """What the scores are: the primary one (unless the metric's own ``primary_score`` is set), the replicate
+        groups (base name -> score names; their mean ± std is added) and the names of the set-level scores that
+        :meth:`add_set_level_scores` will deliver."""
         if self.primary_score is None:
-            self.primary_score = getattr(model, 'primary_score', None)
-        names = tuple(getattr(model, 'set_level_scores', ()) or ())
-        self.set_score_names = names
-        self.set_scorer = model.score_sets if names else None
-        self.score_replicates = {str(b): list(n) for b, n in (getattr(model, 'score_replicates', {}) or {}).items()}
+            self.primary_score = primary_score
+        self.score_replicates = {str(b): list(n) for b, n in dict(replicates or {}).items()}
+        self.set_level_names = tuple(set_level)
+        self.set_level_scores = None
+
+    def add_set_level_scores(self, idx: np.ndarray, scores: Mapping[str, np.ndarray]) -> None:
+        """The set-level scores of the gathered samples: ``idx`` (N,) their dataset indices, ``scores`` name ->
+        (num_ood_sets, N) per-pair scores in that order (main process, before :meth:`compute_metrics`)."""
+        self.set_level_scores = (np.asarray(idx), {str(k): np.asarray(v) for k, v in scores.items()})
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -140,9 +150,6 @@ class OODMetric(BaseMetric):
                 pred=_first(sample['pred_label']) if 'pred_label' in sample else -1,
                 set_id=int(sample['set_id']),
                 path=str(sample.get('img_path', '')))
-            if 'set_level_feats' in sample:
-                result['feats'] = {k: np.asarray(v.cpu().numpy() if hasattr(v, 'cpu') else v)
-                                   for k, v in sample['set_level_feats'].items()}
             self.results.append(result)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
@@ -161,32 +168,29 @@ class OODMetric(BaseMetric):
         set_ids = np.array([r['set_id'] for r in results])
         scores = OrderedDict((name, np.array([r['scores'][name] for r in results], dtype=np.float64))
                              for name in results[0]['scores'])
-        if 'feats' in results[0]:
-            if self.set_scorer is None:
-                raise RuntimeError('The model has set-level heads but OODMetric is not bound to it: keep '
-                                   "dict(type='OODPrepareHook') in custom_hooks (configs/_base_/default_runtime.py)")
-            import torch
-            feats = {k: torch.from_numpy(np.stack([r['feats'][k] for r in results])) for k in results[0]['feats']}
-            scores.update(self.set_scorer(feats, set_ids))
+        if self.set_level_names:
+            if self.set_level_scores is None:
+                raise RuntimeError(f'The set-level scores {list(self.set_level_names)} were not computed: keep '
+                                   "dict(type='SetLevelScoresHook') in custom_hooks "
+                                   '(configs/_base_/default_runtime.py)')
+            order, pair_scores = self.set_level_scores
+            position = {int(i): p for p, i in enumerate(order)}
+            try:
+                rows = np.array([position[r['idx']] for r in results], dtype=np.int64)
+            except KeyError as err:
+                raise RuntimeError(f'No set-level scores for sample {err}') from None
+            scores.update((name, values[:, rows]) for name, values in pair_scores.items())
+            self.set_level_scores = None
         primary = self.primary_score if self.primary_score in scores else next(iter(scores))
         labels = np.array([r['label'] for r in results])
         preds = np.array([r['pred'] for r in results])
         metrics = self.calculate_named(scores, primary, set_ids, set_names, meta.get('set_groups'), labels, preds,
                                        self.conventions, replicates=self.score_replicates)
-        self.results_table = dict(idx=np.array([r['idx'] for r in results]), set_ids=set_ids, labels=labels,
-                                  preds=preds, paths=[r['path'] for r in results], scores=scores, primary=primary,
-                                  skipped=skipped)
-        lines = [format_table(metrics, set_names, self.fpr_positive, self.fpr_rule, title=f'score {primary}')]
-        fkey = fpr_key(self.fpr_positive, self.fpr_rule)
-        for name in scores:
-            if name != primary:
-                lines.append(f'{name}: mean AUROC {metrics[f"{name}/mean/AUROC"]:.2f}, mean FPR95 '
-                             f'{metrics[f"{name}/mean/{fkey}"]:.2f}')
-        for base in self.score_replicates:
-            seeds = f'{base}/seeds/mean'
-            lines.append(f'{base} over {metrics[f"{base}/seeds/count"]} stream seeds: mean AUROC '
-                         f'{metrics[f"{seeds}/AUROC/mean"]:.2f} ± {metrics[f"{seeds}/AUROC/std"]:.2f}, mean FPR95 '
-                         f'{metrics[f"{seeds}/{fkey}/mean"]:.2f} ± {metrics[f"{seeds}/{fkey}/std"]:.2f}')
+        from ..results import ScoredSamples, summary_lines
+        self.results_table = ScoredSamples(idx=np.array([r['idx'] for r in results]), set_ids=set_ids,
+                                           labels=labels, preds=preds, paths=[r['path'] for r in results],
+                                           scores=scores, primary_score=primary, skipped=skipped)
+        lines = summary_lines(metrics, self.results_table, set_names, self.conventions, self.score_replicates)
         print_log('\n' + '\n'.join(lines), logger='current', level=logging.INFO)
         return metrics
 

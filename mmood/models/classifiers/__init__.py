@@ -1,7 +1,7 @@
 """mmengine models tying backbone, text and head together."""
 from .clip_ood import CLIP_MEAN, CLIP_STD, CLIPOODClassifier, clip_data_preprocessor
 from .clip_contrastive import CLIPContrastiveModel, export_open_clip_weights, open_clip_state_dict
-from .linear_probe import FeatureClsDataPreprocessor, LinearProbeClassifier
+from .plp import FeatureClsDataPreprocessor, LinearProbeClassifier
 from .clipn import CLIPNClassifier
 from .toe import TOEClassifier
 from .npos import NPOSClassifier

@@ -17,6 +17,7 @@ from ...text import build_text_classifier_cached, load_class_names, resolve_temp
 from ...text.embeddings import check_ensemble
 from ...utils import compute_on_main
 from ..heads import BaseOODHead, HeadContext, build_head, score_pairs
+from ..protocol import OODModel
 from ...utils.errors import ConfigError
 
 CLASS_NAME_CHECKS = ('names', 'count')
@@ -57,16 +58,17 @@ def _frozen_tower_not_missing(module, incompatible_keys) -> None:
 
 
 @MODELS.register_module()
-class CLIPOODClassifier(BaseModel):
+class CLIPOODClassifier(BaseModel, OODModel):
     """Backbone + class names + prompts + OOD heads with named scores.
 
+    The reference implementation of the :class:`~mmood.models.OODModel` protocol (every OOD model derives from it).
     ``predict`` returns data samples with the zero-shot class probabilities (``pred_score``), the predicted
     label, ``ood_scores`` (every named score of every sample-level head, higher = more ID) and ``ood_score``
     (the primary one). Text-side state (ID prototypes, NegLabel negatives) is built by :meth:`prepare` -- called
     by :class:`~mmood.engine.hooks.OODPrepareHook` before testing, or lazily on the first forward -- once on
     rank 0 and broadcast. Heads fitted on ID-train features (KNN, Mahalanobis) are fitted by that hook too
     (:meth:`fit_heads`); set-level heads (:attr:`BaseOODHead.set_level`) are scored per (ID, OOD set) pair after
-    the test loop (:meth:`score_sets`, called by :class:`~mmood.evaluation.OODMetric`).
+    the test loop (:meth:`score_sets`, called by :class:`~mmood.engine.SetLevelScoresHook` before the metric).
 
     Args:
         backbone: config of :class:`~mmood.models.backbones.OpenCLIPBackbone`.
@@ -117,7 +119,7 @@ class CLIPOODClassifier(BaseModel):
                               f'them (e.g. model.extra_heads[0].prefix="zs_")')
         if primary_score is not None and primary_score not in names:
             raise ConfigError(f'primary_score={primary_score!r} is not a score of the heads; scores: {names}')
-        self.primary_score = primary_score or self.head.primary
+        self.primary_score = primary_score or self.head.primary_score
         self.class_names: List[str] = load_class_names(class_names)
         self.templates = resolve_templates(templates)
         self.ensemble = check_ensemble(ensemble)
@@ -145,13 +147,18 @@ class CLIPOODClassifier(BaseModel):
         metric adds their mean ± std."""
         out: Dict[str, List[str]] = {}
         for head in self.heads:
-            out.update((b, list(names)) for b, names in (getattr(head, 'replicates', {}) or {}).items())
+            out.update((b, list(names)) for b, names in head.replicates.items())
         return out
 
     @property
     def set_level_scores(self) -> List[str]:
         """Names of the scores computed per (ID, OOD set) pair (set-level heads)."""
         return [n for h in self.heads if h.set_level for n in h.score_names]
+
+    @property
+    def set_level_feature_kinds(self) -> tuple:
+        """Feature kinds the set-level heads read (kept per sample by :meth:`predict` for :meth:`score_sets`)."""
+        return tuple(dict.fromkeys(k for h in self.heads if h.set_level for k in h.feature_kinds))
 
     @property
     def feature_kinds(self) -> tuple:
@@ -161,15 +168,6 @@ class CLIPOODClassifier(BaseModel):
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
-
-    #: whether a checkpoint loaded over the open_clip weights can change the tower (and so the text and image
-    #: features); a model whose checkpoints hold only a head sets this to False.
-    checkpoint_changes_features = True
-    #: key prefixes a checkpoint of this model must cover (what the method trains): none for a zero-shot model,
-    #: whose optional checkpoint may replace any of the tower's weights (mmood.utils.check_checkpoint)
-    checkpoint_required_prefixes = ()
-    #: provenance of the checkpoint loaded over the weights (path, size, SHA-256, what it loaded), or None
-    checkpoint_record = None
 
     def keep_frozen_tower_out_of_checkpoints(self) -> None:
         """For models that train something beside a frozen tower (PLP's probe, CLIPN's "no" tower): checkpoints
@@ -228,9 +226,9 @@ class CLIPOODClassifier(BaseModel):
     def _context(self, work_dir: Optional[str]) -> HeadContext:
         scale = float(self.logit_scale) if self.logit_scale is not None else float(self.backbone.logit_scale)
         return HeadContext(id_text=self.id_text, logit_scale=scale, class_names=list(self.class_names),
-                           templates=list(self.templates), backbone=self.backbone, model=self,
+                           templates=list(self.templates), backbone=self.backbone,
                            cache=CacheStore(self.cache_dir) if self.cache_dir else None, work_dir=work_dir,
-                           batch_size=self.text_batch_size, ensemble=self.ensemble)
+                           batch_size=self.text_batch_size, ensemble=self.ensemble, extra=dict(self.lent_to_heads()))
 
     def prepare(self, work_dir: Optional[str] = None, force: bool = False, checkpoint: Optional[str] = None) -> None:
         """Encode the ID prompts and let every head build its text state (once; idempotent).
@@ -267,7 +265,7 @@ class CLIPOODClassifier(BaseModel):
 
     def heads_to_fit(self) -> List[BaseOODHead]:
         """Heads that need ID-train statistics (:meth:`fit_heads`) and do not have them yet."""
-        return [h for h in self.heads if h.requires_fit and not getattr(h, 'fitted', False)]
+        return [h for h in self.heads if h.requires_fit and not h.fitted]
 
     def fit_heads(self, feats: Dict[str, torch.Tensor], labels: Optional[torch.Tensor] = None) -> None:
         """Fit every head that needs ID-train statistics on ``feats`` (kind -> (N, ...)) and ``labels`` (N,)."""
@@ -340,7 +338,7 @@ class CLIPOODClassifier(BaseModel):
             data_samples = [DataSample() for _ in range(probs.shape[0])]
         if len(data_samples) != probs.shape[0]:
             raise ValueError(f'{len(data_samples)} data samples for a batch of {probs.shape[0]} images')
-        set_kinds = tuple(dict.fromkeys(k for h in self.heads if h.set_level for k in h.feature_kinds))
+        set_kinds = self.set_level_feature_kinds
         # Python floats of the float32 scores, converted once per batch (per-sample tensor indexing cost more than
         # the tiny tower's forward pass); the same values
         values = {name: s.detach().float().reshape(-1).cpu().tolist() for name, s in scores.items()}
@@ -361,6 +359,6 @@ class CLIPOODClassifier(BaseModel):
             sample.set_field(label, 'pred_label', dtype=torch.Tensor)
             sample.set_field(dict(zip(names, row)), 'ood_scores')
             sample.set_field(ood_score, 'ood_score', dtype=torch.Tensor)
-            if kept:  # gathered by OODMetric
+            if kept:  # gathered by SetLevelScoresHook
                 sample.set_field({k: v[i] for k, v in kept.items()}, 'set_level_feats')
         return data_samples

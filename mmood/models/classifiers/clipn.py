@@ -108,10 +108,9 @@ class CLIPNClassifier(CLIPOODClassifier):
             self.forget_text()
         return super().train(mode)
 
-    def _context(self, work_dir):
-        ctx = super()._context(work_dir)
-        ctx.extra['no_text'] = self.no_text
-        return ctx
+    def lent_to_heads(self) -> dict:
+        """``no_text``: the "no" text tower (:class:`~mmood.models.heads.CLIPNHead` reads its prototypes)."""
+        return dict(no_text=self.no_text)
 
     def no_prototypes(self, cache: Optional[CacheStore] = None) -> torch.Tensor:
         """``W_no`` (K, D): per class the normalised sum of the normalised "no" embeddings of every template (the

@@ -35,7 +35,7 @@ from torch import Tensor
 
 from ...utils.errors import ConfigError
 from .clip_ood import CLIPOODClassifier, clip_data_preprocessor
-from .linear_probe import batch_labels, is_feature_batch
+from .plp import batch_labels, is_feature_batch
 
 __all__ = ['NPOSClassifier']
 
@@ -159,6 +159,10 @@ class NPOSClassifier(CLIPOODClassifier):
         return self.backbone.extract_image_features(inputs, ('embed', ))['embed']
 
     # ------------------------------------------------------------------ training
+    def lent_to_heads(self) -> dict:
+        """``outlier_mlp``: the trained outlier MLP (:class:`~mmood.models.heads.NPOSHead` scores with it)."""
+        return dict(outlier_mlp=self.outlier_mlp)
+
     def prepare_cached_training(self, train_set: Any, cache: Any = None, work_dir: Optional[str] = None,
                                 root_dir: Optional[str] = None) -> np.ndarray:
         """Before training on cached tokens: the true labels of the ID-train set (read by the cached-feature loop)."""

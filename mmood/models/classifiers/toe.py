@@ -46,7 +46,7 @@ from ...text.class_names import resolve_path
 from ...utils import compute_on_main
 from ...utils.errors import ConfigError, UserError
 from ..losses import add_text_noise
-from .linear_probe import LinearProbeClassifier, batch_labels
+from .plp import LinearProbeClassifier, batch_labels
 
 __all__ = ['TOEClassifier', 'OUTLIER_OPTIONS']
 
@@ -156,7 +156,8 @@ class TOEClassifier(LinearProbeClassifier):
             if made_with is not None and made_with != recipe:
                 raise UserError(f'{path} was made with other outlier options, source file, class names or tower '
                                 f'than this run\'s (recipe {made_with} != {recipe}): delete it, '
-                                f'or write it again with python tools/toe/make_outliers.py CONFIG --force')
+                                f'or write it again with python tools/dataset_converters/make_text_outliers.py CONFIG '
+                                f'--force')
             texts = textual.read_outlier_list(path)
             print_log(f'TOE: {len(texts)} {self.outliers["level"]}-level outliers read from {path}',
                       logger='current')
@@ -265,7 +266,7 @@ class TOEClassifier(LinearProbeClassifier):
         train_set = train_set() if callable(train_set) else train_set
         if train_set is None:
             raise ConfigError('The caption filter needs the ID-train features (run tools/train.py, or '
-                              'tools/toe/make_outliers.py, which extract them)')
+                              'tools/dataset_converters/make_text_outliers.py, which extract them)')
         labels = np.asarray(train_set.labels, dtype=np.int64)
         rows = textual.select_per_class(labels, int(opts['per_class']))
         if opts['filter_backbone'] is None:
@@ -297,6 +298,14 @@ class TOEClassifier(LinearProbeClassifier):
         return torch.cat(out)
 
     # ------------------------------------------------------------------ training
+    @classmethod
+    def config_text_inputs(cls, model_cfg: Dict[str, Any]) -> list:
+        """The outlier texts' sources of ``model.outliers`` (:func:`~mmood.text.outliers.outlier_source_problems`):
+        a list file, the corpus window's files, the captions."""
+        if model_cfg.get('outliers') is None:
+            return []
+        return [('model.outliers', lambda: textual.outlier_source_problems(dict(model_cfg['outliers'])))]
+
     def prepare_cached_training(self, train_set: Any, cache: Any = None, work_dir: Optional[str] = None,
                                 root_dir: Optional[str] = None) -> np.ndarray:
         """The probe's preparation (labels, identity statistics), then the outliers: list, embeddings, epoch."""

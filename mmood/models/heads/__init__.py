@@ -9,11 +9,12 @@ name                       head config                                          
 =========================  ===================================================================  =========
 ``msp`` ``maxlogit``       ``LogitHead(scores=(name, ))`` on zero-shot logits (scale 100)       no
 ``energy`` ``l1norm``
+``gen``                    ``GENHead()``: generalized entropy of the zero-shot softmax (γ 0.1, M 100)   no
 ``mcm``                    ``MCMHead(tau=1)``                                                   no
 ``glmcm``                  ``MCMHead(tau=1, local_weight=0.5)`` (local features)                no
 ``neglabel``               ``NegLabelHead()`` (mined negatives, cached)                         no
 ``csp``                    ``CSPHead(templates='csp_noun')``: NegLabel on a conjugated pool     no
-``negrefine``              ``MultiMatchHead``: NegLabel + 2 x NegRefine's multi-matching score  no
+``negrefine``              ``NegRefineHead``: NegLabel + 2 x NegRefine's multi-matching score   no
 ``adaneg``                 ``AdaNegHead(templates='adaneg')``: memory, per (ID, OOD set) pair   no
 ``knn``                    ``KNNHead(k=50)``                                                    yes
 ``mahalanobis`` ``rmd``    ``MahalanobisHead(relative=False / True)``                           yes
@@ -40,21 +41,22 @@ from ...utils.errors import UserError
 from .adaneg_head import AdaNegHead
 from .base import BaseOODHead, Features, HeadContext
 from .clipn_head import CLIPNHead
+from .gen_head import GENHead
 from .feature_space import SPACES, FittedHead, KNNHead, MahalanobisHead
-from .linear_probe import LinearProbeHead, zscore_statistics
+from .plp_head import LinearProbeHead, zscore_statistics
 from .logit_head import LogitHead, probe_of, zero_shot_logits
 from .mcm_head import MCMHead
-from .multimatch_head import MultiMatchHead
 from .neglabel_head import CSPHead, NegLabelHead
+from .negrefine_head import NegRefineHead
 from .npos_head import NPOSHead
 from .set_level import pair_stream, score_pairs
 
 __all__ = [
-    'BaseOODHead', 'HeadContext', 'Features', 'LogitHead', 'MCMHead', 'NegLabelHead', 'CSPHead', 'AdaNegHead',
-    'MultiMatchHead', 'NPOSHead', 'LinearProbeHead',
+    'BaseOODHead', 'HeadContext', 'Features', 'LogitHead', 'GENHead', 'MCMHead', 'NegLabelHead', 'CSPHead',
+    'AdaNegHead', 'NegRefineHead', 'NPOSHead', 'LinearProbeHead',
     'CLIPNHead', 'FittedHead', 'KNNHead', 'MahalanobisHead', 'SPACES', 'zscore_statistics', 'zero_shot_logits',
     'probe_of', 'score_pairs', 'pair_stream', 'METHODS', 'build_method', 'list_methods', 'build_head', 'MethodError',
-    'METHOD_GROUPS', 'expand_methods'
+    'METHOD_GROUPS', 'expand_methods', 'method_config'
 ]
 
 
@@ -67,38 +69,38 @@ METHODS: Dict[str, dict] = {
     'msp': dict(type='LogitHead', scores=('msp', )),
     'maxlogit': dict(type='LogitHead', scores=('maxlogit', )),
     'energy': dict(type='LogitHead', scores=('energy', )),
+    'gen': dict(type='GENHead'),
     'l1norm': dict(type='LogitHead', scores=('l1norm', )),
-    'mcm': dict(type='MCMHead', tau=1.0),
-    'glmcm': dict(type='MCMHead', tau=1.0, local_weight=0.5),
+    'mcm': dict(type='MCMHead'),
+    'glmcm': dict(type='MCMHead', local_weight=0.5),
     'neglabel': dict(type='NegLabelHead'),
     'csp': dict(type='CSPHead', templates='csp_noun'),
-    'negrefine': dict(type='MultiMatchHead', templates='csp_noun',
-                      selected_file=dict(noun='txtfiles/negrefine/neg_labels_noun.txt',
-                                         adj='txtfiles/negrefine/neg_labels_adj.txt')),
+    'negrefine': dict(type='NegRefineHead', templates='csp_noun',
+                      mining=dict(selected_file=dict(noun='txtfiles/negrefine/neg_labels_noun.txt',
+                                                     adj='txtfiles/negrefine/neg_labels_adj.txt'))),
     'adaneg': dict(type='AdaNegHead', templates='adaneg'),
-    'knn': dict(type='KNNHead', k=50),
+    'knn': dict(type='KNNHead'),
     'mahalanobis': dict(type='MahalanobisHead'),
     'rmd': dict(type='MahalanobisHead', relative=True),
     'plp_energy': _probe_logits('energy'),
     'plp_msp': _probe_logits('msp'),
     'plp_maxlogit': _probe_logits('maxlogit'),
     'plp_l1norm': _probe_logits('l1norm'),
-    'plp_knn': dict(type='KNNHead', feature='pre_proj', space='probe_zscore', k=1, form='exp_cos',
-                    temperature=0.02, prefix='plp_'),
+    'plp_knn': dict(type='KNNHead', feature='pre_proj', space='probe_zscore', k=1, form='exp_cos', prefix='plp_'),
     'plp_mahalanobis': dict(type='MahalanobisHead', feature='pre_proj', space='probe_zscore', labels='pseudo',
                             prefix='plp_'),
     'plp_logit_mahalanobis': dict(type='MahalanobisHead', feature='pre_proj', space='probe_logits',
                                   labels='pseudo', covariance='mean_per_class', prefix='plp_logit_'),
-    'pseudo_msp': dict(type='MCMHead', tau=1.0, templates='plp5', prefix='pseudo_'),
+    'pseudo_msp': dict(type='MCMHead', templates='plp5', prefix='pseudo_'),
     'clipn': dict(type='CLIPNHead'),
     'npos_outlier': dict(type='NPOSHead'),
 }
 
 
 #: Named groups of methods (``tools/score.py --methods neglabel_family``): the negative-label family beside the
-#: zero-shot baselines, one table from one feature extraction.
+#: zero-shot baselines, one table from one feature extraction (``glmcm`` also gives ``mcm`` and ``local_mcm``).
 METHOD_GROUPS: Dict[str, Tuple[str, ...]] = {
-    'neglabel_family': ('neglabel', 'csp', 'adaneg', 'negrefine', 'mcm', 'glmcm', 'msp', 'maxlogit', 'energy'),
+    'neglabel_family': ('neglabel', 'csp', 'adaneg', 'negrefine', 'glmcm', 'msp', 'maxlogit', 'energy'),
 }
 
 
@@ -152,6 +154,31 @@ def build_head(cfg: dict, where: str = 'head') -> BaseOODHead:
         raise MethodError(f'Invalid option(s) {hint} for {where} {cls.__name__}; valid options: {valid}') from None
 
 
+def _with_options(cfg: dict, options: Optional[Dict[str, Any]]) -> dict:
+    """A copy of ``cfg`` with ``options`` set; a dotted key sets one key of an option dict (``grouping.ngroup``),
+    the rest of that dict kept."""
+    cfg = copy.deepcopy(cfg)
+    for key, value in (options or {}).items():
+        *groups, last = str(key).split('.')
+        node = cfg
+        for group in groups:
+            node[group] = dict(node.get(group) or {})
+            node = node[group]
+        node[last] = value
+    return cfg
+
+
+def method_config(name: str, options: Optional[Dict[str, Any]] = None) -> dict:
+    """The head config of method ``name`` (:data:`METHODS`) with keyword ``options`` on top, checked by building it.
+
+    Raises:
+        MethodError: unknown method (the message lists the known ones and the closest match) or an unknown option
+            (the message lists the valid ones).
+    """
+    build_method(name, options)
+    return _with_options(METHODS[name], options)
+
+
 def build_method(name: str, options: Optional[Dict[str, Any]] = None) -> BaseOODHead:
     """Build the head of method ``name`` (:data:`METHODS`) with keyword ``options`` on top of its config.
 
@@ -163,6 +190,4 @@ def build_method(name: str, options: Optional[Dict[str, Any]] = None) -> BaseOOD
         close = difflib.get_close_matches(name, list(METHODS) + ['config'], n=1)
         hint = f' Did you mean "{close[0]}"?' if close else ''
         raise MethodError(f'Unknown OOD method "{name}".{hint} Known methods: config, {", ".join(list_methods())}')
-    cfg = copy.deepcopy(METHODS[name])
-    cfg.update(options or {})
-    return build_head(cfg, where=f'method "{name}"')
+    return build_head(_with_options(METHODS[name], options), where=f'method "{name}"')

@@ -13,33 +13,79 @@ Per batch of a test stream (the reference's ``TTAPromptPostprocessor_noadagap``;
 The score of an image depends on the images streamed before it, so this is a **set-level** head
 (:attr:`BaseOODHead.set_level`): it scores each (ID set, OOD set) pair once, after the test loop, on the gathered
 (or cached) features -- never per process (ADA-9). The stream is defined here, not by a data loader: for each pair
-and each seed ``s`` of ``stream_seeds``, the pair's samples (ID then OOD, dataset order) permuted by
-``torch.randperm`` with a CPU generator seeded ``s``, cut into batches of ``batch_size``, with a fresh memory
+and each seed ``s`` of ``stream.seeds``, the pair's samples (ID then OOD, dataset order) permuted by
+``torch.randperm`` with a CPU generator seeded ``s``, cut into batches of ``stream.batch_size``, with a fresh memory
 (ADA-4: the reference's shuffle is unseeded). The result is therefore the same under any number of processes and
 when re-scored from the feature cache.
 
-Score names: ``adaneg`` (the first of ``proxies``, seed ``stream_seeds[0]``; the primary), ``adaneg_seed<s>`` for
+Score names: ``adaneg`` (the first of ``proxies``, seed ``stream.seeds[0]``; the primary), ``adaneg_seed<s>`` for
 the other seeds, and ``adaneg_<proxy>`` / ``adaneg_<proxy>_seed<s>`` for the other proxies; the repeated runs over
 seeds are :attr:`replicates`, so the metric adds their mean ± std.
 
-Negatives: AdaNeg's own mining rules as :class:`NegLabelHead` options (ADA-6): 10,000 negatives,
-``'The nice {}.'`` / ``'This is a {} photo.'``, the sorted row's element at ``int(0.95·K)``, nouns own shared words,
-``floor`` adjectives, adjectives first, exact ID names removed; mined with the evaluated backbone.
+Negatives: AdaNeg's own mining rules as the defaults of the ``mining`` options (:data:`ADANEG_MINING`, ADA-6):
+10,000 negatives, ``'The nice {}.'`` / ``'This is a {} photo.'``, the sorted row's element at ``int(0.95·K)``, nouns
+own shared words, ``floor`` adjectives, adjectives first, exact ID names removed; mined with the evaluated backbone.
+5 groups (``grouping``), tau 0.01.
+
+Options (the reference's ``scripts/ood/adaneg/imagenet.sh`` by default): ``proxies``, ``lam`` and the dicts
+``stream`` (:data:`STREAM_DEFAULTS`), ``memory`` (:data:`MEMORY_DEFAULTS`), ``mining`` and ``grouping``.
 """
 import logging
-from typing import Dict, Optional, Sequence
+from types import MappingProxyType
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 import torch
 from mmengine.logging import print_log
 from mmpretrain.registry import MODELS
 
 from ...scores.adaneg import AdaNegMemory, adaneg_stream_scores
+from ...text.mining import MINING_DEFAULTS
 from ...utils.errors import ConfigError
 from .base import Features, HeadContext
-from .neglabel_head import NegLabelHead
+from .neglabel_head import GROUPING_DEFAULTS, NegLabelHead
 from .set_level import seeded_order
 
 PROXIES = ('task', 'sample')
+
+#: AdaNeg's mining options where they differ from NegLabel's (ADA-6): 10,000 negatives, ``'The nice {}.'`` /
+#: ``'This is a {} photo.'``, the sorted row's element at ``int(0.95·K)``, nouns own shared words, ``floor``
+#: adjectives, adjectives first, exact ID names removed
+ADANEG_MINING = MappingProxyType(dict(
+    noun_prompt='adaneg',
+    adj_prompt='adaneg_adj',
+    neg_ratio=None,
+    num_neg=10000,
+    exclude_id_names='exact',
+    quantile='index',
+    priority='noun',
+    split='floor_adj',
+    order='adj_first',
+))
+#: The ``stream`` options (the test stream mmood defines, module docstring) and their defaults:
+#:
+#: * ``seeds``: seeds of the shuffled streams, one score per seed (mean ± std in the metrics);
+#: * ``batch_size``: images per stream batch (256, the reference's loader).
+STREAM_DEFAULTS: Mapping[str, Any] = MappingProxyType(dict(seeds=(0, 1, 2), batch_size=256))
+#: The ``memory`` options (the test-time memory and its proxies; the reference's ``scripts/ood/adaneg/imagenet.sh``)
+#: and their defaults:
+#:
+#: * ``gamma``: write threshold γ (0.5);
+#: * ``gap``: write gap g (0.5): ID writes above γ + g(1 - γ), negative writes below γ - gγ;
+#: * ``memleng``: slots per label L (10);
+#: * ``beta``: sharpness of the sample-adaptive proxies' weights (5.0: the reference's ``int(5.5)``, ADA-3);
+#: * ``full_capacity``: store L images per label (the reference stores L - 1, ADA-2);
+#: * ``replacement``: ``'entropy'`` (a lower-entropy image replaces the highest-entropy slot of a full label) or
+#:   ``'none'`` (keep the first writes; close to the reference's fp16 behaviour, ADA-1);
+#: * ``score_before_update``: score a batch before writing it (the reference writes first, ADA-5).
+MEMORY_DEFAULTS: Mapping[str, Any] = MappingProxyType(dict(
+    gamma=0.5,
+    gap=0.5,
+    memleng=10,
+    beta=5.0,
+    full_capacity=False,
+    replacement='entropy',
+    score_before_update=False,
+))
 
 
 @MODELS.register_module()
@@ -48,60 +94,43 @@ class AdaNegHead(NegLabelHead):
 
     Args:
         proxies: the proxy kinds to score, each a named score (``'task'``, ``'sample'``); the first is primary.
-        stream_seeds: seeds of the shuffled streams; one score per seed (mean ± std in the metrics).
-        stream_batch_size: images per stream batch (256, the reference's loader).
-        gamma: write threshold γ (0.5).
-        gap: write gap g (0.5): ID writes above γ + g(1 - γ), negative writes below γ - gγ.
         lam: weight λ of the static NegLabel score (0.1).
-        memleng: slots per label L (10).
-        beta: sharpness of the sample-adaptive weights (5.0: the reference's ``int(5.5)``, ADA-3).
-        full_capacity: store L images per label (the reference stores L - 1, ADA-2).
-        replacement: ``'entropy'`` (a lower-entropy image replaces the highest-entropy slot of a full label) or
-            ``'none'`` (keep the first writes; close to the reference's fp16 behaviour, ADA-1).
-        score_before_update: score a batch before writing it (the reference writes first, ADA-5).
-        **kwargs: :class:`NegLabelHead` options (mining, ``ngroup``, ``tau``, ``seed``...).
+        stream: the test streams (:data:`STREAM_DEFAULTS`: ``seeds``, ``batch_size``).
+        memory: the memory and its proxies (:data:`MEMORY_DEFAULTS`: ``gamma``, ``gap``, ``memleng``, ``beta``,
+            ``full_capacity``, ``replacement``, ``score_before_update``).
+        **kwargs: :class:`NegLabelHead` options: ``mining`` (defaults: NegLabel's with :data:`ADANEG_MINING`),
+            ``grouping`` (defaults: NegLabel's with ``ngroup=5``), ``tau``, ``templates``, ``prefix``.
     """
     set_level = True
     score_name = 'adaneg'
+    option_groups = MappingProxyType(dict(NegLabelHead.option_groups,
+                                          mining=MappingProxyType(dict(MINING_DEFAULTS, **ADANEG_MINING)),
+                                          grouping=MappingProxyType(dict(GROUPING_DEFAULTS, ngroup=5)),
+                                          stream=STREAM_DEFAULTS, memory=MEMORY_DEFAULTS))
 
     def __init__(self,
                  proxies: Sequence[str] = ('task', 'sample'),
-                 stream_seeds: Sequence[int] = (0, 1, 2),
-                 stream_batch_size: int = 256,
-                 gamma: float = 0.5,
-                 gap: float = 0.5,
                  lam: float = 0.1,
-                 memleng: int = 10,
-                 beta: float = 5.0,
-                 full_capacity: bool = False,
-                 replacement: str = 'entropy',
-                 score_before_update: bool = False,
-                 noun_prompt='adaneg',
-                 adj_prompt='adaneg_adj',
-                 neg_ratio: Optional[float] = None,
-                 num_neg: Optional[int] = 10000,
-                 exclude_id_names='exact',
-                 quantile: str = 'index',
-                 priority: str = 'noun',
-                 split: str = 'floor_adj',
-                 order: str = 'adj_first',
-                 ngroup: int = 5,
+                 stream: Optional[Mapping[str, Any]] = None,
+                 memory: Optional[Mapping[str, Any]] = None,
                  **kwargs):
-        super().__init__(noun_prompt=noun_prompt, adj_prompt=adj_prompt, neg_ratio=neg_ratio, num_neg=num_neg,
-                         exclude_id_names=exclude_id_names, quantile=quantile, priority=priority, split=split,
-                         order=order, ngroup=ngroup, **kwargs)
+        super().__init__(**kwargs)
+        stream, memory = self.options('stream', stream), self.options('memory', memory)
+        stream_seeds, stream_batch_size = stream['seeds'], stream['batch_size']
         proxies, seeds = tuple(proxies), tuple(int(s) for s in stream_seeds)
         bad = [p for p in proxies if p not in PROXIES]
         if not proxies or bad or len(set(proxies)) != len(proxies):
             raise ConfigError(f'proxies must be distinct values of {PROXIES}, got {proxies}')
         if not seeds or len(set(seeds)) != len(seeds):
-            raise ConfigError(f'stream_seeds must be distinct integers, got {stream_seeds}')
+            raise ConfigError(f'stream.seeds must be distinct integers, got {stream_seeds}')
         if stream_batch_size < 1:
-            raise ConfigError(f'stream_batch_size must be >= 1, got {stream_batch_size}')
+            raise ConfigError(f'stream.batch_size must be >= 1, got {stream_batch_size}')
         self.proxies, self.stream_seeds = proxies, seeds
         self.stream_batch_size = int(stream_batch_size)
-        self.stream_cfg = dict(gamma=gamma, gap=gap, lam=lam, memleng=memleng, beta=beta, full_capacity=full_capacity,
-                               replacement=replacement, score_before_update=score_before_update)
+        # the arguments of adaneg_stream_scores besides the stream: the memory options and lam
+        self.stream_cfg = dict(gamma=memory['gamma'], gap=memory['gap'], lam=lam, memleng=memory['memleng'],
+                               beta=memory['beta'], full_capacity=memory['full_capacity'],
+                               replacement=memory['replacement'], score_before_update=memory['score_before_update'])
         # the run names: proxy-major, the first seed first
         self.runs = [(self._name(p, s), p, s) for p in proxies for s in seeds]
         self.score_names = [name for name, _, _ in self.runs]

@@ -20,7 +20,8 @@ Life cycle (one for every head):
 The maths lives in :mod:`mmood.scores` (pure tensor functions); a head holds state and options only.
 """
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from types import MappingProxyType
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.model import BaseModule
@@ -45,19 +46,19 @@ class HeadContext:
         templates: the classifier's ID prompt templates.
         backbone: the :class:`~mmood.models.backbones.OpenCLIPBackbone` (text tower for mining, own templates), or
             None when only features and prototypes are at hand.
-        model: the classifier (e.g. PLP's trained probe and pseudo-labels), or None.
         cache: a :class:`~mmood.cache.CacheStore` for text embeddings and negatives, or None.
         work_dir: where heads may write readable records (mined negatives), or None.
         batch_size: prompts per text forward.
         ensemble: how the classifier combines a template ensemble (``'unit_mean'``, ``'raw_mean'``); a head's own
             ``templates`` are combined the same way.
+        extra: what the classifier lends its heads, by name (:meth:`OODModel.lent_to_heads`: PLP's trained
+            ``probe`` and ``pseudo_labels``, NPOS's ``outlier_mlp``, CLIPN's ``no_text`` tower); read with :meth:`lent`.
     """
     id_text: Tensor
     logit_scale: float = 100.0
     class_names: Optional[List[str]] = None
     templates: Optional[List[str]] = None
     backbone: Any = None
-    model: Any = None
     cache: Any = None
     work_dir: Optional[str] = None
     batch_size: int = 1000
@@ -71,6 +72,14 @@ class HeadContext:
     @property
     def num_classes(self) -> int:
         return int(self.id_text.shape[0])
+
+    def lent(self, name: str, who: str, needs: str) -> Any:
+        """``extra[name]``, what the classifier declared it lends its heads, or a clear error naming the head
+        (``who``) and the kind of model it needs (``needs``)."""
+        if name not in self.extra:
+            raise ConfigError(f'{who} reads the {name} of {needs}; this classifier lends its heads '
+                              f'{sorted(self.extra) or "nothing"}')
+        return self.extra[name]
 
     def require_backbone(self, who: str) -> Any:
         """The text tower, or a clear error naming the head that needs it."""
@@ -121,6 +130,13 @@ class BaseOODHead(BaseModule):
     #: ... but never fewer rows than this per chunk: a matrix product of fewer rows runs below the machine's peak
     #: (measured on 2 CPU cores: 95 x 512 x 10k products cost 1.6x the one large product, 768 rows ~1.0x).
     chunk_min_rows: int = 768
+    #: option dicts the head takes (name -> defaults, e.g. NegLabel's ``mining``): a dict given in a config is
+    #: merged over them; ``--cfg-options model.head.<name>.<key>=...`` is checked against their keys.
+    option_groups: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+    #: whether :meth:`fit` has run (heads with :attr:`requires_fit` set it).
+    fitted: bool = False
+    #: the seed of a set-level head's stream order (None: dataset order; see :func:`score_pairs`).
+    stream_seed: Optional[int] = None
 
     def __init__(self, templates: Optional[Union[str, Sequence[str]]] = None, prefix: str = '',
                  init_cfg: Optional[dict] = None):
@@ -128,6 +144,7 @@ class BaseOODHead(BaseModule):
         self.templates = templates
         self.prefix = str(prefix)
         self._score_names: Tuple[str, ...] = ()
+        self._replicates: Dict[str, List[str]] = {}
         self.register_buffer('id_text', torch.zeros(0), persistent=False)
         self.logit_scale = 100.0
         self.prepared = False
@@ -157,7 +174,7 @@ class BaseOODHead(BaseModule):
         as in :attr:`score_names`); the metric adds their mean ± std. Empty by default; a head sets it in its
         ``__init__`` (unprefixed names, like :attr:`score_names`) or overrides this property."""
         return {self.prefix + b: [self.prefix + n for n in names]
-                for b, names in getattr(self, '_replicates', {}).items()}
+                for b, names in self._replicates.items()}
 
     @replicates.setter
     def replicates(self, replicates: Dict[str, Sequence[str]]) -> None:
@@ -166,7 +183,7 @@ class BaseOODHead(BaseModule):
             raise ConfigError(f'{type(self).__name__}: every replicate group needs score names, got {replicates}')
 
     @property
-    def primary(self) -> str:
+    def primary_score(self) -> str:
         """The head's main score (the first of :attr:`score_names`)."""
         return self.score_names[0]
 
@@ -221,3 +238,11 @@ class BaseOODHead(BaseModule):
         if kind not in feats:
             raise KeyError(f'{who} needs "{kind}" features; got {sorted(feats)}')
         return feats[kind]
+
+    # ------------------------------------------------------------------ declarations
+    def text_inputs(self) -> List[Tuple[str, Any]]:
+        """The text files this head reads besides the class names (a word corpus, ready label files), declared for
+        the checks before a run (``tools/verify_data.py``, the reproduce checks): ``(what, check)`` pairs, where
+        ``check()`` returns ``(lines, problems)`` -- what was found and what a run would stop on -- without encoding
+        anything. None by default."""
+        return []

@@ -75,18 +75,17 @@ class FittedHead(BaseOODHead):
         self.space = space
         self.labels = labels
         self.num_classes = None
-        self.model = None
+        self.pseudo_labels = None
         self.fitted = False
 
     def prepare(self, ctx: HeadContext) -> 'FittedHead':
         super().prepare(ctx)
         self.num_classes = ctx.num_classes
-        self.borrow('model', ctx.model)
         self.borrow('probe', None if self.space == 'feature' else probe_of(ctx, f'{type(self).__name__}'
                                                                                 f'(space={self.space!r})'))
-        if self.labels == 'pseudo' and not hasattr(ctx.model, 'pseudo_labels'):
-            raise ConfigError(f'{type(self).__name__}(labels="pseudo") needs a classifier that computes '
-                              f'pseudo-labels (LinearProbeClassifier)')
+        if self.labels == 'pseudo':
+            self.pseudo_labels = ctx.lent('pseudo_labels', f'{type(self).__name__}(labels="pseudo")',
+                                          'a classifier that computes pseudo-labels (LinearProbeClassifier)')
         return self
 
     def view(self, x: Tensor) -> Tensor:
@@ -106,7 +105,7 @@ class FittedHead(BaseOODHead):
             raise ConfigError(f'{type(self).__name__} fits (N, D) features; "{self.feature}" has shape '
                               f'{tuple(raw.shape)}')
         if self.labels == 'pseudo':
-            labels = torch.from_numpy(self.model.pseudo_labels(raw))
+            labels = torch.from_numpy(self.pseudo_labels(raw))
         return self.view(raw), labels
 
     def _query(self, feats: Features) -> Tensor:

@@ -47,10 +47,8 @@ def check_logit_scores(scores: Sequence[str], who: str) -> tuple:
 
 def probe_of(ctx: HeadContext, who: str):
     """The trained linear probe of the context's classifier (PLP), or a clear error."""
-    head = getattr(ctx.model, 'head', None)
-    if head is None or not all(hasattr(head, n) for n in ('logits', 'standardize', 'stats_ready')):
-        raise ConfigError(f'{who} reads the trained linear probe of a LinearProbeClassifier config (e.g. '
-                          f'configs/plp_vitb16_in1k.py) with its checkpoint: tools/score.py CONFIG CHECKPOINT ...')
+    head = ctx.lent('probe', who, 'a LinearProbeClassifier config (e.g. configs/plp_vitb16_in1k.py) with its '
+                    'checkpoint: tools/score.py CONFIG CHECKPOINT ...')
     if not bool(head.stats_ready):
         raise ConfigError(f'{who}: the linear probe is untrained; pass the checkpoint written by tools/train.py '
                           f'(tools/score.py CONFIG work_dirs/<config>/iter_<N>.pth ...).')

@@ -5,8 +5,8 @@ With unit image embedding h, ID prototypes e_k and mined negative prompts ẽ_j 
 
     S(x) = Σ_k exp(cos(h,e_k)/τ) / ( Σ_k exp(cos(h,e_k)/τ) + Σ_j exp(cos(h,ẽ_j)/τ) )        τ = 0.01
 
-i.e. the softmax over [ID; negatives] summed over the ID part. Grouped (``ngroup > 1``): the negatives are split
-into ``ngroup`` groups by one seeded CPU permutation (NL-4) after dropping the ``M mod ngroup``
+i.e. the softmax over [ID; negatives] summed over the ID part. Grouped (option dict ``grouping``, ``ngroup > 1``):
+the negatives are split into ``ngroup`` groups by one seeded CPU permutation (NL-4) after dropping the ``M mod ngroup``
 tail (NL-3), S is computed per group and averaged. Higher = more ID.
 
 The negatives are mined once on rank 0 (or loaded from a ready file), cached, broadcast to every rank, and
@@ -16,9 +16,11 @@ written to ``<work_dir>/<score name>_negatives.txt``. Score name: ``neglabel``.
 ensembles, max-cosine cut-off; :mod:`mmood.text.mining`) and the score name ``csp``: the score is NegLabel's,
 unchanged (docs/csp.md).
 """
+import functools
 import logging
 import os.path as osp
-from typing import Dict, Optional, Sequence, Union
+from types import MappingProxyType
+from typing import Any, Dict, Mapping, Optional
 
 import torch
 from mmengine.logging import print_log
@@ -26,79 +28,63 @@ from mmpretrain.registry import MODELS
 
 from ...scores.neglabel import group_permutation, grouped_neglabel_score_
 from ...text.csp import CSP_EXCLUDE_FILES
-from ...text.mining import check_id_name_rule, mine_negative_labels, write_prompts
+from ...text.mining import (MINING_DEFAULTS, check_id_name_rule, merge_options, mine_negative_labels,
+                            negative_source_problems, write_prompts)
 from ...text.prompts import resolve_templates
 from ...utils import compute_on_main
 from .base import BaseOODHead, Features, HeadContext
 from ...utils.errors import ConfigError
 
 
+#: The ``grouping`` options of the negative-label heads (NegLabel's grouping, paper §3.3; the reference's
+#: ``custom_config/clip.py``) and their defaults:
+#:
+#: * ``ngroup``: number of groups (100); 1 disables grouping;
+#: * ``shuffle``: permute the negatives before grouping (one seeded CPU generator, NL-4);
+#: * ``seed``: the permutation's seed;
+#: * ``drop_tail_before_shuffle``: drop the ``M mod ngroup`` tail before permuting (the reference, NL-3);
+#: * ``group_fuse_num``: use only the first n groups (n, not the reference's n - 1: NL-2; None: all).
+GROUPING_DEFAULTS: Mapping[str, Any] = MappingProxyType(dict(
+    ngroup=100,
+    shuffle=True,
+    seed=0,
+    drop_tail_before_shuffle=True,
+    group_fuse_num=None,
+))
+
+
 @MODELS.register_module()
 class NegLabelHead(BaseOODHead):
     """Negative-label score with NegMining and grouping.
 
+    The options come in dicts (OpenMMLab style): a config names only what differs from the head's defaults,
+    :attr:`option_groups` (``mining=dict(neg_ratio=0.1)`` keeps every other mining option's default).
+
     Args:
-        corpus_dir: word corpus (default: the generated WordNet 3.0 corpus in ``txtfiles/neglabel_corpus``).
-        noun_prompt: template(s) of candidate nouns (``'the nice {}'``; a list or named set is an ensemble).
-        adj_prompt: template(s) of candidate adjectives (``'This is a {} photo'``).
-        percentile: similarity quantile for mining (0.95).
-        neg_ratio: fraction of each part of speech kept (0.15); ignored when ``num_neg`` is given.
-        num_neg: explicit total number of negatives.
-        exclude_id_names: remove ID class names from the candidates (off = reference, NL-6; True: nouns and
-            adjectives, ignoring case; ``'exact'``: nouns and adjectives, case-sensitively; ``'exact_nouns'``: nouns
-            only, case-sensitively, NegRefine's rule; :data:`mmood.text.mining.ID_NAME_RULES`).
-        exclude_files: corpus files to skip.
-        selected_file: load ready negative prompts (one per line) instead of mining, or ``dict(noun=..., adj=...)``
-            label files encoded with the two parts' templates.
-        ensemble: how a template ensemble of the candidates (and of the head's own ID ``templates``) combines
-            (``'unit_mean'``, ``'raw_mean'``).
-        max_sim_cutoff: rank candidates whose highest cosine to an ID prototype is above this last (CSP).
-        conjugation: None, ``'random'`` or ``'all'``: adjectives joined with superclass words (CSP).
-        superclasses: the superclass words (None: CSP's 14).
-        conjugation_seed: seed of the superclass draws.
-        quantile / priority / split / order: AdaNeg's mining rules (:func:`mmood.text.mine_negative_labels`).
-        replace_underscores: read the corpus with ``_`` replaced by a space (CSP's and NegRefine's pool; off =
-            NegLabel's reference).
-        clean_words: NegRefine's cleaning of the mined labels (:func:`mmood.text.mining.clean_labels`; only when
-            mining).
+        mining: the negative labels: corpus, prompts, quantile, how many are kept, ID-name rule, ready files...
+            (:data:`mmood.text.mining.MINING_DEFAULTS`; NegLabel's reference by default). Its ``ensemble`` also
+            combines the head's own ID ``templates``.
+        grouping: how the negatives are grouped (:data:`GROUPING_DEFAULTS`: ``ngroup``, ``shuffle``, ``seed``,
+            ``drop_tail_before_shuffle``, ``group_fuse_num``).
         tau: temperature on cosines (0.01 = the reference's t=1 on 100·cos).
-        ngroup: number of groups (100); 1 disables grouping.
-        shuffle: permute negatives before grouping (seeded CPU generator).
-        seed: permutation seed.
-        drop_tail_before_shuffle: drop the ``M mod ngroup`` tail before permuting (reference, NL-3).
-        group_fuse_num: use only the first n groups (n, not the reference's n-1: NL-2).
         templates: ID templates for this head's own prototypes (None = the classifier's).
         prefix: prepended to the score name.
         init_cfg: mmengine init config.
+
+    Raises:
+        ConfigError: an unknown key in an option dict (the message lists the valid keys), a non-positive ``tau`` or
+            an unknown ``exclude_id_names`` rule.
     """
 
+    #: the option dicts of the head and each one's defaults, ``{dict name: {option: default}}``; a subclass
+    #: changes defaults here (never in a config)
+    option_groups: Mapping[str, Mapping[str, Any]] = MappingProxyType(dict(mining=MINING_DEFAULTS,
+                                                                           grouping=GROUPING_DEFAULTS))
+
     def __init__(self,
-                 corpus_dir: str = 'txtfiles/neglabel_corpus',
-                 noun_prompt: str = 'the nice {}',
-                 adj_prompt: str = 'This is a {} photo',
-                 percentile: float = 0.95,
-                 neg_ratio: Optional[float] = 0.15,
-                 num_neg: Optional[int] = None,
-                 exclude_id_names: Union[bool, str] = False,
-                 exclude_files: Optional[Sequence[str]] = None,
-                 selected_file=None,
-                 ensemble: str = 'unit_mean',
-                 max_sim_cutoff: Optional[float] = None,
-                 conjugation: Optional[str] = None,
-                 superclasses: Optional[Sequence[str]] = None,
-                 conjugation_seed: int = 0,
-                 quantile: str = 'linear',
-                 priority: str = 'sorted',
-                 split: str = 'round_noun',
-                 order: str = 'noun_first',
-                 replace_underscores: bool = False,
-                 clean_words: bool = False,
+                 mining: Optional[Mapping[str, Any]] = None,
+                 grouping: Optional[Mapping[str, Any]] = None,
                  tau: float = 0.01,
-                 ngroup: int = 100,
-                 shuffle: bool = True,
-                 seed: int = 0,
-                 drop_tail_before_shuffle: bool = True,
-                 group_fuse_num: Optional[int] = None,
                  templates=None,
                  prefix: str = '',
                  init_cfg=None):
@@ -106,24 +92,20 @@ class NegLabelHead(BaseOODHead):
         self.score_names = (self.score_name, )
         if tau <= 0:
             raise ConfigError(f'tau must be positive, got {tau}')
+        #: the mining options, merged with their defaults (flat: :func:`mmood.text.mine_negative_labels`' dict)
+        self.mining_cfg = self.options('mining', mining)
         try:
-            check_id_name_rule(exclude_id_names)
+            check_id_name_rule(self.mining_cfg['exclude_id_names'])
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        self.mining_cfg = dict(corpus_dir=corpus_dir, noun_prompt=noun_prompt, adj_prompt=adj_prompt,
-                               percentile=percentile, neg_ratio=neg_ratio, num_neg=num_neg,
-                               exclude_id_names=exclude_id_names, exclude_files=exclude_files,
-                               selected_file=selected_file, ensemble=ensemble, max_sim_cutoff=max_sim_cutoff,
-                               conjugation=conjugation, superclasses=superclasses, conjugation_seed=conjugation_seed,
-                               quantile=quantile, priority=priority, split=split, order=order,
-                               replace_underscores=replace_underscores, clean_words=clean_words)
-        self.template_ensemble = ensemble
+        group = self.options('grouping', grouping)
+        self.template_ensemble = self.mining_cfg['ensemble']  # also combines the head's own ID templates
         self.tau = float(tau)
-        self.ngroup = int(ngroup)
-        self.shuffle = shuffle
-        self.seed = seed
-        self.drop_tail_before_shuffle = drop_tail_before_shuffle
-        self.group_fuse_num = group_fuse_num
+        self.ngroup = int(group['ngroup'])
+        self.shuffle = group['shuffle']
+        self.seed = group['seed']
+        self.drop_tail_before_shuffle = group['drop_tail_before_shuffle']
+        self.group_fuse_num = group['group_fuse_num']
         self.register_buffer('neg_text', torch.zeros(0), persistent=False)
         # perm: indices into the mined prompts of the rows of neg_text (kept for inspection)
         self.register_buffer('perm', torch.zeros(0, dtype=torch.long), persistent=False)
@@ -136,6 +118,15 @@ class NegLabelHead(BaseOODHead):
     #: the name of the score (and of the negatives file)
     score_name = 'neglabel'
 
+    def options(self, group: str, given: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """The option dict ``group`` as given, merged with this head's defaults (:attr:`option_groups`)."""
+        return merge_options(group, self.option_groups[group], given, type(self).__name__)
+
+    def text_inputs(self) -> list:
+        """The negative labels' source: the word corpus folder, or the ready label files (``mining.selected_file``),
+        checked by :func:`~mmood.text.mining.negative_source_problems`."""
+        return [('text inputs', functools.partial(negative_source_problems, self.mining_cfg))]
+
     def prepare(self, ctx: HeadContext) -> 'NegLabelHead':
         super().prepare(ctx)
         backbone = ctx.require_backbone('NegLabel (mining negative labels)')
@@ -143,8 +134,8 @@ class NegLabelHead(BaseOODHead):
         id_ensemble = ctx.ensemble if self.templates is None else self.template_ensemble
 
         def mine():
-            out = mine_negative_labels(backbone, self.id_text, ctx.class_names, templates, cache=ctx.cache,
-                                       batch_size=ctx.batch_size, id_ensemble=id_ensemble, **self.mining_cfg)
+            out = mine_negative_labels(backbone, self.id_text, ctx.class_names, templates, self.mining_cfg,
+                                       cache=ctx.cache, batch_size=ctx.batch_size, id_ensemble=id_ensemble)
             return dict(out, emb=out['emb'].cpu())
 
         result = compute_on_main(mine)
@@ -153,7 +144,7 @@ class NegLabelHead(BaseOODHead):
         num_neg = len(self.neg_prompts)
         if self.ngroup > num_neg:
             raise ConfigError(f'ngroup={self.ngroup} is larger than the number of negative labels ({num_neg}); '
-                              f'lower `model.head.ngroup` or mine more negatives (neg_ratio / num_neg).')
+                              f'lower `grouping.ngroup` or mine more negatives (`mining.neg_ratio` / `num_neg`).')
         device = ctx.device
         perm = group_permutation(num_neg, self.ngroup, shuffle=self.shuffle, seed=self.seed,
                                  drop_tail_before_shuffle=self.drop_tail_before_shuffle)
@@ -207,28 +198,31 @@ class NegLabelHead(BaseOODHead):
         return torch.cat(out) if out else h.new_zeros(0)
 
 
+#: CSP's mining options where they differ from NegLabel's (CSP's ``custom_config/clip-ViT-B16.py``): nouns under
+#: CSP's 8 templates and conjugated labels (one random superclass per adjective, seed 0) under its 4, both as the mean
+#: of *raw* embeddings; the ``person`` / ``quantity`` / ``group`` noun files and ``adj.pert`` left out; ``_`` read as
+#: a space; the 0.95 max-cosine cut-off (docs/csp.md)
+CSP_MINING = MappingProxyType(dict(
+    noun_prompt='csp_noun',
+    adj_prompt='csp_adj',
+    exclude_files=CSP_EXCLUDE_FILES,
+    ensemble='raw_mean',
+    max_sim_cutoff=0.95,
+    conjugation='random',
+    replace_underscores=True,
+))
+
+
 @MODELS.register_module()
 class CSPHead(NegLabelHead):
     """CSP (Chen et al., "Conjugated Semantic Pool Improves OOD Detection with Pre-trained Vision-Language
     Models", NeurIPS 2024, arXiv 2410.08611): NegLabel's score on a conjugated pool. Score name ``csp``.
 
-    Only the defaults differ from :class:`NegLabelHead` (CSP's ``custom_config/clip-ViT-B16.py``): nouns under CSP's 8
-    templates and conjugated labels (one random superclass per adjective, seed 0) under its 4, both as the mean of *raw*
-    embeddings; the ``person`` / ``quantity`` / ``group`` noun files and ``adj.pert`` left out; ``_`` read as a space;
-    0.95 quantile with the 0.95 max-cosine cut-off; 15 % of each part kept; 100 groups, tau 0.01. The classifier's ID
-    prototypes should use ``templates='csp_noun'`` and ``ensemble='raw_mean'`` (``configs/csp_vitb16.py``).
+    Only the ``mining`` defaults differ from :class:`NegLabelHead` (:data:`CSP_MINING`: CSP's templates, raw-mean
+    ensembles, exclusions, conjugation and cut-off); 0.95 quantile, 15 % of each part kept, 100 groups and tau 0.01
+    as NegLabel. The classifier's ID prototypes should use ``templates='csp_noun'`` and ``ensemble='raw_mean'``
+    (``configs/csp_vitb16.py``). Options: :class:`NegLabelHead`'s.
     """
     score_name = 'csp'
-
-    def __init__(self,
-                 noun_prompt='csp_noun',
-                 adj_prompt='csp_adj',
-                 exclude_files: Optional[Sequence[str]] = CSP_EXCLUDE_FILES,
-                 ensemble: str = 'raw_mean',
-                 max_sim_cutoff: Optional[float] = 0.95,
-                 conjugation: Optional[str] = 'random',
-                 replace_underscores: bool = True,
-                 **kwargs):
-        super().__init__(noun_prompt=noun_prompt, adj_prompt=adj_prompt, exclude_files=exclude_files,
-                         ensemble=ensemble, max_sim_cutoff=max_sim_cutoff, conjugation=conjugation,
-                         replace_underscores=replace_underscores, **kwargs)
+    option_groups = MappingProxyType(dict(NegLabelHead.option_groups,
+                                          mining=MappingProxyType(dict(MINING_DEFAULTS, **CSP_MINING))))

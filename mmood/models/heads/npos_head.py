@@ -16,7 +16,6 @@ import torch
 from mmpretrain.registry import MODELS
 
 from ...scores.npos import batch_frobenius_msp
-from ...utils.errors import ConfigError
 from .base import BaseOODHead, Features, HeadContext
 
 
@@ -38,11 +37,7 @@ class NPOSHead(BaseOODHead):
 
     def prepare(self, ctx: HeadContext) -> 'NPOSHead':
         super().prepare(ctx)
-        mlp = getattr(ctx.model, 'outlier_mlp', None)
-        if mlp is None:
-            raise ConfigError('NPOSHead reads the outlier MLP of an NPOS model (NPOSClassifier); this classifier has '
-                              'none')
-        self.borrow('mlp', mlp)
+        self.borrow('mlp', ctx.lent('outlier_mlp', 'NPOSHead', 'an NPOS model (NPOSClassifier)'))
         return self
 
     def forward(self, feats: Features) -> Dict[str, torch.Tensor]:

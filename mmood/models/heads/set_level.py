@@ -3,9 +3,10 @@
 A head with ``set_level = True`` scores a *stream* of samples at once, so an ID image may get a different score in
 each pair. :func:`score_pairs` defines the pairs and the stream: for every OOD set ``i``, the ID test samples
 followed by the samples of OOD set ``i``, both in dataset order (``head.stream_seed = None``), or that stream
-shuffled by a seeded CPU permutation (``head.stream_seed = s``). ``tools/test.py`` (through
-:class:`~mmood.evaluation.OODMetric`, on the features the test loop gathered) and ``tools/score.py`` (on cached
-features) both call it, on the main process.
+shuffled by a seeded CPU permutation (``head.stream_seed = s``). Both scoring paths call it
+through :meth:`OODModel.score_sets`, on the main process: ``tools/test.py`` (through
+:class:`~mmood.engine.SetLevelScoresHook`, on the features the test loop gathered, before the metric sees the results)
+and ``tools/score.py`` (on cached features).
 
 The result per score name is a ``(num_ood_sets, N)`` array: row ``i - 1`` holds the scores of pair ``i`` at the
 positions of its samples and NaN elsewhere. :meth:`OODMetric.calculate`, the per-sample CSV and the report take
@@ -53,7 +54,7 @@ def score_pairs(head, feats: Mapping[str, torch.Tensor], set_ids: np.ndarray, de
     num_pairs = int(set_ids.max()) if num else 0
     out = {name: np.full((num_pairs, num), np.nan) for name in head.score_names}
     for sid in range(1, num_pairs + 1):
-        stream = pair_stream(set_ids, sid, getattr(head, 'stream_seed', None))
+        stream = pair_stream(set_ids, sid, head.stream_seed)
         index = torch.from_numpy(stream)
         batch = {k: torch.as_tensor(v)[index].to(device or torch.as_tensor(v).device) for k, v in feats.items()}
         with torch.no_grad():

@@ -8,10 +8,11 @@ from conftest import CountingBackbone, tiny_backbone
 from mmpretrain.registry import MODELS
 
 from mmood.cache import CacheStore
-from mmood.models.heads import CSPHead, HeadContext, MultiMatchHead, build_method
-from mmood.models.heads.multimatch_head import COMPOSITE_NAMESPACE
+from mmood.models.heads import CSPHead, HeadContext, NegRefineHead, build_method
+from mmood.models.heads.negrefine_head import COMPOSITE_NAMESPACE
 from mmood.text.embeddings import build_text_classifier_cached, encode_ensemble_cached
 from mmood.text.prompts import resolve_templates
+from mmood.utils.errors import ConfigError
 
 NAMES = ['zero', 'one', 'two']
 NOUNS = ['white currant', 'pasqueflower', 'carotid artery', 'golden handshake', 'mandrake', 'sand verbena',
@@ -45,7 +46,7 @@ def context(backbone, id_text, cache=None):
 
 
 def make_head(files, backbone, id_text, cache=None, **options):
-    head = MultiMatchHead(selected_file=files, ngroup=3, **options)
+    head = NegRefineHead(mining=dict(selected_file=files), grouping=dict(ngroup=3), **options)
     return head.prepare(context(backbone, id_text, cache))
 
 
@@ -63,7 +64,7 @@ def test_batched_equals_per_image_and_the_sum(single_thread, tower, id_text, lab
     torch.testing.assert_close(out['negrefine'], out['negrefine_nl'] + 2 * out['negrefine_mm'], rtol=0, atol=1e-6)
     assert ((out['negrefine_mm'] > 0) & (out['negrefine_mm'] < 1)).all()
     # S_nl is CSP's grouped NegLabel score on the same negatives
-    csp = CSPHead(selected_file=label_files, ngroup=3).prepare(context(tower, id_text))
+    csp = CSPHead(mining=dict(selected_file=label_files), grouping=dict(ngroup=3)).prepare(context(tower, id_text))
     torch.testing.assert_close(out['negrefine_nl'], csp(batch)['csp'], rtol=0, atol=1e-7)
     # image by image, with a fresh head (its own encodings): the same scores
     single = make_head(label_files, tower, id_text)
@@ -76,13 +77,13 @@ def test_batched_equals_per_image_and_the_sum(single_thread, tower, id_text, lab
         assert float(same['negrefine_mm']) == pytest.approx(float(out['negrefine_mm'][b]), abs=1e-9)
     # a tiny or no LRU changes nothing
     for size in (7, 0):
-        small = make_head(label_files, tower, id_text, pair_cache_size=size)
+        small = make_head(label_files, tower, id_text, matching=dict(pair_cache_size=size))
         torch.testing.assert_close(small(batch)['negrefine'], out['negrefine'], rtol=0, atol=1e-5)
         assert small.pair_cache_stats['kept'] == min(size, small.pair_cache_stats['misses'])
 
 
 def test_mm_equals_direct_computation(single_thread, tower, id_text, label_files):
-    head = make_head(label_files, tower, id_text, k_neg=4, mm_weight=3.0)
+    head = make_head(label_files, tower, id_text, matching=dict(k_neg=4), mm_weight=3.0)
     batch = feats(4, seed=3)
     out = head(batch)
     h = batch['global']
@@ -129,23 +130,31 @@ def test_pair_cache(single_thread, tower, id_text, label_files, tmp_path):
 
 
 def test_options_and_errors(single_thread, tower, id_text, label_files):
-    head = build_method('negrefine', dict(selected_file=label_files, ngroup=3))
-    assert isinstance(head, MultiMatchHead) and head.templates == 'csp_noun'
+    head = build_method('negrefine', dict(mining=dict(selected_file=label_files), grouping=dict(ngroup=3)))
+    assert isinstance(head, NegRefineHead) and head.templates == 'csp_noun'
     assert (head.k_pos, head.k_neg, head.mm_weight, head.pair_cache_size) == (5, 5, 2.0, 100000)
     assert head.mining_cfg['percentile'] == 1.0 and head.mining_cfg['exclude_id_names'] == 'exact_nouns'
     assert head.mining_cfg['clean_words'] is True and head.mining_cfg['replace_underscores'] is True
-    assert MultiMatchHead(exclude_id_names=True).mining_cfg['exclude_id_names'] is True  # mmood's earlier rule
+    # CSP's mining defaults under NegRefine's three rules
+    assert dict(head.mining_cfg, selected_file=None) == \
+        dict(CSPHead().mining_cfg, percentile=1.0, exclude_id_names='exact_nouns', clean_words=True)
+    mined = NegRefineHead(mining=dict(exclude_id_names=True)).mining_cfg  # mmood's earlier rule; the rest kept
+    assert mined['exclude_id_names'] is True and mined['clean_words'] is True and mined['percentile'] == 1.0
     with pytest.raises(ValueError, match='exclude_id_names'):
-        MultiMatchHead(exclude_id_names='nouns')
+        NegRefineHead(mining=dict(exclude_id_names='nouns'))
+    with pytest.raises(ConfigError, match='"k_negs" \\(did you mean "k_neg"\\?\\) in NegRefineHead option `matching`; '
+                                          'valid keys: k_pos, k_neg, composite_templates'):
+        NegRefineHead(matching=dict(k_negs=3))
     assert len(head.composite_templates) == 8 and head.composite_ensemble == 'raw_mean'
     with pytest.raises(ValueError, match='k_neg'):
-        make_head(label_files, tower, id_text, k_neg=19)
+        make_head(label_files, tower, id_text, matching=dict(k_neg=19))
     with pytest.raises(ValueError, match='k_pos'):
-        MultiMatchHead(k_pos=0)
+        NegRefineHead(matching=dict(k_pos=0))
     with pytest.raises(ValueError, match='ensemble'):
-        MultiMatchHead(composite_ensemble='median')
+        NegRefineHead(matching=dict(composite_ensemble='median'))
     with pytest.raises(ValueError, match='text tower'):
-        MultiMatchHead(selected_file=label_files, ngroup=3).prepare(HeadContext(id_text=id_text))
+        NegRefineHead(mining=dict(selected_file=label_files), grouping=dict(ngroup=3)).prepare(
+            HeadContext(id_text=id_text))
     prefixed = make_head(label_files, tower, id_text, prefix='x_')(feats(2))
     assert list(prefixed) == ['x_negrefine', 'x_negrefine_nl', 'x_negrefine_mm']
     torch.testing.assert_close(prefixed['x_negrefine'], prefixed['x_negrefine_nl'] + 2 * prefixed['x_negrefine_mm'])

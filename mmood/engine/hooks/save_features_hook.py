@@ -16,9 +16,10 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
-from ..cache import CacheStore
-from .extract import FeatureEntryWriter, dataset_manifest
-from .identity import eval_set_sources, feature_key_parts, model_identity
+from ...cache import CacheStore
+from ...features.extract import FeatureEntryWriter, dataset_manifest
+from ...features.identity import eval_set_sources, feature_key_parts, model_identity
+from ...models import OODModel
 
 __all__ = ['SaveFeaturesHook']
 
@@ -59,8 +60,8 @@ class SaveFeaturesHook(Hook):
 
     def before_test(self, runner) -> None:
         model = self._unwrap(runner.model)
-        if not hasattr(model, 'extract_feat') or not hasattr(model, 'backbone'):
-            raise TypeError(f'SaveFeaturesHook needs a CLIP classifier with extract_feat(); got {type(model).__name__}')
+        if not isinstance(model, OODModel):
+            raise TypeError(f'SaveFeaturesHook needs an OOD model (mmood.models.OODModel); got {type(model).__name__}')
         eval_set_sources(runner.cfg.test_dataloader.dataset)  # fail before testing, not after it
         original = model.extract_feat
 

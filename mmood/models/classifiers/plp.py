@@ -39,7 +39,7 @@ from ...cache import hash_strings
 from ...text.pseudo_labels import (cached_pseudo_labels, compute_pseudo_labels, describe_pseudo_labels,
                                    label_counts, log_pseudo_labels, resolve_class_names, unlabelled_classes)
 from ...utils import atomic_open, compute_on_main
-from ..heads.linear_probe import LinearProbeHead, zscore_statistics
+from ..heads.plp_head import LinearProbeHead, zscore_statistics
 from .clip_ood import CLIPOODClassifier, clip_data_preprocessor
 from ...utils.errors import ConfigError
 
@@ -102,6 +102,8 @@ class LinearProbeClassifier(CLIPOODClassifier):
         class_names: ``'plp_first_synonym'`` (PLP's ImageNet names, default), a file, or a list.
         head: config of :class:`~mmood.models.heads.LinearProbeHead`; ``in_channels`` and ``num_classes`` are
             filled from the backbone's feature width and the class names.
+        extra_heads: more heads scored from the same features (``tools/score.py --methods`` adds its methods' here).
+        primary_score: the primary score (default: the probe head's first).
         templates: prompt templates of the pseudo-labelling classifier (``'plp5'``, PLP's 5-prompt ensemble).
         train_labels: ``'pseudo'`` (PLP: zero-shot argmax) or ``'true'`` (the dataset's labels: a supervised probe).
         loss: classification loss config (cross-entropy on hard labels).
@@ -122,6 +124,8 @@ class LinearProbeClassifier(CLIPOODClassifier):
                  backbone: dict,
                  class_names: Union[str, Sequence[str]] = 'plp_first_synonym',
                  head: dict = dict(type='LinearProbeHead'),
+                 extra_heads: Sequence[dict] = (),
+                 primary_score: Optional[str] = None,
                  templates: Union[str, Sequence[str]] = 'plp5',
                  train_labels: str = 'pseudo',
                  loss: dict = dict(type='CrossEntropyLoss', loss_weight=1.0),
@@ -138,7 +142,8 @@ class LinearProbeClassifier(CLIPOODClassifier):
         if data_preprocessor is None:
             data_preprocessor = clip_data_preprocessor(type='FeatureClsDataPreprocessor')
         super().__init__(backbone=backbone, class_names=resolve_class_names(class_names), head=head,
-                         templates=templates, logit_scale=logit_scale, cache_dir=cache_dir,
+                         extra_heads=extra_heads, primary_score=primary_score, templates=templates,
+                         logit_scale=logit_scale, cache_dir=cache_dir,
                          text_batch_size=text_batch_size, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not isinstance(self.head, LinearProbeHead):
             raise TypeError(f'LinearProbeClassifier needs a LinearProbeHead, got {type(self.head).__name__}')
@@ -194,6 +199,11 @@ class LinearProbeClassifier(CLIPOODClassifier):
         return self.head.logits(feats[self.feature_kind])
 
     # ------------------------------------------------------------------ pseudo-labels
+    def lent_to_heads(self) -> dict:
+        """``probe``: the trained linear probe (PLP's logit, KNN and Mahalanobis heads read it); ``pseudo_labels``:
+        the zero-shot labels of raw features (heads fitted with ``labels='pseudo'``)."""
+        return dict(probe=self.head, pseudo_labels=self.pseudo_labels)
+
     def pseudo_labels(self, feats: Any, progress: bool = False) -> np.ndarray:
         """Zero-shot argmax ``normalize(x) W t_c`` of (N, D) features of :attr:`feature_kind` (not cached)."""
         self.prepare()

@@ -11,7 +11,7 @@ them (``e_{p,n}``) and compare each composite with *its own* negative's logit ``
     S_mm(x) = max_{p,n} exp(c_{p,n}) / (exp(c_{p,n}) + exp(v_n)) = max_{p,n} sigmoid(c_{p,n} - v_n)
 
 An image that matches "tench and gooey landscape" better than "gooey landscape" alone is an ID image with some
-extra content, not an OOD one. NegRefine's final score is ``S = S_NegLabel + 2 S_mm`` (the head adds them).
+extra content, not an OOD one. NegRefine's final score is ``S = S_NegLabel + 2 S_mm`` (``NegRefineHead`` adds them).
 
 Decisions relative to the reference (``ah-ansari/NegRefine`` ``src/clip_ood.py``; docs/reference_deviations.md):
 

@@ -4,30 +4,32 @@ arXiv 2507.09795): the grouped NegLabel score plus the multi-matching-aware scor
 With unit image embedding ``h`` (logit scale 100)::
 
     S(x) = S_nl(x) + mm_weight * S_mm(x)                                                     mm_weight = 2
-    S_mm(x) = max_{p,n} sigmoid(100 cos(h, e_{p and n}) - 100 cos(h, t_n))    (mmood.scores.multimatch)
+    S_mm(x) = max_{p,n} sigmoid(100 cos(h, e_{p and n}) - 100 cos(h, t_n))    (mmood.scores.negrefine)
 
 ``S_nl`` is :class:`~mmood.models.heads.CSPHead`'s grouped NegLabel score (CSP's template ensembles, 100 groups,
 tau 0.01) on the negatives; ``p`` runs over the image's ``min(k_pos, K)`` best ID labels and ``n`` over its
-``k_neg`` best negatives among **all** M negatives in their own order (not the grouped, tail-dropped matrix);
+``k_neg`` best negatives (``k_pos``, ``k_neg``: options of the ``matching`` dict) among **all** M negatives in their
+own order (not the grouped, tail-dropped matrix);
 ``e_{p and n}`` is the raw-mean embedding of the composite text ``"{p} and {n}"`` under CSP's 8 noun templates.
 Scores (higher = more ID): ``negrefine`` (S), ``negrefine_nl`` (S_nl) and ``negrefine_mm`` (S_mm).
 
 NegRefine's LLM filter of the negatives is not part of this head: ``configs/negrefine_vitb16.py`` loads the
-negatives it published (``txtfiles/negrefine/``); without ``selected_file`` the head mines CSP negatives as
+negatives it published (``txtfiles/negrefine/``); without ``mining.selected_file`` the head mines CSP negatives as
 NegRefine's ``src/create_negs.py`` (``create_initial_negative_labels``) does -- the max cosine as the quantile,
 nouns equal to an ID name skipped (case-sensitively; adjectives and their superclass draws untouched) -- and
 cleans them as its ``src/neg_filter.py`` (``_clean_words``) does before the LLM filter (docs/negrefine.md).
 
 Cost: the composites depend on the image, so the text tower runs at score time (up to 25 texts x 8 templates per
-image). Two caches keep that to once per text: an in-memory LRU of composite embeddings (``pair_cache_size``
-texts) and the shared :class:`~mmood.cache.CacheStore`, one entry per call holding the embeddings of the texts the
-LRU lacked, keyed by the text tower, the templates, the ensemble rule and the sorted texts. Re-scoring the same
-batches in the same order (``tools/score.py`` after ``tools/test.py`` with the test batch size) then finds every
-entry and encodes nothing; :attr:`MultiMatchHead.pair_cache_stats` counts hits and misses.
+image). Two caches keep that to once per text: an in-memory LRU of composite embeddings
+(``matching.pair_cache_size`` texts) and the shared :class:`~mmood.cache.CacheStore`, one entry per call holding the
+embeddings of the texts the LRU lacked, keyed by the text tower, the templates, the ensemble rule and the sorted
+texts. Re-scoring the same batches in the same order (``tools/score.py`` after ``tools/test.py`` with the test batch
+size) then finds every entry and encodes nothing; :attr:`NegRefineHead.pair_cache_stats` counts hits and misses.
 """
 import logging
 from collections import OrderedDict
-from typing import Dict, List, Sequence, Union
+from types import MappingProxyType
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -35,61 +37,77 @@ from mmengine.logging import print_log
 from mmpretrain.registry import MODELS
 
 from ...cache import hash_strings
-from ...scores.multimatch import compose_texts, multimatch_score, top_pairs
+from ...scores.negrefine import compose_texts, multimatch_score, top_pairs
 from ...text.embeddings import check_ensemble, encode_ensemble_cached
 from ...text.prompts import resolve_templates
 from ...utils.errors import ConfigError
 from .base import Features, HeadContext
 from .neglabel_head import CSPHead
 
-__all__ = ['MultiMatchHead', 'COMPOSITE_NAMESPACE']
+__all__ = ['NegRefineHead', 'COMPOSITE_NAMESPACE', 'NEGREFINE_MINING', 'MATCHING_DEFAULTS']
 
 #: cache namespace of the composite-text embeddings
 COMPOSITE_NAMESPACE = 'composite_embeddings'
 
+#: NegRefine's mining options where they differ from CSP's; used only when mining (no ``selected_file``), as
+#: NegRefine's ``create_initial_negative_labels`` and ``_clean_words`` do:
+#:
+#: * ``percentile``: 1.0, the max cosine as the quantile (NR-5);
+#: * ``exclude_id_names``: ``'exact_nouns'``, nouns equal to an ID name, case-sensitively (True is mmood's earlier
+#:   rule, nouns and adjectives ignoring case);
+#: * ``clean_words``: letters, ``_``, ``-`` and spaces kept, results under 3 characters and repeats dropped
+#:   (:func:`mmood.text.mining.clean_labels`).
+NEGREFINE_MINING = MappingProxyType(dict(percentile=1.0, exclude_id_names='exact_nouns', clean_words=True))
+#: The ``matching`` options (the multi-matching-aware score) and their defaults (the reference's):
+#:
+#: * ``k_pos``: ID labels per image (used as ``min(k_pos, K)``);
+#: * ``k_neg``: negatives per image (at most the number of negatives);
+#: * ``composite_templates``: templates of the composite texts (a named set or a list; CSP's 8 noun templates);
+#: * ``composite_ensemble``: how the composite templates combine (``'raw_mean'`` as the reference, ``'unit_mean'``);
+#: * ``pair_cache_size``: composite embeddings kept in memory (least recently used dropped first; 0: none).
+MATCHING_DEFAULTS: Mapping[str, Any] = MappingProxyType(dict(
+    k_pos=5,
+    k_neg=5,
+    composite_templates='csp_noun',
+    composite_ensemble='raw_mean',
+    pair_cache_size=100000,
+))
+
 
 @MODELS.register_module()
-class MultiMatchHead(CSPHead):
+class NegRefineHead(CSPHead):
     """NegRefine's score: ``S = S_nl + mm_weight * S_mm`` (module docstring). Score names ``negrefine`` (primary),
     ``negrefine_nl``, ``negrefine_mm``.
 
     Args:
-        k_pos: ID labels per image (used as ``min(k_pos, K)``).
-        k_neg: negatives per image (at most the number of negatives).
         mm_weight: weight of ``S_mm`` in the primary score (2; a commented alternative of the reference uses 4).
-        composite_templates: templates of the composite texts (a named set or a list; CSP's 8 noun templates).
-        composite_ensemble: how the composite templates combine (``'raw_mean'`` as the reference, ``'unit_mean'``).
-        pair_cache_size: composite embeddings kept in memory (least recently used dropped first; 0: none).
-        percentile: mining quantile (1.0: the max cosine, NegRefine's; only used when mining).
-        exclude_id_names: the ID-name rule of the mined candidates (``'exact_nouns'``: nouns equal to an ID name,
-            case-sensitively, as NegRefine; True is mmood's earlier rule, nouns and adjectives ignoring case; only
-            used when mining).
-        clean_words: NegRefine's cleaning of the mined labels (letters, ``_``, ``-`` and spaces kept, results
-            under 3 characters and repeats dropped; :func:`mmood.text.mining.clean_labels`; only used when mining).
-        **kwargs: :class:`CSPHead` / :class:`NegLabelHead` options (``selected_file``, ``ngroup``, ``tau``, ...).
+        matching: the multi-matching score (:data:`MATCHING_DEFAULTS`: ``k_pos``, ``k_neg``,
+            ``composite_templates``, ``composite_ensemble``, ``pair_cache_size``).
+        **kwargs: :class:`NegLabelHead` options: ``mining`` (defaults: CSP's with :data:`NEGREFINE_MINING`; the
+            published negatives are ``mining=dict(selected_file=dict(noun=..., adj=...))``), ``grouping``, ``tau``,
+            ``templates``, ``prefix``.
     """
     score_name = 'negrefine'
+    option_groups = MappingProxyType(dict(CSPHead.option_groups,
+                                          mining=MappingProxyType(dict(CSPHead.option_groups['mining'],
+                                                                       **NEGREFINE_MINING)),
+                                          matching=MATCHING_DEFAULTS))
 
     def __init__(self,
-                 k_pos: int = 5,
-                 k_neg: int = 5,
                  mm_weight: float = 2.0,
-                 composite_templates: Union[str, Sequence[str]] = 'csp_noun',
-                 composite_ensemble: str = 'raw_mean',
-                 pair_cache_size: int = 100000,
-                 percentile: float = 1.0,
-                 exclude_id_names: Union[bool, str] = 'exact_nouns',
-                 clean_words: bool = True,
+                 matching: Optional[Mapping[str, Any]] = None,
                  **kwargs):
-        super().__init__(percentile=percentile, exclude_id_names=exclude_id_names, clean_words=clean_words, **kwargs)
+        super().__init__(**kwargs)
+        matching = self.options('matching', matching)
+        k_pos, k_neg, pair_cache_size = matching['k_pos'], matching['k_neg'], matching['pair_cache_size']
         self.score_names = (self.score_name, f'{self.score_name}_nl', f'{self.score_name}_mm')
         if int(k_pos) < 1 or int(k_neg) < 1:
             raise ConfigError(f'k_pos and k_neg must be at least 1, got {k_pos} and {k_neg}')
         if int(pair_cache_size) < 0:
             raise ConfigError(f'pair_cache_size must be >= 0, got {pair_cache_size}')
         try:
-            self.composite_templates = resolve_templates(composite_templates)
-            self.composite_ensemble = check_ensemble(composite_ensemble)
+            self.composite_templates = resolve_templates(matching['composite_templates'])
+            self.composite_ensemble = check_ensemble(matching['composite_ensemble'])
         except ValueError as err:
             raise ConfigError(str(err)) from None
         self.k_pos = int(k_pos)
@@ -106,11 +124,11 @@ class MultiMatchHead(CSPHead):
         self._stats = dict(hits=0, misses=0, store_hits=0, store_misses=0, encoded=0)
 
     # ------------------------------------------------------------------ life cycle
-    def prepare(self, ctx: HeadContext) -> 'MultiMatchHead':
+    def prepare(self, ctx: HeadContext) -> 'NegRefineHead':
         super().prepare(ctx)
-        tower = ctx.require_backbone('MultiMatchHead (NegRefine encodes composite texts at score time)')
+        tower = ctx.require_backbone('NegRefineHead (NegRefine encodes composite texts at score time)')
         if ctx.class_names is None or len(ctx.class_names) != self.id_text.shape[0]:
-            raise ConfigError(f'MultiMatchHead needs the {self.id_text.shape[0]} ID class names in the head context '
+            raise ConfigError(f'NegRefineHead needs the {self.id_text.shape[0]} ID class names in the head context '
                               f'(got {None if ctx.class_names is None else len(ctx.class_names)})')
         if self.k_neg > len(self.neg_prompts):
             raise ConfigError(f'k_neg={self.k_neg} is larger than the number of negatives ({len(self.neg_prompts)})')
@@ -124,7 +142,7 @@ class MultiMatchHead(CSPHead):
             self._pairs.clear()
             self._pair_identity = identity
         stats = self.pair_cache_stats
-        print_log(f'MultiMatchHead: k_pos={min(self.k_pos, len(self.class_names))}, k_neg={self.k_neg}, '
+        print_log(f'NegRefineHead: k_pos={min(self.k_pos, len(self.class_names))}, k_neg={self.k_neg}, '
                   f'mm_weight={self.mm_weight}, composites under {len(self.composite_templates)} templates '
                   f'({self.composite_ensemble}); pair cache so far: {stats["hits"]} hits, {stats["misses"]} misses '
                   f'({stats["encoded"]} texts encoded, {stats["store_hits"]} store hits), {stats["kept"]} kept',
@@ -144,7 +162,7 @@ class MultiMatchHead(CSPHead):
         only (the same as scoring image by image, NR-1)."""
         self._check_prepared()
         s_nl = self.grouped_score(feats)
-        h = self.kind(feats, 'global', 'MultiMatchHead')
+        h = self.kind(feats, 'global', 'NegRefineHead')
         s_mm = self.multimatch(h).to(s_nl.dtype)
         name = self.score_name
         return self.named(**{name: s_nl + self.mm_weight * s_mm, f'{name}_nl': s_nl, f'{name}_mm': s_mm})
