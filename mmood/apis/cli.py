@@ -1,4 +1,5 @@
 """What the command-line tools share: their common options and the one-line report of an error a user can fix."""
+import errno
 import functools
 import os
 import sys
@@ -8,9 +9,21 @@ __all__ = ['guarded', 'add_cache_argument', 'add_common_arguments', 'parse_commo
 CACHE_HELP = 'shared cache for text embeddings, negatives and features (default: $MMOOD_CACHE or ~/.cache/mmood)'
 
 
+#: errno values of a folder a run cannot write to: read-only, no permission, full
+UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)
+
+
+def unwritable_message(err: OSError) -> str:
+    """One line for a write refused by the file system: the path, the reason and the options that choose folders."""
+    where = err.filename or 'a file'
+    return (f'cannot write {where}: {err.strerror or err}. Choose a writable folder: --work-dir for the run\'s logs '
+            f'and results, --cache-dir (or $MMOOD_CACHE) for the shared cache.')
+
+
 def guarded(main):
-    """Decorator of a tool's ``main(argv)``: an error the user can fix (``mmood.utils.UserError``: a wrong file,
-    option, path or checkpoint) is printed as one line, ``error: ...``, and the tool exits with status 2."""
+    """Decorator of a tool's ``main(argv)``: an error the user can fix is printed as one line, ``error: ...``, and the
+    tool exits with status 2 -- a ``mmood.utils.UserError`` (a wrong file, option, path or checkpoint) and a write the
+    file system refuses (a read-only or full work dir or cache folder: :func:`unwritable_message`)."""
     from ..utils import UserError
 
     @functools.wraps(main)
@@ -19,7 +32,11 @@ def guarded(main):
             return main(argv)
         except UserError as err:
             print(f'error: {err}', file=sys.stderr)
-            raise SystemExit(2) from None
+        except OSError as err:
+            if err.errno not in UNWRITABLE:
+                raise
+            print(f'error: {unwritable_message(err)}', file=sys.stderr)
+        raise SystemExit(2) from None
 
     return wrapper
 

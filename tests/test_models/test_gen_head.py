@@ -22,7 +22,7 @@ def test_gen_head_scores_the_zero_shot_logits():
 
 
 def test_gen_head_options_are_checked():
-    with pytest.raises(ValueError, match='gamma must be positive'):
+    with pytest.raises(ValueError, match='gamma=0: 0 is outside the range'):  # declared: GENHead.option_ranges
         GENHead(gamma=0)
-    with pytest.raises(ValueError, match='top_m at least 1'):
+    with pytest.raises(ValueError, match='top_m=0'):
         GENHead(top_m=0)

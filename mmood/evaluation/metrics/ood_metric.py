@@ -9,6 +9,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
 
+from ...utils.errors import ConfigError
 from ..functional import FPR_POSITIVES, FPR_RULES, fpr_at_recall, ood_metrics
 
 __all__ = ['OODMetric', 'METRIC_NAMES', 'fpr_key', 'format_table', 'pair_row', 'check_score_names', 'metrics_of']
@@ -60,8 +61,8 @@ def _conventions(fpr_positive: str, fpr_rule: str, extra_fpr: Sequence[Sequence[
     pairs = [(fpr_positive, fpr_rule)] + [tuple(p) for p in (extra_fpr or ())]
     for pair in pairs:
         if len(pair) != 2 or pair[0] not in FPR_POSITIVES or pair[1] not in FPR_RULES:
-            raise ValueError(f'FPR95 convention {pair!r} must be (fpr_positive, fpr_rule) with fpr_positive in '
-                             f'{FPR_POSITIVES} and fpr_rule in {FPR_RULES}')
+            raise ConfigError(f'FPR95 convention {pair!r} must be (fpr_positive, fpr_rule) with fpr_positive in '
+                              f'{FPR_POSITIVES} and fpr_rule in {FPR_RULES}')
     return list(dict.fromkeys(pairs))
 
 

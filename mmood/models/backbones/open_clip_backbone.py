@@ -237,10 +237,10 @@ class OpenCLIPBackbone(BaseModule):
         known = open_clip.list_models()
         if model_name not in known:
             close = difflib.get_close_matches(model_name, known, n=5)
-            raise ValueError(f'Unknown open_clip model name "{model_name}" (model.backbone.model_name). '
-                             f'Closest known names: {close}. Pass `model_cfg` to register a custom architecture.')
+            raise ConfigError(f'Unknown open_clip model name "{model_name}" (model.backbone.model_name). '
+                              f'Closest known names: {close}. Pass `model_cfg` to register a custom architecture.')
         if precision not in ('fp32', 'fp16', 'bf16'):
-            raise ValueError(f'precision must be fp32, fp16 or bf16, got {precision!r}')
+            raise ConfigError(f'model.backbone.precision must be fp32, fp16 or bf16, got {precision!r}')
         if precision == 'fp16' and not torch.cuda.is_available():
             print_log('precision="fp16" needs a GPU; no CUDA device found, falling back to fp32.',
                       logger='current', level=logging.WARNING)

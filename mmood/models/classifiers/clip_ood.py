@@ -179,7 +179,8 @@ class CLIPOODClassifier(BaseModel, OODModel):
 
     def note_checkpoint(self, checkpoint: Optional[str]) -> None:
         """Tell the model which checkpoint was loaded on top of its open_clip weights (text-cache keys)."""
-        if checkpoint and self.checkpoint_changes_features:
+        checkpoint = self.feature_checkpoint(checkpoint)
+        if checkpoint:
             self.backbone.note_checkpoint(checkpoint)
 
     @property

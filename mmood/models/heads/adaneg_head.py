@@ -38,6 +38,7 @@ import torch
 from mmengine.logging import print_log
 from mmpretrain.registry import MODELS
 
+from ...utils.options import Range
 from ...scores.adaneg import AdaNegMemory, adaneg_stream_scores
 from ...text.mining import MINING_DEFAULTS
 from ...utils.errors import ConfigError
@@ -108,6 +109,17 @@ class AdaNegHead(NegLabelHead):
                                           grouping=MappingProxyType(dict(GROUPING_DEFAULTS, ngroup=5)),
                                           stream=STREAM_DEFAULTS, memory=MEMORY_DEFAULTS))
 
+    #: declared ranges (checked when the head is built): the thresholds gamma ± gap·(1 - gamma) / gap·gamma lie in
+    #: [0, 1] only for gamma and gap in [0, 1] (AdaNeg, Sec. 3.2); the memory keeps memleng - 1 images per label
+    option_ranges = MappingProxyType(dict(NegLabelHead.option_ranges, **{
+        'lam': Range(ge=0, why="the weight of NegLabel's score"),
+        'memory.gamma': Range(ge=0, le=1, why='a threshold on NegLabel scores in [0, 1]'),
+        'memory.gap': Range(ge=0, le=1, why='a fraction of the distance to 0 or 1'),
+        'memory.memleng': Range(ge=2, integer=True, why='slot 0 is the text prototype; images take slots 1 .. L - 1'),
+        'memory.beta': Range(ge=0, why='the sharpness of the sample proxies'),
+        'stream.batch_size': Range(ge=1, integer=True, why='images per memory update'),
+    }))
+
     def __init__(self,
                  proxies: Sequence[str] = ('task', 'sample'),
                  lam: float = 0.1,
@@ -123,8 +135,6 @@ class AdaNegHead(NegLabelHead):
             raise ConfigError(f'proxies must be distinct values of {PROXIES}, got {proxies}')
         if not seeds or len(set(seeds)) != len(seeds):
             raise ConfigError(f'stream.seeds must be distinct integers, got {stream_seeds}')
-        if stream_batch_size < 1:
-            raise ConfigError(f'stream.batch_size must be >= 1, got {stream_batch_size}')
         self.proxies, self.stream_seeds = proxies, seeds
         self.stream_batch_size = int(stream_batch_size)
         # the arguments of adaneg_stream_scores besides the stream: the memory options and lam

@@ -19,6 +19,8 @@ Life cycle (one for every head):
 
 The maths lives in :mod:`mmood.scores` (pure tensor functions); a head holds state and options only.
 """
+import functools
+import inspect
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -27,6 +29,7 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 from ...utils.errors import ConfigError
+from ...utils.options import Range, check_ranges
 
 __all__ = ['HeadContext', 'BaseOODHead', 'Features']
 
@@ -133,10 +136,51 @@ class BaseOODHead(BaseModule):
     #: option dicts the head takes (name -> defaults, e.g. NegLabel's ``mining``): a dict given in a config is
     #: merged over them; ``--cfg-options model.head.<name>.<key>=...`` is checked against their keys.
     option_groups: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+    #: declared ranges of the numeric options (``'tau': Range(gt=0)``; a dotted name reaches a key of an option
+    #: dict, ``'memory.gamma'``): checked when a head is built, every value outside its range refused in one message
+    #: (:func:`mmood.utils.check_ranges`). A subclass extends its parent's (``dict(Parent.option_ranges, ...)``).
+    option_ranges: Mapping[str, Range] = MappingProxyType({})
     #: whether :meth:`fit` has run (heads with :attr:`requires_fit` set it).
     fitted: bool = False
     #: the seed of a set-level head's stream order (None: dataset order; see :func:`score_pairs`).
     stream_seed: Optional[int] = None
+
+    def __init_subclass__(cls, **kwargs):
+        """Wrap a subclass's ``__init__`` so that the options of the class being built (its signature's defaults,
+        the option dicts merged over :attr:`option_groups`) are checked against :attr:`option_ranges` first."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get('__init__')
+        if init is None:
+            return
+
+        @functools.wraps(init)
+        def checked_init(self, *args, **kw):
+            if type(self).__init__ is checked_init:  # the class being built (not a parent's __init__ via super())
+                check_ranges(type(self).__name__, type(self).option_ranges, type(self).given_options(args, kw))
+            init(self, *args, **kw)
+
+        cls.__init__ = checked_init
+
+    @classmethod
+    def given_options(cls, args: tuple = (), kwargs: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """The options a head of this class is built with: every ``__init__`` default over the class hierarchy,
+        then ``args`` / ``kwargs`` as given, each option dict merged over its :attr:`option_groups` defaults."""
+        values: Dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            init = klass.__dict__.get('__init__')
+            init = getattr(init, '__wrapped__', init)
+            if init is None or not issubclass(klass, BaseOODHead):
+                continue
+            values.update((n, p.default) for n, p in inspect.signature(init).parameters.items()
+                          if p.default is not p.empty)
+        init = inspect.unwrap(cls.__init__)
+        params = [n for n, p in inspect.signature(init).parameters.items() if n != 'self'
+                  and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        values.update(zip(params, args))
+        values.update(kwargs or {})
+        for group, defaults in cls.option_groups.items():
+            values[group] = dict(defaults, **dict(values.get(group) or {}))
+        return values
 
     def __init__(self, templates: Optional[Union[str, Sequence[str]]] = None, prefix: str = '',
                  init_cfg: Optional[dict] = None):

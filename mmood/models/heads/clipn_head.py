@@ -14,11 +14,13 @@ by the trained "no" tower (:class:`~mmood.models.classifiers.CLIPNClassifier` pu
 logits come from a :class:`~mmood.models.heads.LogitHead` in ``extra_heads`` (same features, same prototypes).
 Maths: :mod:`mmood.scores.clipn`.
 """
+from types import MappingProxyType
 from typing import Dict, Optional, Sequence
 
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from ...utils.options import Range
 from ...scores.clipn import clipn_scores
 from ...utils.errors import ConfigError
 from .base import BaseOODHead, Features, HeadContext
@@ -38,6 +40,8 @@ class CLIPNHead(BaseOODHead):
         prefix: prepended to every score name.
         init_cfg: mmengine init config.
     """
+
+    option_ranges = MappingProxyType(dict(logit_scale=Range(gt=0, none=True, why='a scale of cosines')))
 
     def __init__(self, scores: Sequence[str] = CLIPN_SCORES, logit_scale: Optional[float] = 100.0,
                  prefix: str = '', init_cfg: Optional[dict] = None):

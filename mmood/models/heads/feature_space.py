@@ -27,6 +27,7 @@ Spaces (option ``space``) -- where the statistics live:
 Classes (option ``labels``): ``'true'`` (the ID-train labels) or ``'pseudo'`` (PLP: the zero-shot argmax of the
 5-prompt ensemble, computed by the classifier).
 """
+from types import MappingProxyType
 from typing import Callable, Dict, Optional
 
 import torch
@@ -34,6 +35,7 @@ import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from ...utils.options import Range
 from ...scores.knn import knn_score
 from ...scores.mahalanobis import fit_gaussians, mahalanobis_score
 from .base import BaseOODHead, Features, HeadContext
@@ -130,6 +132,11 @@ class KNNHead(FittedHead):
         **kwargs: ``feature``, ``space``, ``prefix`` (:class:`FittedHead`).
     """
 
+    option_ranges = MappingProxyType(dict(
+        k=Range(ge=1, integer=True, why='a number of neighbours'), temperature=Range(gt=0, why='T divides the cosine'),
+        chunk_size=Range(ge=1, integer=True, why='rows per chunk'),
+        bank_chunk_size=Range(ge=1, integer=True, why='bank rows per chunk')))
+
     def __init__(self, k: int = 50, form: str = 'distance', temperature: float = 0.02, normalize: bool = True,
                  chunk_size: int = 4096, bank_chunk_size: int = 16384, **kwargs):
         super().__init__(**kwargs)
@@ -178,6 +185,11 @@ class MahalanobisHead(FittedHead):
             :attr:`chunk_min_rows`).
         **kwargs: ``feature``, ``space``, ``labels``, ``prefix`` (:class:`FittedHead`).
     """
+
+    option_ranges = MappingProxyType(dict(
+        shrinkage=Range(ge=0, why='added to the covariance diagonal'),
+        num_classes=Range(ge=1, integer=True, none=True, why='a number of classes'),
+        chunk_size=Range(ge=1, integer=True, none=True, why='rows per chunk')))
 
     def __init__(self, covariance: str = 'pooled', shrinkage: float = 1e-6, relative: bool = False,
                  num_classes: Optional[int] = None, chunk_size: Optional[int] = None, **kwargs):

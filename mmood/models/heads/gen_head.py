@@ -3,13 +3,14 @@
 The maths, paper and sign (**higher = more in-distribution**) are in :mod:`mmood.scores.gen`; the logits are those of
 :class:`~mmood.models.heads.LogitHead` (``s · cos(h, e_k)`` with s = 100, or PLP's probe).
 """
+from types import MappingProxyType
 from typing import Dict, Optional
 
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from ...utils.options import Range
 from ...scores.gen import gen_score
-from ...utils.errors import ConfigError
 from .base import Features
 from .logit_head import LogitHead
 
@@ -30,13 +31,13 @@ class GENHead(LogitHead):
         init_cfg: mmengine init config.
     """
 
+    option_ranges = MappingProxyType(dict(LogitHead.option_ranges, gamma=Range(gt=0, why='the exponent of GEN'),
+                                          top_m=Range(ge=1, integer=True, why='how many probabilities are summed')))
+
     def __init__(self, gamma: float = 0.1, top_m: int = 100, logit_scale: Optional[float] = 100.0,
                  logits: str = 'zero_shot', templates=None, prefix: str = '', init_cfg: Optional[dict] = None):
         super().__init__(scores=('msp', ), logit_scale=logit_scale, logits=logits, templates=templates,
                          prefix=prefix, init_cfg=init_cfg)
-        if not float(gamma) > 0 or int(top_m) < 1:
-            raise ConfigError(f'GENHead: gamma must be positive and top_m at least 1, got gamma={gamma}, '
-                              f'top_m={top_m}')
         self.gamma, self.top_m = float(gamma), int(top_m)
         self.scores = self.score_names = ('gen', )
 

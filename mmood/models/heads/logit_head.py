@@ -16,12 +16,14 @@ Scores (option ``scores``, any subset, each **higher = more in-distribution**; m
 Added as an ``extra_heads`` entry of the zero-shot configs, the baselines come with every run at no extra encoder
 cost: they reuse the features and prototypes of the run's method.
 """
+from types import MappingProxyType
 from typing import Dict, Optional, Sequence
 
 import torch
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from ...utils.options import Range
 from ...scores.logits import LOGIT_SCORES
 from .base import BaseOODHead, Features, HeadContext
 from ...utils.errors import ConfigError
@@ -70,6 +72,10 @@ class LogitHead(BaseOODHead):
         init_cfg: mmengine init config.
     """
 
+    #: declared ranges (checked when the head is built)
+    option_ranges = MappingProxyType(dict(temperature=Range(gt=0, why='T divides the logits'),
+                                          logit_scale=Range(gt=0, none=True, why='a scale of cosines')))
+
     def __init__(self,
                  scores: Sequence[str] = ('msp', 'maxlogit', 'energy'),
                  temperature: float = 1.0,
@@ -81,8 +87,6 @@ class LogitHead(BaseOODHead):
         super().__init__(templates=templates, prefix=prefix, init_cfg=init_cfg)
         if logits not in LOGIT_SOURCES:
             raise ConfigError(f'LogitHead: logits must be one of {LOGIT_SOURCES}, got {logits!r}')
-        if not float(temperature) > 0:
-            raise ConfigError(f'LogitHead: temperature must be positive, got {temperature}')
         self.scores = check_logit_scores(scores, 'LogitHead')
         self.score_names = self.scores
         self.temperature = float(temperature)

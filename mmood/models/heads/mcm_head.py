@@ -15,15 +15,16 @@ One head, one option: ``local_weight = 0`` is MCM (score ``mcm``); ``local_weigh
 ``glmcm`` (primary), ``mcm`` and ``local_mcm`` from the same features. Maths: :mod:`mmood.scores.mcm`,
 :mod:`mmood.scores.glmcm`. Every score is **higher = more in-distribution**.
 """
+from types import MappingProxyType
 from typing import Dict, Optional
 
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from ...utils.options import Range
 from ...scores.glmcm import glmcm_from_parts, local_mcm_score
 from ...scores.mcm import mcm_score
 from .base import BaseOODHead, Features
-from ...utils.errors import ConfigError
 
 __all__ = ['MCMHead']
 
@@ -41,11 +42,12 @@ class MCMHead(BaseOODHead):
         init_cfg: mmengine init config.
     """
 
+    option_ranges = MappingProxyType(dict(tau=Range(gt=0, why='the softmax temperature divides the cosines'),
+                                          local_weight=Range(ge=0, why="GL-MCM's lambda weighs the local term")))
+
     def __init__(self, tau: float = 1.0, local_weight: float = 0.0, templates=None, prefix: str = '',
                  init_cfg: Optional[dict] = None):
         super().__init__(templates=templates, prefix=prefix, init_cfg=init_cfg)
-        if not float(tau) > 0:
-            raise ConfigError(f'MCMHead: tau must be positive, got {tau}')
         self.tau = float(tau)
         self.local_weight = float(local_weight)
         if self.local_weight:

@@ -26,6 +26,7 @@ import torch
 from mmengine.logging import print_log
 from mmpretrain.registry import MODELS
 
+from ...utils.options import Range
 from ...scores.neglabel import group_permutation, grouped_neglabel_score_
 from ...text.csp import CSP_EXCLUDE_FILES
 from ...text.mining import (MINING_DEFAULTS, check_id_name_rule, merge_options, mine_negative_labels,
@@ -81,6 +82,17 @@ class NegLabelHead(BaseOODHead):
     option_groups: Mapping[str, Mapping[str, Any]] = MappingProxyType(dict(mining=MINING_DEFAULTS,
                                                                            grouping=GROUPING_DEFAULTS))
 
+    #: declared ranges (checked when the head is built; dotted names are keys of the option dicts)
+    option_ranges: Mapping[str, Range] = MappingProxyType({
+        'tau': Range(gt=0, why='the softmax temperature divides the cosines'),
+        'mining.percentile': Range(gt=0, le=1, why='a quantile of the similarity row'),
+        'mining.neg_ratio': Range(gt=0, le=1, none=True, why='a fraction of the candidate words'),
+        'mining.num_neg': Range(ge=1, integer=True, none=True, why='a number of negative labels'),
+        'mining.max_sim_cutoff': Range(ge=-1, le=1, none=True, why='a cosine similarity'),
+        'grouping.ngroup': Range(ge=1, integer=True, why='a number of groups'),
+        'grouping.group_fuse_num': Range(ge=1, integer=True, none=True, why='a number of groups'),
+    })
+
     def __init__(self,
                  mining: Optional[Mapping[str, Any]] = None,
                  grouping: Optional[Mapping[str, Any]] = None,
@@ -90,8 +102,6 @@ class NegLabelHead(BaseOODHead):
                  init_cfg=None):
         super().__init__(templates=templates, prefix=prefix, init_cfg=init_cfg)
         self.score_names = (self.score_name, )
-        if tau <= 0:
-            raise ConfigError(f'tau must be positive, got {tau}')
         #: the mining options, merged with their defaults (flat: :func:`mmood.text.mine_negative_labels`' dict)
         self.mining_cfg = self.options('mining', mining)
         try:

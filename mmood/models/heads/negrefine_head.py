@@ -36,6 +36,7 @@ import torch
 from mmengine.logging import print_log
 from mmpretrain.registry import MODELS
 
+from ...utils.options import Range
 from ...cache import hash_strings
 from ...scores.negrefine import compose_texts, multimatch_score, top_pairs
 from ...text.embeddings import check_ensemble, encode_ensemble_cached
@@ -93,6 +94,13 @@ class NegRefineHead(CSPHead):
                                                                        **NEGREFINE_MINING)),
                                           matching=MATCHING_DEFAULTS))
 
+    option_ranges = MappingProxyType(dict(CSPHead.option_ranges, **{
+        'mm_weight': Range(ge=0, why='the weight of the multi-matching score'),
+        'matching.k_pos': Range(ge=1, integer=True, why='a number of ID labels per image'),
+        'matching.k_neg': Range(ge=1, integer=True, why='a number of negative labels per image'),
+        'matching.pair_cache_size': Range(ge=0, integer=True, why='a number of cached composite embeddings'),
+    }))
+
     def __init__(self,
                  mm_weight: float = 2.0,
                  matching: Optional[Mapping[str, Any]] = None,
@@ -101,10 +109,6 @@ class NegRefineHead(CSPHead):
         matching = self.options('matching', matching)
         k_pos, k_neg, pair_cache_size = matching['k_pos'], matching['k_neg'], matching['pair_cache_size']
         self.score_names = (self.score_name, f'{self.score_name}_nl', f'{self.score_name}_mm')
-        if int(k_pos) < 1 or int(k_neg) < 1:
-            raise ConfigError(f'k_pos and k_neg must be at least 1, got {k_pos} and {k_neg}')
-        if int(pair_cache_size) < 0:
-            raise ConfigError(f'pair_cache_size must be >= 0, got {pair_cache_size}')
         try:
             self.composite_templates = resolve_templates(matching['composite_templates'])
             self.composite_ensemble = check_ensemble(matching['composite_ensemble'])

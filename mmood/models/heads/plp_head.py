@@ -28,6 +28,7 @@ centred only, so every z-score stays finite. Which logit score fills the paper's
 
 Sign: every score is **higher = more in-distribution**.
 """
+from types import MappingProxyType
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -35,6 +36,7 @@ import torch
 from mmpretrain.registry import MODELS
 from torch import Tensor, nn
 
+from ...utils.options import Range
 from ...scores.logits import LOGIT_SCORES
 from .base import BaseOODHead, Features
 from .logit_head import check_logit_scores
@@ -102,6 +104,10 @@ class LinearProbeHead(BaseOODHead):
         init_cfg: mmengine init config (None keeps PyTorch's default ``nn.Linear`` initialisation, as PLP).
     """
 
+    option_ranges = MappingProxyType(dict(
+        temperature=Range(gt=0, why='T divides the logits'), std_eps=Range(gt=0, why='keeps the z-score finite'),
+        in_channels=Range(ge=1, integer=True, none=True), num_classes=Range(ge=1, integer=True, none=True)))
+
     def __init__(self,
                  in_channels: Optional[int] = None,
                  num_classes: Optional[int] = None,
@@ -123,8 +129,6 @@ class LinearProbeHead(BaseOODHead):
             raise ConfigError(f'hidden widths must be positive, got {self.hidden}')
         self.scores = tuple(dict.fromkeys(check_logit_scores((score, ) + tuple(scores), 'LinearProbeHead')))
         self.score_names = self.scores
-        if not temperature > 0:
-            raise ConfigError(f'temperature must be positive, got {temperature}')
         self.feature = feature
         self.feature_kinds = (feature, )
         self.score = score
