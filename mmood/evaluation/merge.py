@@ -4,7 +4,8 @@
 ``tools/test.py`` or ``tools/score.py``) and writes ``metrics.json`` (``mean``, ``std``, the runs), ``report.md``
 and ``report.csv`` with one row per (score, OOD set / mean): ``mean ± std`` over the runs. The standard deviation
 is the sample one (``ddof = 1``; 0 for a single run). Runs must report the same keys: merging a run of another
-benchmark or another score set is refused, naming the keys that differ.
+benchmark or another score set is refused, naming the keys that differ. Whether the runs ran one config (seeds aside)
+is checked before, by :func:`mmood.apis.merge.check_configs`; this module only averages.
 """
 import csv
 import os
@@ -70,7 +71,8 @@ def _rows(merged: Mapping[str, Any], score_names: Sequence[str], set_names: Sequ
 def write_merged_report(out_dir: str, merged: Mapping[str, Any], score_names: Sequence[str],
                         set_names: Sequence[str], set_groups: Optional[Sequence[str]] = None,
                         fpr_positive: str = 'id', fpr_rule: str = 'closest', runs: Sequence[str] = (),
-                        title: str = 'OOD detection report: mean ± std over runs') -> Dict[str, str]:
+                        title: str = 'OOD detection report: mean ± std over runs',
+                        notes: Sequence[str] = ()) -> Dict[str, str]:
     """Write ``report.md`` and ``report.csv`` of merged metrics (:func:`merge_metrics`).
 
     Args:
@@ -83,6 +85,7 @@ def write_merged_report(out_dir: str, merged: Mapping[str, Any], score_names: Se
         fpr_rule: FPR95 threshold rule of the tabulated convention.
         runs: where the runs came from (listed in the header).
         title: first line of ``report.md``.
+        notes: warnings for the header of both files (e.g. the config keys in which the runs differ).
 
     Returns:
         ``{'md': path, 'csv': path}``.
@@ -93,12 +96,15 @@ def write_merged_report(out_dir: str, merged: Mapping[str, Any], score_names: Se
     csv_path = osp.join(out_dir, 'report.csv')
     with atomic_open(csv_path, 'w', newline='') as f:
         f.write(f'# {title}\n# {merged["num_runs"]} runs; FPR95 = {fkey}; metrics in percent; std with ddof=1\n')
+        for note in notes:
+            f.write(f'# warning: {note}\n')
         writer = csv.writer(f)
         writer.writerow(['score', 'set', 'group'] + [f'{m}_{s}' for m in METRIC_NAMES for s in ('mean', 'std')])
         for row in rows:
             writer.writerow([row['score'], row['set'], row['group']] +
                             [repr(v) for m in METRIC_NAMES for v in row[m]])
     lines = [f'# {title}', '', f'- {merged["num_runs"]} runs (sample std, ddof = 1); FPR95 = {fkey}; percent']
+    lines += [f'- **warning**: {note}' for note in notes]
     lines += [f'- run: {r}' for r in runs]
     lines += ['', '| score | set | group | AUROC | FPR95 | AUPR-In | AUPR-Out |', '|---|---|---|---|---|---|---|']
     for row in rows:

@@ -220,8 +220,8 @@ def write_report(out_dir: str,
 
     Args:
         out_dir: output directory (created).
-        results: method name -> ``{'scores': (N,) array (higher = more ID), or (num_ood_sets, N) per-pair scores
-            of a set-level head, 'metrics': dict}`` with the metrics of :meth:`OODMetric.calculate` for the same
+        results: method name -> ``{'scores': (N,) array (higher = more ID), or (num_ood_sets, N) set-level scores (one
+            row per pair), 'metrics': dict}`` with the metrics of :meth:`OODMetric.calculate` for the same
             ``fpr_positive`` / ``fpr_rule`` (plus, for a score repeated over stream seeds, its ``seeds/...`` mean ±
             std keys: one line under its table).
         set_ids: (N,) set id per sample (0 = ID).

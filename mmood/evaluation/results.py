@@ -36,7 +36,7 @@ class ScoredSamples:
         labels: (N,) ID class label (-1 for OOD).
         preds: (N,) predicted ID class.
         paths: image path per sample ('' when unknown).
-        scores: name -> (N,) scores, or (num_ood_sets, N) per-pair scores of a set-level score; primary first.
+        scores: name -> (N,) scores, or (num_ood_sets, N) set-level scores (one row per pair); primary first.
         primary_score: the score under the plain metric keys.
         skipped: unreadable images left out (``path``, ``set``, ``reason``).
     """

@@ -1,5 +1,5 @@
 """OODMetric: BaseMetric contract, per-set values, near/far/mean aggregation, options in the keys, several named
-scores per run, several FPR95 conventions per run, per-pair scores of set-level heads."""
+scores per run, several FPR95 conventions per run, set-level scores (one row per (ID, OOD set) pair)."""
 import numpy as np
 import pytest
 import torch
@@ -126,7 +126,7 @@ def test_score_names_that_would_collide_are_refused(data):
         OODMetric(extra_fpr=[('ood', 'median')])
 
 
-def test_per_pair_scores(data):
+def test_set_level_scores_one_row_per_pair(data):
     """A set-level score: row i-1 holds the pair (ID, OOD set i); each pair is evaluated on its own row."""
     scores, set_ids, labels, preds = data
     pairs = np.full((3, scores.size), np.nan)

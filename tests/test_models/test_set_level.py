@@ -1,5 +1,5 @@
 """Set-level heads: a head whose score of a sample depends on the other samples of its (ID, OOD set) pair is
-scored once per pair, after gathering, by tools/test.py (through OODMetric) and tools/score.py alike."""
+scored once per pair, after gathering, by tools/test.py (through SetLevelScoresHook) and tools/score.py alike."""
 import csv
 import glob
 import json

@@ -132,7 +132,8 @@ class OODMetric(BaseMetric):
 
     def add_set_level_scores(self, idx: np.ndarray, scores: Mapping[str, np.ndarray]) -> None:
         """The set-level scores of the gathered samples: ``idx`` (N,) their dataset indices, ``scores`` name ->
-        (num_ood_sets, N) per-pair scores in that order (main process, before :meth:`compute_metrics`)."""
+        (num_ood_sets, N) set-level scores (one row per pair) in that order (main process, before
+        :meth:`compute_metrics`)."""
         self.set_level_scores = (np.asarray(idx), {str(k): np.asarray(v) for k, v in scores.items()})
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
@@ -203,8 +204,8 @@ class OODMetric(BaseMetric):
         """The metric's maths for one score, without a Runner.
 
         Args:
-            scores: (N,) OOD scores, higher = more ID; or (num_ood_sets, N) per-pair scores of a set-level head
-                (row ``i - 1``: the pair of OOD set ``i``, NaN outside it).
+            scores: (N,) OOD scores, higher = more ID; or (num_ood_sets, N) set-level scores (row ``i - 1``: the
+                pair of OOD set ``i``, NaN outside it).
             set_ids: (N,) 0 for ID samples, i >= 1 for the i-th OOD set.
             set_names: names indexed by set id (index 0 = ID).
             set_groups: ``'id'``/``'near'``/``'far'`` per set id; near/far means are added when present.
@@ -223,7 +224,7 @@ class OODMetric(BaseMetric):
         if not np.any(set_ids == 0):
             raise ValueError('No ID samples (set id 0) to evaluate')
         if scores.ndim == 2 and scores.shape[0] != len(set_names) - 1:
-            raise ValueError(f'Per-pair scores need one row per OOD set ({len(set_names) - 1}), got {scores.shape}')
+            raise ValueError(f'Set-level scores need one row per OOD set ({len(set_names) - 1}), got {scores.shape}')
         fkeys = [fpr_key(*c) for c in conventions]
         keys = ['AUROC'] + fkeys + ['AUPR_IN', 'AUPR_OUT']
         out = OrderedDict()
