@@ -10,8 +10,8 @@ Every workaround mmood needs lives here, and each one applies only when its cond
   defaults to ``True`` and refuses mmengine's own checkpoints (message hub, numpy arrays). Local files are
   re-registered with :func:`mmood.utils.load_checkpoint_file`: still ``weights_only=True``, with exactly mmengine's
   bookkeeping objects allowed (anything else is refused, naming it). No-op on torch < 2.6.
-* :func:`patch_cpu_distributed` -- mmengine calls ``torch.cuda.set_device`` unconditionally and passes
-  ``device_ids`` to DDP for CPU modules; both fail without CUDA. No-op when CUDA is available.
+* :func:`patch_cpu_distributed` -- mmengine calls ``torch.cuda.set_device`` unconditionally (its pytorch and slurm
+  launchers) and passes ``device_ids`` to DDP for CPU modules; both fail without CUDA. No-op when CUDA is available.
 * :func:`patch_numpy` -- ``np.in1d`` (used by mmpretrain's retrieval metrics) was removed in numpy 2.4.
 * :func:`memoise_config_formatting` -- mmengine formats a config with yapf every time it prints or dumps it, four
   times per ``runner.test()`` (the log, the work_dir copy, the visualizer's copy...), about 0.05 s each on 2 CPU
@@ -99,7 +99,7 @@ def patch_checkpoint_loading() -> bool:
 
 
 def patch_cpu_distributed() -> bool:
-    """Make mmengine's ``launcher='pytorch'`` work on CPU (gloo).
+    """Make mmengine's ``launcher='pytorch'`` and ``launcher='slurm'`` work on CPU (gloo).
 
     Returns:
         bool: True if the patches are active (no CUDA).

@@ -85,6 +85,7 @@ def score(config: str, checkpoint: Optional[str] = None, methods: Sequence[str] 
         suffix += 1
         log_dir = osp.join(work_dir, f'score_{stamp}_{suffix}')
     os.makedirs(log_dir)
+    cfg.dump(osp.join(log_dir, 'config.py'))  # the run's config, the methods' heads included (merge_runs compares it)
     MMLogger.get_instance(f'mmood-score-{osp.basename(log_dir)}', log_file=osp.join(log_dir, 'score.log'))
     checkpoint = checkpoint if checkpoint and checkpoint.lower() != 'none' else None
     device = resolve_device(device)

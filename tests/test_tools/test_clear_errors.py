@@ -38,7 +38,8 @@ def one_line_exit(capsys, argv):
 
 def test_unknown_model_name(setup, capsys):
     message = one_line_exit(capsys, [setup['configs']['mcm'], '--work-dir', osp.join(setup['root'], 'w'),
-                                     '--cfg-options', 'model.backbone.model_name=ViT-B-61', 'model.backbone.model_cfg=None'])
+                                     '--cfg-options', 'model.backbone.model_name=ViT-B-61',
+                                     'model.backbone.model_cfg=None'])
     assert 'Unknown open_clip model name "ViT-B-61"' in message and 'ViT-B-16' in message
 
 

@@ -111,6 +111,12 @@ def test_rescoring_writes_the_test_runs_files(run, capsys):
     assert _text(osp.join(run['log_dir'], 'report.md')) != _text(osp.join(result['log_dir'], 'report.md'))
     check_report(result['log_dir'], TEST_SCORES, {n: metrics_of(result['metrics'], n) for n in TEST_SCORES})
     assert 'OOD metrics of score mcm' in printed and 'msp: mean AUROC' in printed
+    # the re-scored run dumps its config: merge_runs finds it the same config as the test run's (spread 0)
+    from mmood.apis import merge_runs
+    merged = merge_runs([run['log_dir'], result['log_dir']], osp.join(run['root'], 'merged'), out=io.StringIO())
+    with open(osp.join(run['root'], 'merged', 'metrics.json')) as f:
+        assert json.load(f)['config_check']['status'] == 'same'
+    assert merged['num_runs'] == 2 and merged['std']['mean/AUROC'] == 0.0
 
 
 def test_methods_are_heads_beside_the_configs(run, capsys):
