@@ -19,13 +19,20 @@ Layout::
   size and mtime of each checked file, so re-scoring never re-hashes them.
 * **Finite payloads**: a NaN or infinite value in a floating array is refused at write time, naming the entry
   and the array (a model that produced NaN features fails there, not later in a metric).
-* **Concurrent writers** of one key are safe: the entry is published by an atomic rename, and a writer that finds
-  the key taken keeps the existing (identical: content-keyed) entry, so readers never see it disappear. Replacing
-  an entry is explicit (``writer(..., replace=True)``: forced re-extraction, a test run's own features): the old
-  one is moved aside atomically first.
+* **Concurrent writers** of one key are safe: every writer assembles its entry in a temporary directory of its
+  own (``.tmp-<key>-<random>``), the entry is published by an atomic rename, and a writer that finds the key taken
+  keeps the existing (identical: content-keyed) entry and discards its copy, so readers never see it disappear.
+  Replacing an entry is explicit (``writer(..., replace=True)``: forced re-extraction, a test run's own features):
+  the old one is moved aside atomically first. Removing an entry (a corrupt one, :meth:`CacheStore.remove`) moves
+  it aside atomically too, so a reader never sees half of one.
+* **Work in progress** is never shared by accident. :meth:`CacheStore.new_partial_dir` gives one run a folder no
+  other run can get (host name, process id and a random part in its name), for work that cannot be resumed (a
+  test run's batches). :meth:`CacheStore.partial_dir` is the one folder of a resumable piece of work (extraction
+  shards, named from everything they depend on): a run killed with no cleanup leaves it for the next run of the
+  same work, and whoever writes there holds the :meth:`CacheStore.lock` of the entries it will become, so two live
+  runs never write into it together.
 * **Large entries** (image features) are streamed through :meth:`CacheStore.writer` (memory-mapped arrays in the
-  temporary directory); resumable work in progress lives in :meth:`CacheStore.partial_dir` until it is
-  assembled into an entry. :meth:`CacheStore.list_entries` describes what is stored (``tools/cache.py``).
+  temporary directory). :meth:`CacheStore.list_entries` describes what is stored (``tools/cache.py``).
 
 The library never chooses the cache root: configs and the top layer pass it in (:func:`mmood.apis.resolve_cache_dir`
 resolves ``--cache-dir``, ``$MMOOD_CACHE`` or ``~/.cache/mmood``).
@@ -36,10 +43,17 @@ import json
 import logging
 import os
 import os.path as osp
+import re
 import shutil
+import socket
 import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: no locks there (one writer per cache)
+    fcntl = None
 
 import numpy as np
 from mmengine.logging import print_log
@@ -92,6 +106,106 @@ def _inode(path: str) -> Optional[int]:
         return os.stat(path).st_ino
     except OSError:
         return None
+
+
+def run_token() -> str:
+    """A name part no other process gets, now or later: host name, process id and 48 random bits."""
+    host = re.sub(r'[^A-Za-z0-9_.-]', '_', socket.gethostname())[:32] or 'host'
+    return f'{host}-{os.getpid()}-{uuid.uuid4().hex[:12]}'
+
+
+def _move_aside(path: str, inode: Optional[int] = None) -> bool:
+    """Rename the directory ``path`` to a unique ``.trash-`` sibling and delete it there, so no reader ever sees it
+    half-deleted. With ``inode``, only that directory goes: one published under ``path`` meanwhile by another
+    process is put back. Returns whether a directory was removed."""
+    trash = osp.join(osp.dirname(path), f'.trash-{osp.basename(path)}-{uuid.uuid4().hex[:8]}')
+    try:
+        os.rename(path, trash)
+    except OSError:
+        return False
+    if inode is not None and _inode(trash) != inode:
+        try:  # another process published a new entry between the check and the rename: put it back
+            os.rename(trash, path)
+            return False
+        except OSError:  # and yet another one since: the same content (content key), keep that one
+            pass
+    shutil.rmtree(trash, ignore_errors=True)
+    return True
+
+
+class CacheLock:
+    """An exclusive lock of one cache key between processes (``fcntl.flock`` on ``<root>/<namespace>/.lock-<key>``).
+
+    The kernel releases it when its process ends, however it ends (``kill -9`` included), so a lock is never
+    stale; the lock file is removed on release. Holders write their host and process id into the file
+    (:meth:`holder`, for messages). Use it as a context manager (blocking) or with :meth:`acquire`.
+    Without ``fcntl`` (Windows) locking is a no-op.
+
+    Args:
+        path: the lock file.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._fd: Optional[int] = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self, blocking: bool = True) -> bool:
+        """Take the lock (waiting for it when ``blocking``); returns whether it is held now."""
+        if self._fd is not None:
+            raise RuntimeError(f'{self.path} is already held by this lock')
+        if fcntl is None:
+            self._fd = -1
+            return True
+        os.makedirs(osp.dirname(self.path), exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            except BaseException:
+                os.close(fd)
+                raise
+            if os.fstat(fd).st_ino == _inode(self.path):
+                break
+            os.close(fd)  # the holder we waited for removed this file: lock the one at the path now
+        os.ftruncate(fd, 0)
+        os.write(fd, f'{socket.gethostname()} {os.getpid()}\n'.encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        """Remove the lock file and release the lock (removed first: a waiter then locks a new file)."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        if fd < 0:
+            return
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        os.close(fd)
+
+    def holder(self) -> str:
+        """``'<host> <pid>'`` of the process holding the lock (as it wrote it), or ``''``."""
+        try:
+            with open(self.path) as f:
+                return f.read().strip()
+        except OSError:
+            return ''
+
+    def __enter__(self) -> 'CacheLock':
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def file_sha256(path: str) -> str:
@@ -171,14 +285,8 @@ class CacheStore:
     def _discard(path: str, inode: int) -> None:
         """Remove the entry directory ``path`` if it is still the one (``inode``) found corrupt: moved aside
         atomically first, so a good entry published meanwhile by another process is never deleted."""
-        if _inode(path) != inode:
-            return
-        trash = osp.join(osp.dirname(path), f'.trash-{osp.basename(path)}-{uuid.uuid4().hex[:8]}')
-        try:
-            os.rename(path, trash)
-        except OSError:
-            return
-        shutil.rmtree(trash, ignore_errors=True)
+        if _inode(path) == inode:
+            _move_aside(path, inode)
 
     @staticmethod
     def _read(path: str, mmap: bool) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
@@ -264,22 +372,44 @@ class CacheStore:
                 writer.add_array(name, arr)
             return writer.commit(meta)
 
-    # ------------------------------------------------------------------ housekeeping
+    # ------------------------------------------------------------------ work in progress, locks, housekeeping
     def partial_dir(self, namespace: str, key: str) -> str:
         """Directory for the resumable, unfinished work that will become entry ``key`` (e.g. extraction shards).
 
-        It lives beside the entries as ``<root>/<namespace>/.partial-<key>`` and is never read as an entry;
-        ``tools/cache.py clean --partial`` removes leftovers.
+        It lives beside the entries as ``<root>/<namespace>/.partial-<key>`` and is never read as an entry. The
+        same ``key`` gives the same directory in every process: that is what makes the work resumable after a
+        kill, and why ``key`` must name everything the work depends on, and why a writer holds the
+        :meth:`lock` of the entries it makes while it writes there. ``tools/cache.py clean --partial`` removes
+        leftovers. Work that cannot be resumed goes to :meth:`new_partial_dir`.
         """
         return osp.join(self.root, namespace, f'.partial-{key}')
 
+    def new_partial_dir(self, namespace: str, label: str) -> str:
+        """Create and return a directory for one run's unfinished work that no other run gets:
+        ``<root>/<namespace>/.partial-<label>-<host>-<pid>-<random>`` (see :func:`run_token`), so two runs
+        with the same ``label`` (e.g. started in the same second) never share one. Remove it when done."""
+        base = osp.join(self.root, namespace)
+        os.makedirs(base, exist_ok=True)
+        while True:
+            path = osp.join(base, f'.partial-{label}-{run_token()}')
+            try:
+                os.mkdir(path)
+                return path
+            except FileExistsError:  # 48 random bits: practically never
+                continue
+
+    def lock(self, namespace: str, key: str) -> CacheLock:
+        """The inter-process :class:`CacheLock` of entry ``key`` (not taken yet: ``with store.lock(ns, key):``).
+        Writers of work that other runs may resume (:meth:`partial_dir`) hold it while they write."""
+        return CacheLock(osp.join(self.root, namespace, f'.lock-{key}'))
+
     def remove(self, namespace: str, key: str) -> bool:
-        """Delete an entry; returns whether it existed."""
+        """Delete an entry (moved aside atomically first: readers never see half of it); returns whether it
+        existed."""
         path = self.entry_dir(namespace, key)
         if not osp.isdir(path):
             return False
-        shutil.rmtree(path, ignore_errors=True)
-        return True
+        return _move_aside(path)
 
     def list_entries(self, namespace: Optional[str] = None) -> List[Dict[str, Any]]:
         """Describe the entries (and unfinished work) under the root without validating the arrays.

@@ -12,27 +12,35 @@ and a ``meta.json`` naming the set, split, kind, storage dtype, manifest digest,
 
 **Resumable.** The samples of a set are cut into fixed shards of ``shard_size`` (independent of the number of
 processes); each finished shard is saved at once (atomic rename) under
-:meth:`~mmood.cache.CacheStore.partial_dir`. A killed run leaves its finished shards there and the next run
-computes only the missing ones. When every shard exists, rank 0 assembles the entries (streamed through
+:meth:`~mmood.cache.CacheStore.partial_dir`, a folder named from everything the shards depend on (model, pipeline,
+set, storage, file list, shard size). A killed run leaves its finished shards there and the next run of the same
+work computes only the missing ones. When every shard exists, rank 0 assembles the entries (streamed through
 memory-mapped arrays, so local features larger than memory are fine) and removes the shards.
+
+**Concurrent runs.** While a run extracts entries it holds their :meth:`~mmood.cache.CacheStore.lock` (rank 0 for
+the whole run; a killed run's locks go with its process). Another run that wants one of them waits (a log line
+names the holder), then looks in the cache again: it uses what the first run committed, or extracts what is still
+missing -- resuming from the shards left there, which are its own work by the folder's name. So two runs never
+write the same shards or commit over each other's half-written work, and each commit is one atomic rename.
 
 **Multi-process.** Shard ``s`` belongs to rank ``s mod world_size``; each rank writes its shards, a barrier
 waits for all of them, rank 0 assembles. Batches never cross shard boundaries, so every image is encoded in the
 same batch whatever the number of processes, and the result equals a one-process run.
 """
+import glob
 import logging
 import os
 import os.path as osp
-import shutil
+import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from mmengine.dist import barrier, get_dist_info
+from mmengine.dist import barrier, broadcast_object_list, get_dist_info
 from mmengine.logging import print_log
 
-from ..cache import CacheStore, canonical, make_key
+from ..cache import CacheLock, CacheStore, canonical, make_key
 from ..utils.errors import DataError
 from ..utils.workers import resolve_workers
 from .identity import (FEATURE_NAMESPACE, STORAGE_DTYPES, SetSource, encode_strings, feature_key_parts,
@@ -129,6 +137,57 @@ def _shard_file(pdir: str, shard: int, kind: str) -> str:
     return osp.join(pdir, f'shard_{shard:06d}.{kind}.npy')
 
 
+def _remove_shards(pdir: str, kinds: Sequence[str]) -> None:
+    """Delete the shards of ``kinds`` (and temporary files a killed run left) from ``pdir``; the folder goes when
+    empty (shards of other kinds may belong to another run, which holds their locks)."""
+    for kind in kinds:
+        for file in glob.glob(osp.join(glob.escape(pdir), f'shard_*.{kind}.*npy')):
+            try:
+                os.remove(file)
+            except FileNotFoundError:
+                pass
+    try:
+        os.rmdir(pdir)
+    except OSError:
+        pass
+
+
+#: seconds between two looks at a lock held by another run (all ranks of a distributed run look together)
+LOCK_POLL_S = 0.5
+
+
+def _lock_entries(cache: CacheStore, keys: Sequence[str], what: str) -> List[CacheLock]:
+    """Take the locks of the entries ``keys`` (rank 0 holds them; every rank returns when they are held), waiting
+    while another run holds one. Locks are taken in key order (no deadlock between runs). Waiting is polling: the
+    other ranks of a distributed run do not sit in a barrier meanwhile, and each look opens the lock file anew (a
+    released lock whose descriptor lives on in a forked child of its holder, such as a data-loading worker, does
+    not keep anyone waiting)."""
+    rank, world_size = get_dist_info()
+    locks = [cache.lock(FEATURE_NAMESPACE, key) for key in sorted(set(keys))] if rank == 0 else []
+    told = False
+    while True:
+        state = [None]
+        if rank == 0:
+            for lock in locks:
+                if not lock.held and not lock.acquire(blocking=False):
+                    state = [lock.holder() or 'another process']
+                    break
+        if world_size > 1:
+            broadcast_object_list(state)
+        if state[0] is None:
+            return locks
+        if rank == 0 and not told:
+            print_log(f'{what}: another run ({state[0]}) is extracting these features into {cache.root}; waiting '
+                      f'for it, then using what it cached.', logger='current', level=logging.WARNING)
+            told = True
+        time.sleep(LOCK_POLL_S)
+
+
+def _release(locks: Sequence[CacheLock]) -> None:
+    for lock in locks:
+        lock.release()
+
+
 def _valid_shard(file: str, count: int) -> bool:
     try:
         arr = np.load(file, mmap_mode='r', allow_pickle=False)
@@ -138,9 +197,18 @@ def _valid_shard(file: str, count: int) -> bool:
 
 
 def _save_atomic(file: str, arr: np.ndarray) -> None:
-    tmp = f'{file[:-4]}.tmp-{uuid.uuid4().hex[:8]}.npy'
-    np.save(tmp, arr, allow_pickle=False)
-    os.replace(tmp, file)
+    """Write ``file`` whole or not at all (a temporary file of its own, then a rename). The shard folder is made
+    again if a run extracting other kinds of the set removed it the moment it was empty."""
+    for attempt in range(3):
+        tmp = f'{file[:-4]}.tmp-{uuid.uuid4().hex[:8]}.npy'
+        try:
+            os.makedirs(osp.dirname(file), exist_ok=True)
+            np.save(tmp, arr, allow_pickle=False)
+            os.replace(tmp, file)
+            return
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
 
 
 def extract_features(model: Any,
@@ -178,8 +246,9 @@ def extract_features(model: Any,
         shard_callback: called as ``shard_callback(source, shard)`` after each shard is saved (tests, logging).
 
     Returns:
-        One dict per (set, kind): ``set``, ``split``, ``kind``, ``key``, ``status`` (``'cached'`` or
-        ``'extracted'``), ``num_samples`` and ``path``.
+        One dict per (set, kind): ``set``, ``split``, ``kind``, ``key``, ``status`` (``'cached'``: found, also
+        when a concurrent run committed it while this one waited for it; or ``'extracted'``), ``num_samples`` and
+        ``path``.
     """
     from ..models.backbones.open_clip_backbone import FEATURE_KINDS
     kinds = list(dict.fromkeys(kinds))
@@ -214,18 +283,44 @@ def extract_features(model: Any,
             todo.append((kind, parts, key))
         if not todo:
             continue
-        _extract_source(model, dataset, source, indices, labels, paths, digest, todo, cache, storage,
-                        int(batch_size), resolve_workers(num_workers), int(shard_size), made_by, progress,
-                        shard_callback, force)
+        extracted = _extract_source(model, dataset, source, indices, labels, paths, digest, todo, cache, storage,
+                                    int(batch_size), resolve_workers(num_workers), int(shard_size), made_by,
+                                    progress, shard_callback, force)
         for kind, _, key in todo:
-            report.append(dict(set=source.name, split=source.split, kind=kind, key=key, status='extracted',
+            report.append(dict(set=source.name, split=source.split, kind=kind, key=key,
+                               status='extracted' if kind in extracted else 'cached',
                                num_samples=int(indices.size), path=cache.entry_dir(FEATURE_NAMESPACE, key)))
     return report
 
 
 def _extract_source(model, dataset, source, indices, labels, paths, digest, todo, cache, storage, batch_size,
+                    num_workers, shard_size, made_by, progress, shard_callback, force) -> List[str]:
+    """Under the locks of the entries: compute this rank's missing shards of one set, then (rank 0) assemble one
+    entry per kind. Returns the kinds extracted (others were committed meanwhile by a run this one waited for)."""
+    locks = _lock_entries(cache, [key for _, _, key in todo], f'"{source.name}" ({", ".join(k for k, _, _ in todo)})')
+    try:
+        if not force:  # a run we waited for may have cached some of them
+            state = [None]
+            if get_dist_info()[0] == 0:
+                state = [[k for k, _, key in todo if not _cached(cache, key, digest)]]
+            broadcast_object_list(state)
+            todo = [t for t in todo if t[0] in state[0]]
+        if todo:
+            _extract_locked(model, dataset, source, indices, labels, paths, digest, todo, cache, storage,
+                            batch_size, num_workers, shard_size, made_by, progress, shard_callback, force)
+        return [kind for kind, _, _ in todo]
+    finally:
+        _release(locks)
+
+
+def _cached(cache: CacheStore, key: str, digest: str) -> bool:
+    found = cache.load(FEATURE_NAMESPACE, key, mmap=True)
+    return found is not None and found[1].get('manifest_digest') == digest
+
+
+def _extract_locked(model, dataset, source, indices, labels, paths, digest, todo, cache, storage, batch_size,
                     num_workers, shard_size, made_by, progress, shard_callback, force) -> None:
-    """Compute this rank's missing shards of one set, then (rank 0) assemble one entry per kind."""
+    """:func:`_extract_source` once the entries' locks are held: no other live run writes these shards."""
     from ..datasets import stack_collate
     rank, world_size = get_dist_info()
     first_parts = todo[0][1]
@@ -234,7 +329,7 @@ def _extract_source(model, dataset, source, indices, labels, paths, digest, todo
     pdir = cache.partial_dir(FEATURE_NAMESPACE, partial_key)
     if force:  # start over: shards of an interrupted run are not reused either
         if rank == 0:
-            shutil.rmtree(pdir, ignore_errors=True)
+            _remove_shards(pdir, [kind for kind, _, _ in todo])
         barrier()
     os.makedirs(pdir, exist_ok=True)
     num = int(indices.size)
@@ -307,7 +402,7 @@ def _extract_source(model, dataset, source, indices, labels, paths, digest, todo
                     out[start:start + arr.shape[0]] = arr
 
             commit_feature_entry(cache, parts, source, shape, fill, labels, paths, made_by)
-        shutil.rmtree(pdir, ignore_errors=True)
+        _remove_shards(pdir, kinds)
         print_log(f'"{source.name}": {num} images, {", ".join(kinds)} features ({storage}) cached in '
                   f'{cache.root}.', logger='current')
     barrier()

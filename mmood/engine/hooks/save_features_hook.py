@@ -10,7 +10,7 @@ from typing import Dict, Optional
 
 import numpy as np
 import torch
-from mmengine.dist import barrier, get_dist_info
+from mmengine.dist import barrier, broadcast_object_list, get_dist_info
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
@@ -18,7 +18,7 @@ from mmpretrain.registry import HOOKS
 
 from ...cache import CacheStore
 from ...features.extract import FeatureEntryWriter, dataset_manifest
-from ...features.identity import eval_set_sources, feature_key_parts, model_identity
+from ...features.identity import FEATURE_NAMESPACE, eval_set_sources, feature_key_parts, model_identity
 from ...models import OODModel
 
 __all__ = ['SaveFeaturesHook']
@@ -35,6 +35,10 @@ class SaveFeaturesHook(Hook):
     reproduces ``metrics.json`` exactly. Each rank spills its batches to disk as they finish (memory stays
     bounded); after the epoch rank 0 puts every sample in dataset order and writes the entries under the same
     keys ``tools/extract_features.py`` uses. Sampler padding is harmless (a padded sample rewrites its own row).
+
+    The batches go to an in-progress folder of this run alone (:meth:`~mmood.cache.CacheStore.new_partial_dir`:
+    rank 0 names it -- host, process id, a random part -- and tells the other ranks), so runs started together on
+    one cache (a job array, the same second) never mix their batches; each entry is committed by one atomic rename.
 
     Args:
         cache_dir: the cache directory.
@@ -72,7 +76,12 @@ class SaveFeaturesHook(Hook):
 
         model.extract_feat = tap
         self._model = model
-        self._spill = self.cache.partial_dir('features', f'test-run-{runner.timestamp}')
+        # one folder per run, never per second: rank 0 makes it, every rank of this run (only) writes there
+        name = [None]
+        if get_dist_info()[0] == 0:
+            name = [osp.basename(self.cache.new_partial_dir(FEATURE_NAMESPACE, f'test-run-{runner.timestamp}'))]
+        broadcast_object_list(name)
+        self._spill = osp.join(self.cache.root, FEATURE_NAMESPACE, name[0])
         os.makedirs(self._spill, exist_ok=True)
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
@@ -100,7 +109,10 @@ class SaveFeaturesHook(Hook):
         rank, _ = get_dist_info()
         try:
             if rank == 0:
-                self._assemble(runner)
+                try:
+                    self._assemble(runner)
+                finally:  # this run's batches only: nothing another run could resume
+                    shutil.rmtree(self._spill, ignore_errors=True)
         finally:
             barrier()
             self._restore()
@@ -116,7 +128,6 @@ class SaveFeaturesHook(Hook):
     def _assemble(self, runner) -> None:
         skipped = glob.glob(osp.join(self._spill, '*.unreadable'))
         if skipped:
-            shutil.rmtree(self._spill, ignore_errors=True)
             print_log(f'SaveFeaturesHook: features NOT cached: {len(skipped)} batches held unreadable images that '
                       f'were skipped (skip_unreadable=True); their rows would be stand-ins. Fix or remove the images '
                       f'(tools/verify_data.py lists them) and run again.', logger='current', level=logging.WARNING)
@@ -166,7 +177,6 @@ class SaveFeaturesHook(Hook):
                 for writer in writers.values():
                     writer.abort()
                 raise
-        shutil.rmtree(self._spill, ignore_errors=True)
         print_log(f'Saved {", ".join(kinds)} features of {len(sources)} sets ({len(dataset)} images) to the '
                   f'feature cache {self.cache.root}; re-score them with tools/score.py.', logger='current',
                   level=logging.INFO)
