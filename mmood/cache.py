@@ -38,6 +38,7 @@ The library never chooses the cache root: configs and the top layer pass it in (
 resolves ``--cache-dir``, ``$MMOOD_CACHE`` or ``~/.cache/mmood``).
 """
 import errno
+import glob
 import hashlib
 import json
 import logging
@@ -110,8 +111,41 @@ def _inode(path: str) -> Optional[int]:
 
 def run_token() -> str:
     """A name part no other process gets, now or later: host name, process id and 48 random bits."""
-    host = re.sub(r'[^A-Za-z0-9_.-]', '_', socket.gethostname())[:32] or 'host'
-    return f'{host}-{os.getpid()}-{uuid.uuid4().hex[:12]}'
+    return f'{_host_name()}-{os.getpid()}-{uuid.uuid4().hex[:12]}'
+
+
+_RUN_TOKEN = re.compile(r'-(?P<pid>\d+)-[0-9a-f]{12}$')
+
+
+def _host_name() -> str:
+    return re.sub(r'[^A-Za-z0-9_.-]', '_', socket.gethostname())[:32] or 'host'
+
+
+def partial_in_use(path: str) -> Optional[str]:
+    """Why the unfinished-work folder ``path`` (``<root>/<namespace>/.partial-...``) is in use now, or None.
+
+    A run's own folder (:meth:`CacheStore.new_partial_dir`, named ``...-<host>-<pid>-<random>``) is in use while its
+    process lives (a folder of another host: assumed in use); a resumable folder (:meth:`CacheStore.partial_dir`)
+    while any entry lock of its namespace is held (the writers hold the locks of the entries they make).
+    """
+    name = osp.basename(path)
+    match = _RUN_TOKEN.search(name)
+    if match:
+        if not name[:match.start()].endswith(f'-{_host_name()}'):
+            return 'made by a run on another host (or an unknown one)'
+        try:
+            os.kill(int(match['pid']), 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return f'process {match["pid"]} is still running'
+    for lock_file in sorted(glob.glob(osp.join(osp.dirname(path), '.lock-*'))):
+        lock = CacheLock(lock_file)
+        if not lock.acquire(blocking=False):
+            return f'an extraction holds {osp.basename(lock_file)} ({lock.holder() or "unknown process"})'
+        lock.release()
+    return None
 
 
 def _move_aside(path: str, inode: Optional[int] = None) -> bool:

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, TextIO
 
-from ..cache import CacheStore
+from ..cache import CacheStore, partial_in_use
 from ..utils import UserError
 
 __all__ = ['list_cache', 'cache_info', 'clean_cache', 'describe', 'human']
@@ -118,7 +118,8 @@ def clean_cache(cache_dir: Optional[str] = None, namespace: Optional[str] = None
                 partial: bool = True, dry_run: bool = False, out: Optional[TextIO] = None) -> List[Dict]:
     """Remove entries: by key prefix (``keys``), all of them (``everything``, in ``namespace`` if given), those older
     than ``older_than`` days, or by default unfinished work (unless ``partial`` is False) and corrupt entries.
-    ``dry_run`` only prints what would go. Returns the entries selected."""
+    Unfinished work a running job is using is kept (:func:`mmood.cache.partial_in_use`). ``dry_run`` only prints what
+    would go. Returns the entries selected."""
     out = out or sys.stdout
     store = _store(cache_dir)
     entries = store.list_entries(namespace)
@@ -135,7 +136,15 @@ def clean_cache(cache_dir: Optional[str] = None, namespace: Optional[str] = None
             return partial
         return e['status'] == 'corrupt'
 
-    selected = [e for e in entries if chosen(e)]
+    selected = []
+    for e in entries:
+        if not chosen(e):
+            continue
+        busy = partial_in_use(e['path']) if e['key'].startswith('.partial-') else None
+        if busy:  # a running job's unfinished work: never pulled from under it
+            print(f'keeping {e["namespace"]}/{e["key"]}: in use ({busy})', file=out)
+            continue
+        selected.append(e)
     if not selected:
         print('Nothing to clean.', file=out)
         return selected
