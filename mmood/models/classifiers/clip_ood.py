@@ -214,6 +214,14 @@ class CLIPOODClassifier(BaseModel, OODModel):
                               f'list, or set model.class_name_check="count" if the config names the same classes '
                               f'differently on purpose (e.g. CLIP\'s names on a wnid list).')
 
+    def lent_to_heads(self) -> dict:
+        """``projection``: the image tower's projection P (D_pre, D) from ``pre_proj`` to the text space, or None when
+        ``pre_proj`` is already projected (the classifier's zero-shot logits are ``s · unit(z P) T̂ᵀ``; the post-hoc
+        detectors that shape ``z`` read it, :class:`~mmood.models.heads.LinearView`)."""
+        visual = self.backbone.clip.visual
+        proj = visual.proj if self.backbone.pre_proj_kind == 'pre_proj' else None
+        return dict(projection=None if proj is None else proj.detach())
+
     def report_notes(self) -> List[str]:
         """Lines for every report header: duplicate class names (they give identical prototypes)."""
         dup = self.duplicate_class_names

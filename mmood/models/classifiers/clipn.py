@@ -110,7 +110,7 @@ class CLIPNClassifier(CLIPOODClassifier):
 
     def lent_to_heads(self) -> dict:
         """``no_text``: the "no" text tower (:class:`~mmood.models.heads.CLIPNHead` reads its prototypes)."""
-        return dict(no_text=self.no_text)
+        return dict(super().lent_to_heads(), no_text=self.no_text)
 
     def no_prototypes(self, cache: Optional[CacheStore] = None) -> torch.Tensor:
         """``W_no`` (K, D): per class the normalised sum of the normalised "no" embeddings of every template (the

@@ -161,7 +161,7 @@ class NPOSClassifier(CLIPOODClassifier):
     # ------------------------------------------------------------------ training
     def lent_to_heads(self) -> dict:
         """``outlier_mlp``: the trained outlier MLP (:class:`~mmood.models.heads.NPOSHead` scores with it)."""
-        return dict(outlier_mlp=self.outlier_mlp)
+        return dict(super().lent_to_heads(), outlier_mlp=self.outlier_mlp)
 
     def prepare_cached_training(self, train_set: Any, cache: Any = None, work_dir: Optional[str] = None,
                                 root_dir: Optional[str] = None) -> np.ndarray:

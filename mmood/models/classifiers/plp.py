@@ -202,7 +202,7 @@ class LinearProbeClassifier(CLIPOODClassifier):
     def lent_to_heads(self) -> dict:
         """``probe``: the trained linear probe (PLP's logit, KNN and Mahalanobis heads read it); ``pseudo_labels``:
         the zero-shot labels of raw features (heads fitted with ``labels='pseudo'``)."""
-        return dict(probe=self.head, pseudo_labels=self.pseudo_labels)
+        return dict(super().lent_to_heads(), probe=self.head, pseudo_labels=self.pseudo_labels)
 
     def pseudo_labels(self, feats: Any, progress: bool = False) -> np.ndarray:
         """Zero-shot argmax ``normalize(x) W t_c`` of (N, D) features of :attr:`feature_kind` (not cached)."""

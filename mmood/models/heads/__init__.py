@@ -42,6 +42,7 @@ from .adaneg_head import AdaNegHead
 from .base import BaseOODHead, Features, HeadContext
 from .clipn_head import CLIPNHead
 from .gen_head import GENHead
+from .linear_view import LinearView, LinearViewHead, build_view
 from .feature_space import SPACES, FittedHead, KNNHead, MahalanobisHead
 from .plp_head import LinearProbeHead, zscore_statistics
 from .logit_head import LogitHead, probe_of, zero_shot_logits
@@ -52,7 +53,8 @@ from .npos_head import NPOSHead
 from .set_level import pair_stream, score_pairs
 
 __all__ = [
-    'BaseOODHead', 'HeadContext', 'Features', 'LogitHead', 'GENHead', 'MCMHead', 'NegLabelHead', 'CSPHead',
+    'BaseOODHead', 'HeadContext', 'Features', 'LogitHead', 'GENHead', 'LinearView', 'LinearViewHead', 'build_view',
+    'MCMHead', 'NegLabelHead', 'CSPHead',
     'AdaNegHead', 'NegRefineHead', 'NPOSHead', 'LinearProbeHead',
     'CLIPNHead', 'FittedHead', 'KNNHead', 'MahalanobisHead', 'SPACES', 'zscore_statistics', 'zero_shot_logits',
     'probe_of', 'score_pairs', 'pair_stream', 'METHODS', 'build_method', 'list_methods', 'build_head', 'MethodError',

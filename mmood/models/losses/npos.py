@@ -440,7 +440,8 @@ class LogitNormLoss(nn.Module):
     """LogitNorm cross-entropy: ``CE(z, y)`` with ``z_i = s_i / ((‖s_i‖₂ + 1e-7)·T)`` (the reference's
     ``CLIP/logitnorm_loss.py``, T = 8).
 
-    Row normalisation cancels any per-batch scale of the logits (tested in ``tests/test_models/test_npos_synthesis.py``): the reference's batch-Frobenius logits and
+    Row normalisation cancels any per-batch scale of the logits (tested in
+    ``tests/test_models/test_npos_synthesis.py``): the reference's batch-Frobenius logits and
     per-row cosine logits give the same loss up to the epsilon.
 
     Args:
