@@ -97,6 +97,9 @@ def score(config: str, checkpoint: Optional[str] = None, methods: Sequence[str] 
             raise
         raise MethodError(f'{err}. With tools/score.py: drop the method, or rename its scores with '
                           f'--method-options NAME.prefix=...') from None
+    if model.scores_need_images:  # before looking for cached features: the clear reason first
+        raise ConfigError(f'{type(model).__name__} scores images, not features (it needs the image tower and the '
+                          f'input image): run tools/test.py {config}; cached features cannot be re-scored')
     model.prepare(work_dir=log_dir, checkpoint=checkpoint)
     cache = CacheStore(cfg.cache_dir)
     model_id = model_identity(model, checkpoint)

@@ -94,6 +94,10 @@ def score_cached_split(model: OODModel, split: Any, batch_size: int, device: Any
     """
     if not isinstance(model, OODModel):
         raise ConfigError(f'{type(model).__name__} is not an OOD model (mmood.models.OODModel)')
+    if model.scores_need_images:
+        raise ConfigError(f'{type(model).__name__} scores images, not features (e.g. ODIN perturbs the input image '
+                          f'with the gradient of the image tower): run tools/test.py CONFIG; cached features cannot '
+                          f'be re-scored')
     kinds = tuple(model.feature_kinds)
     missing = [k for k in kinds if k not in split.kinds]
     if missing:

@@ -26,6 +26,7 @@ declaration                          meaning                                    
 ``cache_dir``                        the shared cache folder (None: no caching)                      ``None``
 ``prepare_before_train``             whether :meth:`prepare` runs before training                    ``True``
 ``steps_per_epoch``                  iterations of one epoch, when the model sets it while preparing ``None``
+``scores_need_images``               whether the scores need the images (ODIN), not cached features  ``False``
 ===================================  ==============================================================  ===============
 
 Methods with a default: :meth:`note_checkpoint`, :meth:`feature_checkpoint`, :meth:`cached_input_checkpoint`,
@@ -57,6 +58,9 @@ class OODModel(metaclass=ABCMeta):
     prepare_before_train: bool = True
     #: iterations of one training epoch, set by a model while it prepares its training (TOE), else None.
     steps_per_epoch: Optional[int] = None
+    #: whether the scores need the images themselves (ODIN's input gradient), so that cached features cannot be
+    #: re-scored: the cached-feature scoring path refuses such a model up front.
+    scores_need_images: bool = False
 
     # ------------------------------------------------------------------ scores
     @property

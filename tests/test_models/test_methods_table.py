@@ -51,13 +51,23 @@ NPOS = ('npos_vitb16_in100', 'npos_vitb16_in1k', 'npos_tiny_digits')
 ZERO_SHOT_VITB16 = ('mcm_vitb16', 'mcm_vitb16_openood', 'glmcm_vitb16', 'glmcm_vitb16_openood', 'neglabel_vitb16',
                     'neglabel_vitb16_openood', 'csp_vitb16', 'csp_vitb16_openood', 'adaneg_vitb16',
                     'adaneg_vitb16_openood', 'negrefine_vitb16', 'clipn_vitb16_cc3m')
+ZERO_SHOT_VITB16 += ('klm_vitb16', 'gradnorm_vitb16', 'odin_vitb16')
 VITB16_LOGITS = {c: 0 for c in ZERO_SHOT_VITB16}
 VITB16_LOGITS.update(npos_vitb16_in100=1, npos_vitb16_in1k=1)
+VITB16_LOGITS.update({f'{m}_vitb16': 0 for m in ('vim', 'she', 'nnguide', 'fdbd')})  # fitted feature-space configs
+VITB16_LOGITS.update({f'{m}_vitb16': 0 for m in ('react', 'ash', 'scale', 'dice')})  # activation shaping configs
 TINY_LOGITS = {c: 0 for c in ('mcm_tiny_digits', 'neglabel_tiny_digits', 'csp_tiny_digits', 'adaneg_tiny_digits',
-                              'negrefine_tiny_digits', 'clipn_tiny_digits')}
+                              'negrefine_tiny_digits', 'clipn_tiny_digits', 'posthoc_tiny_digits',
+                              'odin_tiny_digits')}
 
 #: config head ('<config>:<where>', '/<score>' for one score of a LogitHead) -> the METHODS entry it must equal
 AGREE: Dict[str, str] = {
+    'posthoc_tiny_digits:extra_heads[4]': 'react',
+    'posthoc_tiny_digits:extra_heads[5]': 'ash',
+    'posthoc_tiny_digits:extra_heads[6]': 'scale',
+    'posthoc_tiny_digits:extra_heads[7]': 'dice',
+    'posthoc_tiny_digits:extra_heads[9]': 'she',
+    'posthoc_tiny_digits:extra_heads[11]': 'fdbd',
     **{f'{c}:head': 'mcm' for c in ('mcm_vitb16', 'mcm_vitb16_openood') + NPOS},
     **{f'{c}:head': 'glmcm' for c in ('glmcm_vitb16', 'glmcm_vitb16_openood')},
     **{f'{c}:head': 'neglabel' for c in ('neglabel_vitb16', 'neglabel_vitb16_openood')},
@@ -65,6 +75,11 @@ AGREE: Dict[str, str] = {
     **{f'{c}:head': 'adaneg' for c in ('adaneg_vitb16', 'adaneg_vitb16_openood')},
     'negrefine_vitb16:head': 'negrefine',
     'clipn_vitb16_cc3m:head': 'clipn',
+    **{f'{m}_vitb16:head': m for m in ('vim', 'she', 'nnguide', 'fdbd')},
+    'klm_vitb16:head': 'klm',
+    'gradnorm_vitb16:head': 'gradnorm',
+    'odin_vitb16:head': 'mcm',  # ODINClassifier scores MCM beside ODIN
+    **{f'{m}_vitb16:head': m for m in ('react', 'ash', 'scale', 'dice')},
     **{f'{c}:extra_heads[0]': 'npos_outlier' for c in NPOS},
     **{f'{c}:extra_heads[{i}]/{s}': s for c, i in VITB16_LOGITS.items() for s in BASELINES},
 }
@@ -73,7 +88,25 @@ _TRAINED_SCALE = "the tiny tower's trained logit scale (model.logit_scale=None);
 _TINY_NEGATIVES = 'the negative-label rules scaled to 5 digit classes (groups, pool size, streams, ID-name removal)'
 #: config heads of a METHODS type that differ from every entry on purpose -> why
 DIFFER: Dict[str, str] = {
+    'odin_tiny_digits:head': 'mcm_tiny_digits (tau = 0.1) under ODINClassifier',
+    'posthoc_tiny_digits:extra_heads[1]': "at the tiny tower's trained logit scale",
+    'posthoc_tiny_digits:extra_heads[2]': "at the tiny tower's trained logit scale",
+    'posthoc_tiny_digits:extra_heads[3]': "at the tiny tower's trained logit scale",
+    'posthoc_tiny_digits:extra_heads[8]': "dim = 32 < D = 64 of the tiny tower",
+    'posthoc_tiny_digits:extra_heads[10]': "a bank of 10 % of ~630 images, K = 10",
+    'posthoc_probe_tiny_digits:extra_heads[0]': "the probe view of TOE's probe, scores named probe_*",
+    'posthoc_probe_tiny_digits:extra_heads[1]': "the probe view of TOE's probe, scores named probe_*",
+    'posthoc_probe_tiny_digits:extra_heads[2]': "the probe view of TOE's probe, scores named probe_*",
+    'posthoc_probe_tiny_digits:extra_heads[3]': "the probe view of TOE's probe, scores named probe_*",
+    'posthoc_probe_tiny_digits:extra_heads[4]': "the probe view of TOE's probe, scores named probe_*",
+    'posthoc_probe_tiny_digits:extra_heads[5]': "the probe view of TOE's probe, scores named probe_*",
+    'posthoc_probe_tiny_digits:extra_heads[6]': "the probe view of TOE's probe, scores named probe_*",
+    'posthoc_probe_tiny_digits:extra_heads[7]': "the probe view of TOE's probe, scores named probe_*",
+    'posthoc_probe_tiny_digits:extra_heads[8]': "the probe view of TOE's probe, scores named probe_*",
+    'posthoc_probe_tiny_digits:extra_heads[9]': "the probe view of TOE's probe, scores named probe_*",
+    'posthoc_probe_tiny_digits:extra_heads[10]': "the probe view of TOE's probe, scores named probe_*",
     'mcm_tiny_digits:head': "tau = 0.1, near 1 / the tiny tower's logit scale (~14); MCM's is 1",
+    'posthoc_tiny_digits:head': 'mcm_tiny_digits with an ID-train set for the fitted post-hoc detectors',
     'clipn_tiny_digits:extra_heads[1]': 'MCM at tau = 0.1, as mcm_tiny_digits',
     'clipn_tiny_digits:head': _TRAINED_SCALE,
     **{f'{c}:head': _TINY_NEGATIVES
@@ -94,7 +127,14 @@ NOT_IN_CONFIGS: Dict[str, str] = {
     'plp_mahalanobis': "fitted on a PLP config's probe space",
     'plp_logit_mahalanobis': "fitted on a PLP config's probe logits",
     'gen': 'a post-hoc detector of any config\'s logits: --methods gen (no config of its own yet)',
+    'plp_gen': "GEN of a PLP config's probe logits",
+    'plp_klm': "KL-Matching of a PLP config's probe logits, fitted on its ID-train set",
+    'plp_gradnorm': "GradNorm of a PLP config's probe layer",
+    **{f'plp_{m}': "fitted on the single-layer probe of a PLP / TOE config (view='probe') and its ID-train set: "
+                   f"--methods plp_{m} with its checkpoint" for m in ('vim', 'she', 'nnguide', 'fdbd')},
     'pseudo_msp': "PLP's pseudo-MSP baseline (MCM with PLP's 5 prompts) on a PLP config, whose head is the probe",
+    **{f'plp_{m}': "activation shaping on the single-layer probe of a PLP / TOE config (view='probe'): "
+                   f"--methods plp_{m} with its checkpoint" for m in ('react', 'ash', 'scale', 'dice')},
 }
 
 

@@ -5,11 +5,12 @@ from .plp import FeatureClsDataPreprocessor, LinearProbeClassifier
 from .clipn import CLIPNClassifier
 from .toe import TOEClassifier
 from .npos import NPOSClassifier
+from .odin import ODINClassifier
 from .gpu_decode import GPUDecodeDataPreprocessor, jpeg_decoder, pil_jpeg_decoder
 
 __all__ = [
     'CLIP_MEAN', 'CLIP_STD', 'CLIPOODClassifier', 'clip_data_preprocessor', 'CLIPContrastiveModel',
     'export_open_clip_weights', 'open_clip_state_dict', 'FeatureClsDataPreprocessor', 'LinearProbeClassifier',
     'CLIPNClassifier', 'TOEClassifier', 'NPOSClassifier', 'GPUDecodeDataPreprocessor', 'jpeg_decoder',
-    'pil_jpeg_decoder'
+    'pil_jpeg_decoder', 'ODINClassifier'
 ]

@@ -10,6 +10,12 @@ name                       head config                                          
 ``msp`` ``maxlogit``       ``LogitHead(scores=(name, ))`` on zero-shot logits (scale 100)       no
 ``energy`` ``l1norm``
 ``gen``                    ``GENHead()``: generalized entropy of the zero-shot softmax (γ 0.1, M 100)   no
+``klm`` ``plp_klm``        ``KLMatchingHead()``: KL to class-mean softmax templates (zero-shot / probe)   yes
+``gradnorm``               ``GradNormHead()``: ‖h‖₁ Σ|C·p − 1| (zero-shot h-view; ``plp_gradnorm``: probe)  no
+``react`` ``plp_react``    ``ReActHead()``: energy of min(z, c), c the ID-train 90th percentile   yes
+``ash`` ``plp_ash``        ``ASHHead()``: energy of ASH-B(z), 90 % pruned (variants 'p', 's')     no
+``scale`` ``plp_scale``    ``SCALEHead()``: energy of z · e^r, r = s₁ / s₂ at the 85th percentile  no
+``dice`` ``plp_dice``      ``DICEHead()``: energy with W masked by ID-train contributions (p 90)  yes
 ``mcm``                    ``MCMHead(tau=1)``                                                   no
 ``glmcm``                  ``MCMHead(tau=1, local_weight=0.5)`` (local features)                no
 ``neglabel``               ``NegLabelHead()`` (mined negatives, cached)                         no
@@ -18,6 +24,10 @@ name                       head config                                          
 ``adaneg``                 ``AdaNegHead(templates='adaneg')``: memory, per (ID, OOD set) pair   no
 ``knn``                    ``KNNHead(k=50)``                                                    yes
 ``mahalanobis`` ``rmd``    ``MahalanobisHead(relative=False / True)``                           yes
+``vim`` ``plp_vim``        ``ViMHead()``: energy − α · residual norm outside the top-256 subspace yes
+``she`` ``plp_she``        ``SHEHead()``: ⟨z, μ_ŷ⟩, class means of correct ID-train samples     yes
+``nnguide`` ...            ``NNGuideHead()``: energy × top-100 similarity to a 1 % ID-train bank yes
+``fdbd`` ``plp_fdbd``      ``FDBDHead()``: Σ boundary distances / ‖z − μ‖ (affine logits)        yes
 ``plp_energy`` ...         ``LogitHead(logits='probe')``: the trained probe's logits (PLP)      no
 ``plp_knn``                ``KNNHead`` on the probe's z-scored ``pre_proj``, k=1, exp-cos       yes
 ``plp_mahalanobis``        ``MahalanobisHead`` on z-scored features, pseudo-label classes       yes
@@ -39,10 +49,20 @@ from mmpretrain.registry import MODELS
 from ...utils.errors import UserError
 
 from .adaneg_head import AdaNegHead
+from .ash_head import ASHHead
+from .dice_head import DICEHead
+from .react_head import ReActHead
+from .scale_head import SCALEHead
 from .base import BaseOODHead, Features, HeadContext
 from .clipn_head import CLIPNHead
 from .gen_head import GENHead
+from .gradnorm_head import GradNormHead
+from .klm_head import KLMatchingHead
 from .linear_view import LinearView, LinearViewHead, build_view
+from .vim_head import ViMHead
+from .she_head import SHEHead
+from .nnguide_head import NNGuideHead
+from .fdbd_head import FDBDHead
 from .feature_space import SPACES, FittedHead, KNNHead, MahalanobisHead
 from .plp_head import LinearProbeHead, zscore_statistics
 from .logit_head import LogitHead, probe_of, zero_shot_logits
@@ -54,11 +74,14 @@ from .set_level import pair_stream, score_pairs
 
 __all__ = [
     'BaseOODHead', 'HeadContext', 'Features', 'LogitHead', 'GENHead', 'LinearView', 'LinearViewHead', 'build_view',
+    'ReActHead', 'ASHHead', 'SCALEHead', 'DICEHead',
+    'ViMHead', 'SHEHead', 'NNGuideHead', 'FDBDHead',
     'MCMHead', 'NegLabelHead', 'CSPHead',
     'AdaNegHead', 'NegRefineHead', 'NPOSHead', 'LinearProbeHead',
     'CLIPNHead', 'FittedHead', 'KNNHead', 'MahalanobisHead', 'SPACES', 'zscore_statistics', 'zero_shot_logits',
     'probe_of', 'score_pairs', 'pair_stream', 'METHODS', 'build_method', 'list_methods', 'build_head', 'MethodError',
-    'METHOD_GROUPS', 'expand_methods', 'method_config'
+    'METHOD_GROUPS', 'expand_methods', 'method_config',
+    'KLMatchingHead', 'GradNormHead',
 ]
 
 
@@ -72,6 +95,11 @@ METHODS: Dict[str, dict] = {
     'maxlogit': dict(type='LogitHead', scores=('maxlogit', )),
     'energy': dict(type='LogitHead', scores=('energy', )),
     'gen': dict(type='GENHead'),
+    'plp_gen': dict(type='GENHead', logits='probe', prefix='plp_'),
+    'klm': dict(type='KLMatchingHead'),
+    'plp_klm': dict(type='KLMatchingHead', logits='probe', prefix='plp_'),
+    'gradnorm': dict(type='GradNormHead'),
+    'plp_gradnorm': dict(type='GradNormHead', view='probe', prefix='plp_'),
     'l1norm': dict(type='LogitHead', scores=('l1norm', )),
     'mcm': dict(type='MCMHead'),
     'glmcm': dict(type='MCMHead', local_weight=0.5),
@@ -96,6 +124,22 @@ METHODS: Dict[str, dict] = {
     'pseudo_msp': dict(type='MCMHead', templates='plp5', prefix='pseudo_'),
     'clipn': dict(type='CLIPNHead'),
     'npos_outlier': dict(type='NPOSHead'),
+    'vim': dict(type='ViMHead'),
+    'she': dict(type='SHEHead'),
+    'nnguide': dict(type='NNGuideHead'),
+    'fdbd': dict(type='FDBDHead'),
+    'plp_vim': dict(type='ViMHead', view='probe', prefix='plp_'),
+    'plp_she': dict(type='SHEHead', view='probe', prefix='plp_'),
+    'plp_nnguide': dict(type='NNGuideHead', view='probe', prefix='plp_'),
+    'plp_fdbd': dict(type='FDBDHead', view='probe', prefix='plp_'),
+    'react': dict(type='ReActHead'),
+    'ash': dict(type='ASHHead'),
+    'scale': dict(type='SCALEHead'),
+    'dice': dict(type='DICEHead'),
+    'plp_react': dict(type='ReActHead', view='probe', prefix='plp_'),
+    'plp_ash': dict(type='ASHHead', view='probe', prefix='plp_'),
+    'plp_scale': dict(type='SCALEHead', view='probe', prefix='plp_'),
+    'plp_dice': dict(type='DICEHead', view='probe', prefix='plp_'),
 }
 
 
@@ -103,6 +147,11 @@ METHODS: Dict[str, dict] = {
 #: zero-shot baselines, one table from one feature extraction (``glmcm`` also gives ``mcm`` and ``local_mcm``).
 METHOD_GROUPS: Dict[str, Tuple[str, ...]] = {
     'neglabel_family': ('neglabel', 'csp', 'adaneg', 'negrefine', 'glmcm', 'msp', 'maxlogit', 'energy'),
+    # the classic post-hoc detectors that score cached features (docs/posthoc.md; ODIN needs images: not here)
+    'posthoc': ('msp', 'maxlogit', 'energy', 'gen', 'klm', 'gradnorm', 'react', 'ash', 'scale', 'dice', 'vim', 'she',
+                'nnguide', 'fdbd'),
+    'plp_posthoc': ('plp_msp', 'plp_maxlogit', 'plp_energy', 'plp_gen', 'plp_klm', 'plp_gradnorm', 'plp_react',
+                    'plp_ash', 'plp_scale', 'plp_dice', 'plp_vim', 'plp_she', 'plp_nnguide', 'plp_fdbd'),
 }
 
 
