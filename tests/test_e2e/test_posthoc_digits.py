@@ -1,6 +1,6 @@
 """The classic post-hoc detectors detect unseen digits: every detector of configs/posthoc_tiny_digits.py (the session's
 digits CLIP, zero-shot, the fitted ones on the digits' ID-train half) and ODIN (configs/odin_tiny_digits.py) through
-tools/test.py, one run each.
+tools/test.py, one run each; and the same metrics from 2 processes.
 
 Observed with the session CLIP (10 epochs, seed 0), mean AUROC over digits 5-9 and noise: MSP 82.0, GEN 82.5,
 KL-Matching 80.4, GradNorm 79.1, ReAct 81.7, ViM 93.7, SHE 89.1, NNGuide 84.8, fDBD 85.7, ODIN 80.2; ASH 50.1, SCALE
@@ -10,7 +10,7 @@ pre-projection features, against their premise (docs/posthoc.md), and are only c
 """
 import math
 
-from conftest import REPO, run_tool
+from conftest import REPO, assert_two_processes_agree, run_tool
 
 #: detectors well posed on CLIP zero-shot, with the bound their mean AUROC must exceed
 WELL_POSED = dict(msp=70.0, gen=70.0, klm=70.0, gradnorm=60.0, react=70.0, vim=70.0, she=70.0, nnguide=60.0,
@@ -29,3 +29,11 @@ def test_posthoc_detectors_detect_unseen_digits(digits_clip):
     for name, bound in WELL_POSED.items():
         assert found[name] > bound, (name, found)
     assert all(math.isfinite(found[name]) for name in SIGNED_PREMISE), found
+    # 2 processes give the metrics of 1: every detector, fitted ones included (each rank fits on the cached ID-train
+    # features), and ViM's per-sample scores
+    config = 'posthoc_tiny_digits'
+    assert_two_processes_agree(f'{REPO}/configs/{config}.py',
+                               ['none', '--cache-dir', digits_clip['cache'], '--cfg-options',
+                                f'model.backbone.pretrained={digits_clip["weights"]}'],
+                               str(digits_clip['root'] / config), str(digits_clip['root'] / f'{config}_2'), 'vim',
+                               abs_tol=1e-4)

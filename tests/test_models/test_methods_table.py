@@ -62,6 +62,17 @@ TINY_LOGITS = {c: 0 for c in ('mcm_tiny_digits', 'neglabel_tiny_digits', 'csp_ti
 
 #: config head ('<config>:<where>', '/<score>' for one score of a LogitHead) -> the METHODS entry it must equal
 AGREE: Dict[str, str] = {
+    'gen_plp_vitb16_in1k:extra_heads[0]': 'plp_gen',
+    'klm_plp_vitb16_in1k:extra_heads[0]': 'plp_klm',
+    'gradnorm_plp_vitb16_in1k:extra_heads[0]': 'plp_gradnorm',
+    'react_plp_vitb16_in1k:extra_heads[0]': 'plp_react',
+    'ash_plp_vitb16_in1k:extra_heads[0]': 'plp_ash',
+    'scale_plp_vitb16_in1k:extra_heads[0]': 'plp_scale',
+    'dice_plp_vitb16_in1k:extra_heads[0]': 'plp_dice',
+    'vim_plp_vitb16_in1k:extra_heads[0]': 'plp_vim',
+    'she_plp_vitb16_in1k:extra_heads[0]': 'plp_she',
+    'nnguide_plp_vitb16_in1k:extra_heads[0]': 'plp_nnguide',
+    'fdbd_plp_vitb16_in1k:extra_heads[0]': 'plp_fdbd',
     'posthoc_tiny_digits:extra_heads[4]': 'react',
     'posthoc_tiny_digits:extra_heads[5]': 'ash',
     'posthoc_tiny_digits:extra_heads[6]': 'scale',
@@ -127,14 +138,7 @@ NOT_IN_CONFIGS: Dict[str, str] = {
     'plp_mahalanobis': "fitted on a PLP config's probe space",
     'plp_logit_mahalanobis': "fitted on a PLP config's probe logits",
     'gen': 'a post-hoc detector of any config\'s logits: --methods gen (no config of its own yet)',
-    'plp_gen': "GEN of a PLP config's probe logits",
-    'plp_klm': "KL-Matching of a PLP config's probe logits, fitted on its ID-train set",
-    'plp_gradnorm': "GradNorm of a PLP config's probe layer",
-    **{f'plp_{m}': "fitted on the single-layer probe of a PLP / TOE config (view='probe') and its ID-train set: "
-                   f"--methods plp_{m} with its checkpoint" for m in ('vim', 'she', 'nnguide', 'fdbd')},
     'pseudo_msp': "PLP's pseudo-MSP baseline (MCM with PLP's 5 prompts) on a PLP config, whose head is the probe",
-    **{f'plp_{m}': "activation shaping on the single-layer probe of a PLP / TOE config (view='probe'): "
-                   f"--methods plp_{m} with its checkpoint" for m in ('react', 'ash', 'scale', 'dice')},
 }
 
 
