@@ -4,10 +4,7 @@
 #   python tools/extract_features.py configs/fdbd_vitb16.py --kinds global pre_proj --splits id_train
 #   python tools/test.py configs/fdbd_vitb16.py          (or tools/score.py ... --methods config on cached features)
 _base_ = [
-    './_base_/models/clip_vitb16_mcm.py', './_base_/datasets/imagenet_mos_ood.py',
+    './_base_/models/clip_vitb16_mcm.py', './_base_/datasets/imagenet_mos_ood_fit.py',
     './_base_/default_runtime.py'
 ]
 model = dict(head=dict(_delete_=True, type='FDBDHead'))
-id_train_dataloader = dict(
-    batch_size=256, num_workers='auto',
-    dataset=dict(type='ImageNet', data_root='data/imagenet', split='train', pipeline={{_base_.test_pipeline}}))

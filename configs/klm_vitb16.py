@@ -4,10 +4,7 @@
 # once into the feature cache with the test pipeline.
 #   python tools/test.py configs/klm_vitb16.py --save-features
 #   python tools/score.py configs/klm_vitb16.py --methods config gen    # re-scored from the cached features
-_base_ = ['./mcm_vitb16.py']
+_base_ = ['./_base_/models/clip_vitb16_mcm.py', './_base_/datasets/imagenet_mos_ood_fit.py',
+          './_base_/default_runtime.py']
 
 model = dict(head=dict(_delete_=True, type='KLMatchingHead'))
-# ID-train = ImageNet-1k train (data/imagenet/train/<wnid>/*.JPEG + data/imagenet/meta/train.txt), the test pipeline
-id_train_dataloader = dict(
-    batch_size=256, num_workers='auto',
-    dataset=dict(type='ImageNet', data_root='data/imagenet', split='train', pipeline={{_base_.test_pipeline}}))

@@ -2,11 +2,8 @@
 # of every ID-train pre_proj activation (fitted once; docs/react.md: OpenOOD v1.5 fits c on ID-val).
 # Zero-shot CLIP ViT-B/16 (prompt "a photo of a {}"), ImageNet-1k vs iNaturalist / SUN / Places / Textures; the
 # detector reads pre_proj (ln_post of the CLS token), a signed feature: the post-ReLU premise does not hold.
-_base_ = ['./_base_/models/clip_vitb16.py', './_base_/datasets/imagenet_mos_ood.py', './_base_/default_runtime.py']
+# Fitted on ImageNet-1k train (imagenet_mos_ood_fit.py: the test pipeline, features extracted once into the cache).
+_base_ = ['./_base_/models/clip_vitb16.py', './_base_/datasets/imagenet_mos_ood_fit.py',
+          './_base_/default_runtime.py']
 
 model = dict(head=dict(_delete_=True, type='ReActHead'))
-# The ID-train images the head is fitted on (their pre_proj features, extracted once into the feature cache), with
-# the test pipeline. Layout: data/imagenet/train/<wnid>/*.JPEG (+ data/imagenet/meta/train.txt, optional).
-id_train_dataloader = dict(
-    batch_size=256, num_workers='auto',
-    dataset=dict(type='ImageNet', data_root='data/imagenet', split='train', pipeline={{_base_.test_pipeline}}))

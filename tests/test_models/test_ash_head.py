@@ -4,20 +4,15 @@ refused."""
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_backbone
-from mmpretrain.registry import MODELS
 
 from mmood.models.heads import ASHHead, HeadContext, LinearProbeHead, build_method
 from mmood.scores import ash_score
+from posthoc_cases import tiny_zero_shot
 
 
 @pytest.fixture(scope='module')
 def model():
-    torch.manual_seed(0)
-    m = MODELS.build(dict(type='CLIPOODClassifier', backbone=tiny_backbone(), class_names=['zero', 'one', 'two'],
-                          head=dict(type='MCMHead')))
-    m.prepare()
-    return m
+    return tiny_zero_shot(dict(type='MCMHead'))
 
 
 @pytest.mark.parametrize('variant, q', [('b', 90), ('p', 65), ('s', 70)])

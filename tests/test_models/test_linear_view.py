@@ -2,19 +2,14 @@
 logits, shaping keeps the unshaped normaliser, features are never mutated; the probe view is the probe's last layer."""
 import pytest
 import torch
-from conftest import tiny_backbone
-from mmpretrain.registry import MODELS
 
 from mmood.models.heads import HeadContext, LinearProbeHead, build_view
+from posthoc_cases import tiny_zero_shot
 
 
 @pytest.fixture(scope='module')
 def model():
-    torch.manual_seed(0)
-    m = MODELS.build(dict(type='CLIPOODClassifier', backbone=tiny_backbone(), class_names=['zero', 'one', 'two'],
-                          head=dict(type='MCMHead')))
-    m.prepare()
-    return m
+    return tiny_zero_shot(dict(type='MCMHead'))
 
 
 def test_zero_shot_view_equals_the_classifier(model):

@@ -4,20 +4,15 @@ of range are refused."""
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_backbone
-from mmpretrain.registry import MODELS
 
 from mmood.models.heads import HeadContext, LinearProbeHead, ReActHead, build_method
 from mmood.scores import react_score, react_threshold
+from posthoc_cases import tiny_zero_shot
 
 
 @pytest.fixture(scope='module')
 def model():
-    torch.manual_seed(0)
-    m = MODELS.build(dict(type='CLIPOODClassifier', backbone=tiny_backbone(), class_names=['zero', 'one', 'two'],
-                          head=dict(type='ReActHead', percentile=80)))
-    m.prepare()
-    return m
+    return tiny_zero_shot(dict(type='ReActHead', percentile=80))
 
 
 def zero_shot_parts(model):

@@ -4,20 +4,15 @@ mutated; options out of range are refused."""
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_backbone
-from mmpretrain.registry import MODELS
 
 from mmood.models.heads import HeadContext, LinearProbeHead, SCALEHead, build_method
 from mmood.scores import linear_energy, scale_score, sharpen_ratio
+from posthoc_cases import tiny_zero_shot
 
 
 @pytest.fixture(scope='module')
 def model():
-    torch.manual_seed(0)
-    m = MODELS.build(dict(type='CLIPOODClassifier', backbone=tiny_backbone(), class_names=['zero', 'one', 'two'],
-                          head=dict(type='MCMHead')))
-    m.prepare()
-    return m
+    return tiny_zero_shot(dict(type='MCMHead'))
 
 
 def test_zero_shot_view_equals_the_score_function(model):

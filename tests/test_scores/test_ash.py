@@ -7,17 +7,7 @@ import pytest
 import torch
 
 from mmood.scores import ash_keep_count, ash_score, ash_shape, linear_energy, sharpen_ratio, top_k_stable
-
-Z = torch.tensor([[0.9, 0.1, 0.4, 1.6], [0.2, 1.1, 0.7, 0.05], [0.5, 0.3, 2.2, 0.8]], dtype=torch.float64)
-W = torch.tensor([[0.5, -0.2, 0.1, 0.7], [-0.3, 0.8, 0.4, -0.1], [0.2, 0.1, 0.9, -0.4]], dtype=torch.float64)
-B = torch.tensor([0.1, -0.2, 0.05], dtype=torch.float64)
-Z_EDGE = torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.5, 0.1, 0.2, 1.0], [1.0, 0.3, 0.8, 0.0]], dtype=torch.float64)
-B_EDGE = torch.tensor([0.1, 0.1, 0.05], dtype=torch.float64)
-
-
-def lse(x: np.ndarray) -> np.ndarray:
-    m = x.max(axis=1, keepdims=True)
-    return (m + np.log(np.exp(x - m).sum(axis=1, keepdims=True)))[:, 0]
+from posthoc_cases import lse, B, B_EDGE, W, Z, Z_EDGE
 
 
 def openood_ash(x: np.ndarray, q: float, variant: str) -> np.ndarray:

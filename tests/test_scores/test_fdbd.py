@@ -8,12 +8,7 @@ import pytest
 import torch
 
 from mmood.scores import boundary_norms, fdbd_score, fit_fdbd
-
-Z = torch.tensor([[0.9, 0.1, 0.4, 1.6], [0.2, 1.1, 0.7, 0.05], [0.5, 0.3, 2.2, 0.8]], dtype=torch.float64)
-W = torch.tensor([[0.5, -0.2, 0.1, 0.7], [-0.3, 0.8, 0.4, -0.1], [0.2, 0.1, 0.9, -0.4]], dtype=torch.float64)
-B = torch.tensor([0.1, -0.2, 0.05], dtype=torch.float64)
-F = torch.tensor([[1.0, 0.2, 0.3, 1.2], [0.8, 0.1, 0.5, 0.9], [0.1, 1.2, 0.6, 0.2], [0.3, 0.9, 0.2, 0.1],
-                  [0.2, 0.3, 1.5, 0.4], [0.9, 0.2, 1.1, 0.6]], dtype=torch.float64)
+from posthoc_cases import B, F, W, Z
 
 
 def openood_fdbd(train, test, w, b, distance_as_normalizer=True):

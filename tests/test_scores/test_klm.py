@@ -8,12 +8,7 @@ import torch
 from scipy.stats import entropy
 
 from mmood.scores import klm_fit, klm_score, klm_statistics, klm_templates
-
-Z = torch.tensor([[0.9, 0.1, 0.4, 1.6], [0.2, 1.1, 0.7, 0.05], [0.5, 0.3, 2.2, 0.8]], dtype=torch.float64)
-W = torch.tensor([[0.5, -0.2, 0.1, 0.7], [-0.3, 0.8, 0.4, -0.1], [0.2, 0.1, 0.9, -0.4]], dtype=torch.float64)
-B = torch.tensor([0.1, -0.2, 0.05], dtype=torch.float64)
-FIT = torch.tensor([[1.0, 0.2, 0.3, 1.2], [0.8, 0.1, 0.5, 0.9], [0.1, 1.2, 0.6, 0.2],
-                    [0.3, 0.9, 0.2, 0.1], [0.2, 0.3, 1.5, 0.4], [0.9, 0.2, 1.1, 0.6]], dtype=torch.float64)
+from posthoc_cases import B, F, W, Z
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -41,7 +36,7 @@ def openood_klm(logits: np.ndarray, templates: np.ndarray) -> np.ndarray:
 
 
 def test_vectors():
-    templates = klm_fit(FIT @ W.T + B)
+    templates = klm_fit(F @ W.T + B)
     np.testing.assert_allclose(templates.numpy(), [[0.575883, 0.142549, 0.281568], [0.238162, 0.425161, 0.336677],
                                                    [0.245919, 0.238651, 0.515430]], rtol=1e-5)
     expected = [-0.0840743, -0.00946786, -0.0109218]

@@ -9,12 +9,7 @@ import torch
 from scipy.special import logsumexp
 
 from mmood.scores import nnguide_bank, nnguide_score, nnguide_subset
-
-Z = torch.tensor([[0.9, 0.1, 0.4, 1.6], [0.2, 1.1, 0.7, 0.05], [0.5, 0.3, 2.2, 0.8]], dtype=torch.float64)
-W = torch.tensor([[0.5, -0.2, 0.1, 0.7], [-0.3, 0.8, 0.4, -0.1], [0.2, 0.1, 0.9, -0.4]], dtype=torch.float64)
-B = torch.tensor([0.1, -0.2, 0.05], dtype=torch.float64)
-F = torch.tensor([[1.0, 0.2, 0.3, 1.2], [0.8, 0.1, 0.5, 0.9], [0.1, 1.2, 0.6, 0.2], [0.3, 0.9, 0.2, 0.1],
-                  [0.2, 0.3, 1.5, 0.4], [0.9, 0.2, 1.1, 0.6]], dtype=torch.float64)
+from posthoc_cases import B, F, W, Z
 
 
 def openood_nnguide(bank: np.ndarray, test: np.ndarray, w: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:

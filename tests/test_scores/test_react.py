@@ -7,17 +7,7 @@ import pytest
 import torch
 
 from mmood.scores import linear_energy, react_score, react_shape, react_threshold
-
-Z = torch.tensor([[0.9, 0.1, 0.4, 1.6], [0.2, 1.1, 0.7, 0.05], [0.5, 0.3, 2.2, 0.8]], dtype=torch.float64)
-W = torch.tensor([[0.5, -0.2, 0.1, 0.7], [-0.3, 0.8, 0.4, -0.1], [0.2, 0.1, 0.9, -0.4]], dtype=torch.float64)
-B = torch.tensor([0.1, -0.2, 0.05], dtype=torch.float64)
-F = torch.tensor([[1.0, 0.2, 0.3, 1.2], [0.8, 0.1, 0.5, 0.9], [0.1, 1.2, 0.6, 0.2],
-                  [0.3, 0.9, 0.2, 0.1], [0.2, 0.3, 1.5, 0.4], [0.9, 0.2, 1.1, 0.6]], dtype=torch.float64)
-
-
-def lse(x: np.ndarray) -> np.ndarray:
-    m = x.max(axis=1, keepdims=True)
-    return (m + np.log(np.exp(x - m).sum(axis=1, keepdims=True)))[:, 0]
+from posthoc_cases import lse, B, F, W, Z
 
 
 def openood_react(feats: np.ndarray, w: np.ndarray, b: np.ndarray, id_feats: np.ndarray, q: float) -> np.ndarray:
