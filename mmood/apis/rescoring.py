@@ -13,8 +13,6 @@ import os.path as osp
 import time
 from typing import Any, Dict, Mapping, Optional, Sequence
 
-import numpy as np
-
 __all__ = ['score', 'metric_of_config']
 
 
@@ -57,11 +55,11 @@ def score(config: str, checkpoint: Optional[str] = None, methods: Sequence[str] 
     Returns:
         ``dict(metrics=..., table=ScoredSamples, log_dir=..., paths=...)``.
     """
-    import torch
     from mmengine.logging import MMLogger, print_log
 
     from ..cache import CacheStore
     from ..engine import run_notes
+    from ..engine.fitting import fit_heads_cached
     from ..engine.scoring import method_model_config, reported_scores, score_cached_split
     from ..evaluation import evaluate_samples, summary_lines, write_results
     from ..features import load_eval_split, load_train_set, model_identity
@@ -112,9 +110,8 @@ def score(config: str, checkpoint: Optional[str] = None, methods: Sequence[str] 
         train = load_train_set(cfg, model_id, cache, kinds, again, purpose=', '.join(type(h).__name__ for h in heads),
                                extra_args=extra)
         print_log(f'Fitting {", ".join(type(h).__name__ for h in heads)} on {train.num_samples} cached ID-train '
-                  f'features', logger='current')
-        model.fit_heads({k: torch.from_numpy(np.array(train.feats[k], dtype=np.float32)).to(device) for k in kinds},
-                        torch.from_numpy(np.array(train.labels, dtype=np.int64)).to(device))
+                  f'features, or loading their fitted statistics from the cache', logger='current')
+        fit_heads_cached(model, train, cache, model_id, device)
 
     metric = metric_of_config(cfg)
     table = score_cached_split(model, split, batch_size or cfg.test_dataloader.get('batch_size', 256), device)

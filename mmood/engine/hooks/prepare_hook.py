@@ -3,7 +3,6 @@ import logging
 import os.path as osp
 from typing import Optional
 
-import numpy as np
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmpretrain.registry import HOOKS
@@ -20,7 +19,9 @@ def fit_heads_from_cache(model: OODModel, cfg, checkpoint: Optional[str] = None,
     """Fit the model's heads that need ID-train statistics on the cached features of ``cfg.id_train_dataloader``.
 
     Missing features are extracted first (once, into the feature cache; progress bar; every rank takes part) with
-    the model's frozen tower. Every rank then reads the cache and fits (deterministic), so no broadcast is needed.
+    the model's frozen tower. The fitted statistics are cached too (:func:`~mmood.engine.fitting.fit_heads_cached`):
+    a head fitted before on the same features, with the same options and prompts, is loaded, not fitted. Every rank
+    reads the cache and loads or fits (deterministic), so no broadcast is needed.
 
     Raises:
         ConfigError: no ``id_train_dataloader`` in the config, or no cache directory.
@@ -28,10 +29,9 @@ def fit_heads_from_cache(model: OODModel, cfg, checkpoint: Optional[str] = None,
     heads = model.heads_to_fit()
     if not heads:
         return
-    import torch
-
     from ...cache import CacheStore
     from ...features import find_set_features, model_identity, train_set_source
+    from ..fitting import fit_heads_cached
     from ..loops import ensure_features
     names = ', '.join(type(h).__name__ for h in heads)
     if cfg.get('id_train_dataloader') is None:
@@ -51,11 +51,9 @@ def fit_heads_from_cache(model: OODModel, cfg, checkpoint: Optional[str] = None,
     ensure_features(model, dict(loader.dataset), [source], kinds, cache, model_id, loader.get('batch_size', 64),
                     loader.get('num_workers', 0), dict(made_by=made_by))
     cset = find_set_features(cache, model_id, source, kinds)
-    device = model.id_text.device
-    feats = {k: torch.from_numpy(np.array(cset.feats[k], dtype=np.float32)).to(device) for k in kinds}
-    print_log(f'Fitting {names} on {cset.num_samples} cached ID-train features ({", ".join(kinds)}).',
-              logger='current', level=logging.INFO)
-    model.fit_heads(feats, torch.from_numpy(np.array(cset.labels, dtype=np.int64)).to(device))
+    print_log(f'Fitting {names} on {cset.num_samples} cached ID-train features ({", ".join(kinds)}), or loading '
+              f'their fitted statistics from the cache.', logger='current', level=logging.INFO)
+    fit_heads_cached(model, cset, cache, model_id, model.id_text.device)
 
 
 @HOOKS.register_module()

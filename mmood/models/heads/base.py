@@ -12,7 +12,9 @@ Life cycle (one for every head):
 
 1. ``prepare(ctx)`` -- text-side state from a :class:`HeadContext`: ID prototypes (the classifier's, or the head's
    own ``templates``), mined negatives, a trained probe to read;
-2. ``fit(feats, labels)`` -- only for heads with :attr:`requires_fit` (KNN, Mahalanobis): ID-train statistics;
+2. ``fit(feats, labels)`` -- only for heads with :attr:`requires_fit` (KNN, Mahalanobis): ID-train statistics,
+   the attributes named in :attr:`fit_state_names` (cached by the engine: :meth:`fit_identity`, :meth:`fit_state`,
+   :meth:`load_fit_state`);
 3. ``forward(feats)`` -- ``{name: (B,)}`` for a batch of features (``feats``: kind -> tensor), or, for heads with
    :attr:`set_level`, ``forward(feats)`` on a whole *stream* of samples at once (an ID set followed by one OOD set,
    see :func:`~mmood.models.heads.score_pairs`): the score of a sample may then depend on the other samples.
@@ -20,6 +22,7 @@ Life cycle (one for every head):
 The maths lives in :mod:`mmood.scores` (pure tensor functions); a head holds state and options only.
 """
 import functools
+import hashlib
 import inspect
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -144,6 +147,13 @@ class BaseOODHead(BaseModule):
     fitted: bool = False
     #: the seed of a set-level head's stream order (None: dataset order; see :func:`score_pairs`).
     stream_seed: Optional[int] = None
+    #: the attributes :meth:`fit` sets (tensors, plain numbers, or dicts / lists of them): what :meth:`fit_state`
+    #: returns and :meth:`load_fit_state` restores (the cached fit, :func:`mmood.engine.fitting.fit_heads_cached`).
+    fit_state_names: Tuple[str, ...] = ()
+    #: constructor options that do not change what :meth:`fit` computes (only how the head scores or names its
+    #: scores): left out of :meth:`fit_identity`, so changing them reuses a cached fit. A subclass extends its
+    #: parent's (``BaseOODHead.fit_independent_options + ('chunk_size', )``); when in doubt, leave an option out.
+    fit_independent_options: Tuple[str, ...] = ('prefix', 'init_cfg')
 
     def __init_subclass__(cls, **kwargs):
         """Wrap a subclass's ``__init__`` so that the options of the class being built (its signature's defaults,
@@ -155,9 +165,13 @@ class BaseOODHead(BaseModule):
 
         @functools.wraps(init)
         def checked_init(self, *args, **kw):
-            if type(self).__init__ is checked_init:  # the class being built (not a parent's __init__ via super())
-                check_ranges(type(self).__name__, type(self).option_ranges, type(self).given_options(args, kw))
+            building = type(self).__init__ is checked_init  # the class being built (not a parent's via super())
+            if building:
+                options = type(self).given_options(args, kw)
+                check_ranges(type(self).__name__, type(self).option_ranges, options)
             init(self, *args, **kw)
+            if building:  # the options the head was built with (part of its fit identity)
+                self.__dict__['_build_options'] = options
 
         cls.__init__ = checked_init
 
@@ -255,6 +269,47 @@ class BaseOODHead(BaseModule):
         """Named scores ``{name: (B,)}`` of a batch (or, for :attr:`set_level` heads, of a whole stream)."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ fitted state
+    @property
+    def build_options(self) -> Dict[str, Any]:
+        """The options this head was built with (:meth:`given_options` of its constructor call)."""
+        found = self.__dict__.get('_build_options')
+        return dict(found) if found is not None else type(self).given_options()
+
+    def fit_reads(self) -> Dict[str, Any]:
+        """The prepared state :meth:`fit` reads besides the ID-train features and labels: name -> tensor, number,
+        string, module (its ``state_dict``) or a dict / list of them. The ID prototypes by default; heads that read
+        more (a linear view's ``W``, ``b`` and projection, a probe, a logit scale) add it."""
+        return dict(id_text=self.id_text)
+
+    def fit_identity(self) -> Dict[str, Any]:
+        """What the fit depends on besides the ID-train features (a part of the cached fit's key): the head's class,
+        the options it was built with (less :attr:`fit_independent_options`) and a digest of :meth:`fit_reads`.
+        Call it on a prepared head."""
+        self._check_prepared()
+        options = {k: v for k, v in self.build_options.items() if k not in self.fit_independent_options}
+        return dict(head=type(self).__name__, options=options, reads=state_digest(self.fit_reads()))
+
+    def fit_state(self) -> Dict[str, Any]:
+        """The fitted statistics, ``{name: value}`` of :attr:`fit_state_names` (the objects the head holds)."""
+        if not self.fitted:
+            raise RuntimeError(f'{type(self).__name__}: no fitted state before fit()')
+        return {name: getattr(self, name) for name in self.fit_state_names}
+
+    def load_fit_state(self, state: Mapping[str, Any], device: Optional[Any] = None) -> 'BaseOODHead':
+        """Restore :meth:`fit_state` (tensors moved to ``device``, default the prototypes' device) and mark the head
+        fitted: it then scores exactly as the head whose state it was."""
+        missing = [n for n in self.fit_state_names if n not in state]
+        if not self.fit_state_names:
+            raise KeyError(f'{type(self).__name__} declares no fit_state_names: its fit cannot be restored')
+        if missing:
+            raise KeyError(f'{type(self).__name__}: the fitted state lacks {missing}')
+        device = self.id_text.device if device is None else device
+        for name in self.fit_state_names:
+            setattr(self, name, _to_device(state[name], device))
+        self.fitted = True
+        return self
+
     # ------------------------------------------------------------------ helpers
     def chunked(self, feats: Features, width: int, fn) -> Dict[str, Tensor]:
         """``fn(feats)`` on row chunks of ``feats`` with about :attr:`chunk_elements` / ``width`` rows each, at least
@@ -290,3 +345,39 @@ class BaseOODHead(BaseModule):
         ``check()`` returns ``(lines, problems)`` -- what was found and what a run would stop on -- without encoding
         anything. None by default."""
         return []
+
+
+def _to_device(value: Any, device: Any) -> Any:
+    """``value`` with every tensor in it (nested dicts, lists, tuples) moved to ``device``."""
+    if isinstance(value, Tensor):
+        return value.to(device)
+    if isinstance(value, Mapping):
+        return {k: _to_device(v, device) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_device(v, device) for v in value)
+    return value
+
+
+def tensor_digest(t: Tensor) -> str:
+    """SHA-256 (24 hex digits) of a tensor's dtype, shape and bytes (on any device)."""
+    t = t.detach()
+    h = hashlib.sha256(f'{t.dtype}|{tuple(t.shape)}|'.encode())
+    flat = t.to('cpu').contiguous().reshape(-1)
+    h.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b'')
+    return h.hexdigest()[:24]
+
+
+def state_digest(obj: Any) -> Any:
+    """A JSON-able digest of prepared state: tensors by :func:`tensor_digest`, modules by their ``state_dict``, dicts
+    and lists element-wise, plain values as they are (anything else by its ``repr``)."""
+    if isinstance(obj, Tensor):
+        return tensor_digest(obj)
+    if isinstance(obj, torch.nn.Module):
+        return dict(module=type(obj).__name__, state=state_digest(dict(obj.state_dict())))
+    if isinstance(obj, Mapping):
+        return {str(k): state_digest(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [state_digest(v) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return repr(obj)

@@ -30,6 +30,9 @@ class DICEHead(LinearViewHead):
         init_cfg: mmengine init config.
     """
     requires_fit = True
+    fit_state_names = ('mean', )
+    #: the fit is the mean ``m``; the mask of ``percentile`` is recomputed from it
+    fit_independent_options = LinearViewHead.fit_independent_options + ('percentile', )
     option_ranges = MappingProxyType(dict(
         percentile=Range(ge=0, lt=100, why='a percentile of the contributions; 100 keeps no weight')))
 
@@ -47,6 +50,11 @@ class DICEHead(LinearViewHead):
         self.mean = dice_mean(self._view().features(feats, type(self).__name__))
         self._masked = None
         self.fitted = True
+        return self
+
+    def load_fit_state(self, state, device=None) -> 'DICEHead':
+        super().load_fit_state(state, device)
+        self._masked = None
         return self
 
     def masked_weight(self) -> Tensor:

@@ -32,6 +32,7 @@ class FDBDHead(LinearViewHead):
     """
 
     requires_fit = True
+    fit_state_names = ('stats', )
 
     def __init__(self, distance_as_normalizer: bool = True, view: str = 'zero_shot', templates=None,
                  prefix: str = '', init_cfg: Optional[dict] = None):

@@ -64,6 +64,7 @@ class FittedHead(BaseOODHead):
         init_cfg: mmengine init config.
     """
     requires_fit = True
+    fit_independent_options = BaseOODHead.fit_independent_options + ('chunk_size', )
 
     def __init__(self, feature: str = 'global', space: str = 'feature', labels: str = 'true', prefix: str = '',
                  init_cfg: Optional[dict] = None):
@@ -89,6 +90,10 @@ class FittedHead(BaseOODHead):
             self.pseudo_labels = ctx.lent('pseudo_labels', f'{type(self).__name__}(labels="pseudo")',
                                           'a classifier that computes pseudo-labels (LinearProbeClassifier)')
         return self
+
+    def fit_reads(self) -> Dict:
+        """The prototypes (the classifier's, which its pseudo-labels read) and the probe of a probe space."""
+        return dict(super().fit_reads(), probe=self.__dict__.get('probe'))
 
     def view(self, x: Tensor) -> Tensor:
         """Features of :attr:`feature` in this head's space (no gradient)."""
@@ -132,6 +137,9 @@ class KNNHead(FittedHead):
         **kwargs: ``feature``, ``space``, ``prefix`` (:class:`FittedHead`).
     """
 
+    fit_state_names = ('bank', )
+    #: the bank is the (normalised) features: ``k`` is read by the fit's check only, the rest by scoring
+    fit_independent_options = FittedHead.fit_independent_options + ('form', 'temperature', 'bank_chunk_size')
     option_ranges = MappingProxyType(dict(
         k=Range(ge=1, integer=True, why='a number of neighbours'), temperature=Range(gt=0, why='T divides the cosine'),
         chunk_size=Range(ge=1, integer=True, why='rows per chunk'),
@@ -186,6 +194,9 @@ class MahalanobisHead(FittedHead):
         **kwargs: ``feature``, ``space``, ``labels``, ``prefix`` (:class:`FittedHead`).
     """
 
+    fit_state_names = ('gaussians', )
+    #: the fit keeps the global Gaussian too, so ``relative`` only changes the score
+    fit_independent_options = FittedHead.fit_independent_options + ('relative', )
     option_ranges = MappingProxyType(dict(
         shrinkage=Range(ge=0, why='added to the covariance diagonal'),
         num_classes=Range(ge=1, integer=True, none=True, why='a number of classes'),

@@ -35,6 +35,7 @@ class KLMatchingHead(LogitHead):
     """
 
     requires_fit = True
+    fit_state_names = ('distributions', )
     option_ranges = MappingProxyType(dict(LogitHead.option_ranges,
                                           fit_chunk=Range(ge=1, integer=True, why='rows per chunk of the fit')))
 
@@ -64,6 +65,10 @@ class KLMatchingHead(LogitHead):
         self.distributions = klm_templates(sums, counts)
         self.fitted = True
         return self
+
+    def fit_reads(self) -> Dict:
+        """The prototypes, the logit scale and source, and a probe's state (the logits the templates average)."""
+        return dict(super().fit_reads(), logit_scale=self.logit_scale, logits=self.source, probe=self.probe)
 
     def _scores(self, feats: Features) -> Dict[str, Tensor]:
         if not self.fitted:

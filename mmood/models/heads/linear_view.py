@@ -139,6 +139,12 @@ class LinearViewHead(BaseOODHead):
         self.feature_kinds = (self.view.kind, )
         return self
 
+    def fit_reads(self) -> Dict:
+        """The prototypes and the view: ``W``, ``b``, the projection, the feature kind and a probe's state."""
+        view = self._view()
+        return dict(super().fit_reads(), view=dict(kind=view.kind, weight=view.weight, bias=view.bias,
+                                                   projection=view.projection, probe=view.probe))
+
     def _view(self) -> LinearView:
         self._check_prepared()
         return self.view

@@ -41,6 +41,7 @@ class NNGuideHead(LinearViewHead):
     """
 
     requires_fit = True
+    fit_state_names = ('bank', )
     option_ranges = MappingProxyType(dict(
         LinearViewHead.option_ranges,
         k=Range(ge=1, integer=True, why='a number of neighbours'),

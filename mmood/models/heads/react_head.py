@@ -29,6 +29,7 @@ class ReActHead(LinearViewHead):
         init_cfg: mmengine init config.
     """
     requires_fit = True
+    fit_state_names = ('threshold', )
     option_ranges = MappingProxyType(dict(percentile=Range(ge=0, le=100, why='a percentile of the ID activations')))
 
     def __init__(self, percentile: float = 90.0, view: str = 'zero_shot', templates=None, prefix: str = '',

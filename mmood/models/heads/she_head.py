@@ -34,6 +34,7 @@ class SHEHead(LinearViewHead):
     """
 
     requires_fit = True
+    fit_state_names = ('patterns', )
 
     def __init__(self, metric: str = 'inner_product', view: str = 'zero_shot', templates=None, prefix: str = '',
                  init_cfg: Optional[dict] = None):

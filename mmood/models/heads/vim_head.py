@@ -35,6 +35,7 @@ class ViMHead(LinearViewHead):
     """
 
     requires_fit = True
+    fit_state_names = ('stats', )
     option_ranges = MappingProxyType(dict(LinearViewHead.option_ranges, dim=Range(
         ge=1, integer=True, why='the dimension of the principal subspace (also below the feature dimension)')))
 
