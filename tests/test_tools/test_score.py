@@ -181,3 +181,20 @@ def test_feature_space_methods_need_id_train(run, capsys):
     # the ID-train bank holds the ID test images here: with k = 1 every ID sample finds itself
     knn = result['table'].scores['knn']
     assert knn[:9].min() > knn[9:].max()
+
+
+def test_posthoc_detectors_rescore_like_a_test_run(run, tmp_path):
+    """The post-hoc detectors that need no fit (GEN, GradNorm, ASH, SCALE), added by --methods to the cached features
+    (pre_proj extracted once), give exactly what a test run with the same heads in its config gives from images."""
+    load_tool('extract_features').main([run['config'], '--cache-dir', run['cache'], '--kinds', 'global', 'pre_proj',
+                                        '--no-progress'])
+    methods = ['gen', 'gradnorm', 'ash', 'scale']
+    result = load_tool('score').main([run['config'], '--cache-dir', run['cache'], '--work-dir', run['work'],
+                                      '--methods', *methods, '--no-plots'])
+    config = tmp_path / 'posthoc_heads.py'
+    config.write_text(f"_base_ = ['{run['config']}']\n"
+                      "model = dict(extra_heads=[dict(type='GENHead'), dict(type='GradNormHead'), "
+                      "dict(type='ASHHead'), dict(type='SCALEHead')])\n")
+    metrics = run_tool('test', [str(config), '--work-dir', str(tmp_path / 'work'), '--cache-dir', run['cache']])
+    for name in methods:
+        assert metrics_of(result['metrics'], name) == metrics_of(metrics, name), name
