@@ -54,6 +54,9 @@ ZERO_SHOT_VITB16 = ('mcm_vitb16', 'mcm_vitb16_openood', 'glmcm_vitb16', 'glmcm_v
 ZERO_SHOT_VITB16 += ('klm_vitb16', 'gradnorm_vitb16', 'odin_vitb16')
 VITB16_LOGITS = {c: 0 for c in ZERO_SHOT_VITB16}
 VITB16_LOGITS.update(npos_vitb16_in100=1, npos_vitb16_in1k=1)
+#: the same zero-shot configs on the other CLIP backbones (only the backbone differs)
+OTHER_BACKBONES = tuple(f'{m}_{b}' for m in ('mcm', 'neglabel') for b in ('rn50', 'rn101', 'vitb32', 'vitl14'))
+VITB16_LOGITS.update({c: 0 for c in OTHER_BACKBONES + ('clipn_vitb32_cc3m', )})
 VITB16_LOGITS.update({f'{m}_vitb16': 0 for m in ('vim', 'she', 'nnguide', 'fdbd')})  # fitted feature-space configs
 VITB16_LOGITS.update({f'{m}_vitb16': 0 for m in ('react', 'ash', 'scale', 'dice')})  # activation shaping configs
 TINY_LOGITS = {c: 0 for c in ('mcm_tiny_digits', 'neglabel_tiny_digits', 'csp_tiny_digits', 'adaneg_tiny_digits',
@@ -86,6 +89,8 @@ AGREE: Dict[str, str] = {
     **{f'{c}:head': 'adaneg' for c in ('adaneg_vitb16', 'adaneg_vitb16_openood')},
     'negrefine_vitb16:head': 'negrefine',
     'clipn_vitb16_cc3m:head': 'clipn',
+    'clipn_vitb32_cc3m:head': 'clipn',
+    **{f'{c}:head': c.split('_')[0] for c in OTHER_BACKBONES},
     **{f'{m}_vitb16:head': m for m in ('vim', 'she', 'nnguide', 'fdbd')},
     'klm_vitb16:head': 'klm',
     'gradnorm_vitb16:head': 'gradnorm',
@@ -384,7 +389,7 @@ def test_plp_configs_report_the_plp_logit_methods():
     """The PLP configs' probe head reports ``plp_<score>`` with the temperature of METHODS' ``plp_<score>``
     (``LogitHead(logits='probe')`` on the same probe): the config's and ``--methods plp_energy``'s numbers agree."""
     plp = {k: v for k, v in config_heads().items() if k.startswith('plp_') and k.endswith(':head')}
-    assert len(plp) == 6
+    assert len(plp) == 12  # ImageNet on ten backbones (ViT-B-16 and ViT-L-14 twice), CIFAR-10 and CIFAR-100
     for key, (cfg, ctx) in plp.items():
         _, probe = resolved(cfg, ctx)
         assert probe['prefix'] == 'plp_', key
@@ -451,8 +456,8 @@ def test_agreement_fails_on_mismatching_configs():
     changed = dict(heads, **{'mcm_vitb16:head': (dict(cfg, templates='plp5'), ctx)})
     assert any("'prototypes'" in p for p in agreement_problems(METHODS, changed))
     # a new config head of a METHODS type must be classified
-    new = dict(heads, **{'mcm_vitl14:head': (cfg, ctx)})
-    assert 'mcm_vitl14:head (MCMHead) must be in exactly one of AGREE and DIFFER' in agreement_problems(METHODS, new)
+    new = dict(heads, **{'mcm_rn50x4:head': (cfg, ctx)})
+    assert 'mcm_rn50x4:head (MCMHead) must be in exactly one of AGREE and DIFFER' in agreement_problems(METHODS, new)
     assert any('names no config head' in p for p in agreement_problems(METHODS, heads, agree=dict(AGREE, x='mcm')))
     assert any('drop it from NOT_IN_CONFIGS' in p
                for p in agreement_problems(METHODS, heads, not_in_configs=dict(NOT_IN_CONFIGS, mcm='?')))

@@ -26,7 +26,8 @@ from mmood.models.backbones.weights import GELU, QUICK_GELU
 
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
 #: architectures checked with 2 blocks per tower instead of their full depth (build time)
-REDUCED_DEPTH = {'ViT-L-14': 2, 'ViT-B-32': 2}
+#: model -> (image tower layers, text tower layers) of the reduced copies (the same widths, heads and sizes)
+REDUCED_DEPTH = {'ViT-L-14': (2, 2), 'ViT-B-32': (2, 2), 'RN50': ([1, 1, 1, 1], 2), 'RN101': ([1, 1, 2, 1], 2)}
 TEXTS = ['a photo of a tench.', 'the nice goldfish', 'This is a sandy photo', 'a photo of the digit three']
 
 
@@ -66,7 +67,7 @@ def test_the_walk_finds_the_configs():
     for name in ('neglabel_vitb16.py', 'mcm_vitb16.py', 'glmcm_vitb16_openood.py', 'npos_vitb16_in1k.py',
                  'plp_vitl14_in1k.py', 'toe_word_vitb16_in1k.py', 'toe_caption_vitb16_in1k.py'):
         assert name in configs
-    assert {json.loads(d)['model_name'] for d in DISTINCT} == {'ViT-B-16', 'ViT-B-32', 'ViT-L-14'}
+    assert {json.loads(d)['model_name'] for d in DISTINCT} == {'RN50', 'RN101', 'ViT-B-16', 'ViT-B-32', 'ViT-L-14'}
     assert 'clipn_vitb16_cc3m.py' in {c for c, _, _ in REAL} - configs  # LAION weights: GELU
 
 
@@ -92,9 +93,9 @@ def hub(tmp_path_factory, monkeypatch_module):
     import huggingface_hub.constants
     root = tmp_path_factory.mktemp('openai_parity')
     monkeypatch_module.setattr(huggingface_hub.constants, 'HF_HUB_CACHE', str(root / 'hub'))
-    for name, depth in REDUCED_DEPTH.items():
+    for name, (image_depth, text_depth) in REDUCED_DEPTH.items():
         cfg = open_clip.get_model_config(name)
-        cfg['vision_cfg']['layers'] = cfg['text_cfg']['layers'] = depth
+        cfg['vision_cfg']['layers'], cfg['text_cfg']['layers'] = image_depth, text_depth
         monkeypatch_module.setitem(open_clip.factory._MODEL_CONFIGS, name, cfg)
     refs = {}
 
