@@ -7,17 +7,5 @@
 # Preprocessing: open_clip's val transform at the model's 256 (bicubic short side 256, centre crop 256).
 #   python tools/train.py configs/plp_convnext_large_d_in1k.py  # extracts missing features first, then trains
 #   python tools/test.py configs/plp_convnext_large_d_in1k.py work_dirs/plp_convnext_large_d_in1k/iter_15700.pth
-_base_ = ['./_base_/models/plp_linear_probe.py', './_base_/datasets/plp_imagenet.py']
+_base_ = ['./plp_convnext_base_w_in1k.py']  # the same 256-px pipelines and normalisation
 model = dict(backbone=dict(model_name='convnext_large_d', pretrained='laion2b_s26b_b102k_augreg', activation='gelu'))
-
-# open_clip's val transform at 256: every loader of the base config gets this pipeline
-plp_pipeline = [
-    dict(type='LoadOODImage', imdecode_backend='pillow'),
-    dict(type='ResizeEdge', scale=256, edge='short', backend='pillow', interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=256),
-    dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood')),
-]
-train_dataloader = dict(dataset=dict(pipeline=plp_pipeline))
-id_train_dataloader = dict(dataset=dict(pipeline=plp_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=plp_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=plp_pipeline))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [SRUN_ARGS="..."] \
 #     bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG [CHECKPOINT] [test.py options]
-# MMPretrain's form: one srun task per GPU, each running tools/test.py with --launcher slurm, which takes its rank,
+# MMPretrain's form (tools/slurm_common.sh): one srun task per GPU, each running tools/test.py with --launcher slurm, which takes its rank,
 # world size and master address from srun's SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID and SLURM_NODELIST
 # (MASTER_PORT from the environment, else 29500). The checkpoint may be left out for zero-shot configs.
 set -e
@@ -13,18 +13,5 @@ if [ -z "$4" ] || [ "${4:0:1}" = "-" ]; then
 else
     CHECKPOINT=$4; shift 4
 fi
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-$((GPUS < 8 ? GPUS : 8))}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-DIR=$(cd "$(dirname "$0")" && pwd)
-PYTHONPATH="$DIR/..":$PYTHONPATH \
-srun -p ${PARTITION} \
-    --job-name=${JOB_NAME} \
-    --gres=gpu:${GPUS_PER_NODE} \
-    --ntasks=${GPUS} \
-    --ntasks-per-node=${GPUS_PER_NODE} \
-    --cpus-per-task=${CPUS_PER_TASK} \
-    --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} \
-    python -u "$DIR/test.py" "$CONFIG" "$CHECKPOINT" --launcher="slurm" "$@"
+source "$(dirname "$0")/slurm_common.sh"
+slurm_run test.py "$CONFIG" "$CHECKPOINT" -- "$@"

@@ -88,13 +88,7 @@ def score(config: str, checkpoint: Optional[str] = None, methods: Sequence[str] 
     checkpoint = checkpoint if checkpoint and checkpoint.lower() != 'none' else None
     device = resolve_device(device)
 
-    try:
-        model = build_model(cfg, checkpoint, device)
-    except ConfigError as err:
-        if 'more than one head' not in str(err):
-            raise
-        raise MethodError(f'{err}. With tools/score.py: drop the method, or rename its scores with '
-                          f'--method-options NAME.prefix=...') from None
+    model = build_model(cfg, checkpoint, device)  # method_model_config renamed any method's clashing score names
     if model.scores_need_images:  # before looking for cached features: the clear reason first
         raise ConfigError(f'{type(model).__name__} scores images, not features (it needs the image tower and the '
                           f'input image): run tools/test.py {config}; cached features cannot be re-scored')
