@@ -1,8 +1,9 @@
 """Backbones: the one open_clip wrapper, and CLIPN's "no" text tower built from its model."""
+from .base import BaseOODBackbone
 from .open_clip_backbone import (FEATURE_KINDS, MissingWeightsError, OpenCLIPBackbone, PretrainedMismatchError,
                                  locate_weights, register_model_config, resolve_pretrained)
 from .no_text_tower import NoTextEncoder, NoTextTower, split_official_clipn_state
 
-__all__ = ['FEATURE_KINDS', 'MissingWeightsError', 'PretrainedMismatchError', 'OpenCLIPBackbone',
+__all__ = ['BaseOODBackbone', 'FEATURE_KINDS', 'MissingWeightsError', 'PretrainedMismatchError', 'OpenCLIPBackbone',
            'register_model_config', 'resolve_pretrained', 'locate_weights', 'NoTextTower', 'NoTextEncoder',
            'split_official_clipn_state']

@@ -26,11 +26,11 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
-from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ...cache import file_identity
 from ...utils.errors import ConfigError, UserError
+from .base import BaseOODBackbone
 from .weights import QUICK_GELU, load_openai_weights, openai_format, openai_state_dict, resolve_activation
 
 FEATURE_KINDS = ('global', 'local', 'pre_proj', 'tokens', 'embed')
@@ -185,7 +185,7 @@ def locate_weights(model_name: str, pretrained: Optional[str] = None, activation
 
 
 @MODELS.register_module()
-class OpenCLIPBackbone(BaseModule):
+class OpenCLIPBackbone(BaseOODBackbone):
     """A frozen (by default) open_clip model with the feature views mmood needs.
 
     Args:
@@ -213,6 +213,8 @@ class OpenCLIPBackbone(BaseModule):
             tower out of checkpoints). 0 (default): the whole model is frozen or trainable as ``frozen`` says.
         init_cfg: mmengine init config (unused; weights come from open_clip).
     """
+
+    feature_kinds = FEATURE_KINDS
 
     def __init__(self,
                  model_name: str,
@@ -268,7 +270,6 @@ class OpenCLIPBackbone(BaseModule):
                 raise
             raise PretrainedMismatchError(describe_weights_file(ckpt, model_name, err)) from err
         self.weights_id = file_identity(ckpt) if ckpt else 'random'
-        self.loaded_checkpoint = None  # identity of a checkpoint loaded on top of these weights (load_from)
         self.tokenizer = shared_tokenizer(model_name)
         if frozen:
             self.clip.requires_grad_(False)
@@ -298,21 +299,6 @@ class OpenCLIPBackbone(BaseModule):
         return ident
 
     @property
-    def text_identity(self) -> dict:
-        """What determines the text embeddings: :attr:`identity` plus a checkpoint loaded on top of the weights
-        (see :meth:`note_checkpoint`). Part of every text-cache key."""
-        ident = self.identity
-        ident.pop('trainable_blocks', None)  # the text tower is the same whatever the image side trains
-        if self.loaded_checkpoint:
-            ident['checkpoint'] = self.loaded_checkpoint
-        return ident
-
-    def note_checkpoint(self, path: Optional[str]) -> None:
-        """Record that ``path`` (e.g. the Runner's ``load_from``) was loaded over the open_clip weights, so text
-        caches are keyed by it; ``None`` clears it."""
-        self.loaded_checkpoint = file_identity(path) if path and osp.isfile(path) else (path or None)
-
-    @property
     def embed_dim(self) -> int:
         return int(self.clip.text_projection.shape[1]) if hasattr(self.clip, 'text_projection') and \
             isinstance(self.clip.text_projection, torch.Tensor) else int(self.clip.visual.output_dim)
@@ -322,9 +308,16 @@ class OpenCLIPBackbone(BaseModule):
         return self.clip.logit_scale.exp()
 
     @property
-    def pre_proj_kind(self) -> str:
-        """``'pre_proj'`` when the tower has a separate projection, else ``'post_proj'`` (documented per family)."""
-        return 'pre_proj' if getattr(self.clip.visual, 'proj', None) is not None else 'post_proj'
+    def projection(self) -> Optional[torch.Tensor]:
+        """The image tower's ``proj`` (D_pre, D), detached; None for towers without one (ModifiedResNet, timm
+        towers: their pooled feature is already projected)."""
+        proj = getattr(self.clip.visual, 'proj', None)
+        return proj.detach() if isinstance(proj, torch.Tensor) else None
+
+    def feature_dim(self, kind: str) -> int:
+        if kind == 'pre_proj' and self.projection is None:
+            return int(self.clip.visual.output_dim)
+        return super().feature_dim(kind)
 
     def train(self, mode: bool = True):
         """The frozen part (all of ``clip`` when ``frozen``; the trunk and the text tower with
@@ -552,69 +545,17 @@ class OpenCLIPBackbone(BaseModule):
             z = z @ visual.proj
         return F.normalize(z.float(), dim=-1)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Normalised global image embeddings (B, D)."""
-        return self.extract_image_features(images, ('global', ))['global']
-
     # ------------------------------------------------------------------ text side
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
         return self.tokenizer(list(texts))
 
-    def encode_text(self, texts: Sequence[str], batch_size: int = 256, progress: bool = False,
-                    desc: str = 'encoding text', normalize: bool = True,
-                    encode: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
-        """Encode strings in batches; float32 output on the model's device.
-
-        Args:
-            texts: prompts (already formatted).
-            batch_size: texts per forward.
-            progress: show a tqdm progress bar.
-            desc: progress bar label.
-            normalize: L2-normalise each embedding.
-            encode: the text encoder applied to each batch of tokens (default: the open_clip model's; CLIPN's "no"
-                tower passes its own).
-        """
-        device = next(self.clip.parameters()).device
-        chunks = []
-        starts = range(0, len(texts), batch_size)
-        if progress:
-            from tqdm import tqdm
-            starts = tqdm(starts, desc=desc, unit='batch', total=(len(texts) + batch_size - 1) // batch_size)
-        trainable = not self.frozen and not self.trainable_blocks  # partial fine-tuning freezes the text tower
-        grad = torch.enable_grad() if (trainable and self.training) else torch.no_grad()
-        with grad:
-            for s in starts:
-                tokens = self.tokenize(texts[s:s + batch_size]).to(device)
-                emb = (encode or self.clip.encode_text)(tokens).float()
-                chunks.append(F.normalize(emb, dim=-1) if normalize else emb)
-        if not chunks:
-            return torch.zeros(0, self.embed_dim, device=device)
-        return torch.cat(chunks)
+    def _encode_batch(self, texts: Sequence[str]) -> torch.Tensor:
+        return self.clip.encode_text(self.tokenize(texts).to(self.text_device))
 
     def encode_image(self, images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         """Projected image embeddings; differentiable when the backbone is trainable (CLIP training)."""
         emb = self.clip.encode_image(images.to(self.dtype)).float()
         return F.normalize(emb, dim=-1) if normalize else emb
-
-    def build_text_classifier(self, class_names: Sequence[str], templates: Sequence[str],
-                              batch_size: int = 256, progress: bool = False) -> torch.Tensor:
-        """Class prototypes: the normalised mean of the normalised template embeddings.
-
-        With one template this is just the normalised embedding of ``template.format(name)``.
-        Duplicate class names are kept (and give identical rows).
-
-        Returns:
-            Tensor (K, D), unit rows, float32.
-        """
-        templates = list(templates)
-        if not templates:
-            raise ValueError('At least one prompt template is needed')
-        prompts = [t.format(c) for c in class_names for t in templates]
-        emb = self.encode_text(prompts, batch_size=batch_size, progress=progress, desc='encoding class prompts')
-        emb = emb.view(len(class_names), len(templates), -1)
-        if len(templates) == 1:
-            return emb[:, 0]
-        return F.normalize(emb.mean(dim=1), dim=-1)
 
 
 def list_feature_kinds() -> List[str]:

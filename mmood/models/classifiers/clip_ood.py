@@ -218,9 +218,7 @@ class CLIPOODClassifier(BaseModel, OODModel):
         """``projection``: the image tower's projection P (D_pre, D) from ``pre_proj`` to the text space, or None when
         ``pre_proj`` is already projected (the classifier's zero-shot logits are ``s · unit(z P) T̂ᵀ``; the post-hoc
         detectors that shape ``z`` read it, :class:`~mmood.models.heads.LinearView`)."""
-        visual = self.backbone.clip.visual
-        proj = visual.proj if self.backbone.pre_proj_kind == 'pre_proj' else None
-        return dict(projection=None if proj is None else proj.detach())
+        return dict(projection=self.backbone.projection)
 
     def report_notes(self) -> List[str]:
         """Lines for every report header: duplicate class names (they give identical prototypes)."""
@@ -250,6 +248,7 @@ class CLIPOODClassifier(BaseModel, OODModel):
         self.note_checkpoint(checkpoint)
         if self._prepared and not force:
             return
+        self.check_text_users()
         cache = CacheStore(self.cache_dir) if self.cache_dir else None
         device = next(self.backbone.parameters()).device
 
@@ -257,7 +256,8 @@ class CLIPOODClassifier(BaseModel, OODModel):
             return build_text_classifier_cached(self.backbone, self.class_names, self.templates, cache,
                                                 self.text_batch_size, ensemble=self.ensemble).cpu()
 
-        self.id_text = compute_on_main(encode_id).to(device)
+        self.id_text = compute_on_main(encode_id).to(device) if self.backbone.has_text else \
+            torch.zeros(0, self.backbone.embed_dim, device=device)
         if work_dir:
             os.makedirs(work_dir, exist_ok=True)
         ctx = self._context(work_dir)
@@ -271,6 +271,20 @@ class CLIPOODClassifier(BaseModel, OODModel):
         print_log(f'{type(self).__name__}: {self.num_classes} ID classes, templates {self.templates}, heads '
                   f'{[type(h).__name__ for h in self.heads]}, scores {self.score_names} (primary '
                   f'{self.primary_score})', logger='current', level=logging.INFO)
+
+    #: whether the ID class logits are the zero-shot classifier's (text prototypes); a probe's are not
+    classifies_with_text: bool = True
+
+    def text_users(self) -> List[str]:
+        """What in this model reads the text side: the zero-shot classifier and the heads that need text."""
+        users = [f'{type(self).__name__} (zero-shot class logits)'] if self.classifies_with_text else []
+        return users + [type(h).__name__ for h in self.heads if h.needs_text]
+
+    def check_text_users(self) -> None:
+        """An image-only backbone serves no part that reads text: refuse up front, naming the parts."""
+        users = self.text_users()
+        if users and not self.backbone.has_text:
+            self.backbone.require_text(', '.join(users))
 
     def heads_to_fit(self) -> List[BaseOODHead]:
         """Heads that need ID-train statistics (:meth:`fit_heads`) and do not have them yet."""

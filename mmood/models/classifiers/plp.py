@@ -150,11 +150,17 @@ class LinearProbeClassifier(CLIPOODClassifier):
         self.head.setup(self.feature_dim, self.num_classes)
         self.head.set_projection(self.projection)
         self.train_labels = train_labels
+        self.check_text_users()
         self.loss_module = MODELS.build(loss)
         self.pseudo_label_batch_size = int(pseudo_label_batch_size)
         # samples per class the probe was trained on (saved with the probe; logged and reported at test time)
         self.register_buffer('class_counts', torch.zeros(self.num_classes, dtype=torch.long))
         self.keep_frozen_tower_out_of_checkpoints()
+
+    @property
+    def classifies_with_text(self) -> bool:
+        """The probe classifies; only its pseudo-labels (``train_labels='pseudo'``) come from the text side."""
+        return self.train_labels == 'pseudo'
 
     # ------------------------------------------------------------------ features
     @property
@@ -170,22 +176,18 @@ class LinearProbeClassifier(CLIPOODClassifier):
     @property
     def feature_dim(self) -> int:
         """Width of :attr:`feature_kind` for this backbone (``pre_proj``: before the projection, if any)."""
-        visual = self.backbone.clip.visual
-        proj = getattr(visual, 'proj', None)
         if self.head.project and self.feature_kind != 'pre_proj':
             raise ConfigError(f'A head with project=True reads "pre_proj" features, not {self.feature_kind!r}')
-        if self.feature_kind == 'pre_proj' and isinstance(proj, Tensor) and not self.head.project:
-            return int(proj.shape[0])
+        if self.feature_kind == 'pre_proj' and self.head.project:
+            return self.backbone.embed_dim
         if self.feature_kind in ('pre_proj', 'global'):
-            return int(proj.shape[1]) if isinstance(proj, Tensor) else int(visual.output_dim)
+            return self.backbone.feature_dim(self.feature_kind)
         raise ConfigError(f'A linear probe reads pooled features ("pre_proj" or "global"), not {self.feature_kind!r}')
 
     @property
     def projection(self) -> Optional[Tensor]:
         """``W`` mapping :attr:`feature_kind` to the text space (None when it is already there)."""
-        if self.feature_kind == 'pre_proj' and self.backbone.pre_proj_kind == 'pre_proj':
-            return self.backbone.clip.visual.proj.detach()
-        return None
+        return self.backbone.projection if self.feature_kind == 'pre_proj' else None
 
     def extract_feat(self, inputs: Any) -> Dict[str, Tensor]:
         """Features of a batch: cached feature rows pass through, images go through the frozen tower."""

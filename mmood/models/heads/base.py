@@ -128,6 +128,9 @@ class BaseOODHead(BaseModule):
     feature_kinds: Tuple[str, ...] = ('global', )
     #: whether :meth:`fit` on ID-train features must run before scoring.
     requires_fit: bool = False
+    #: whether the head reads the text side (prototypes, negative labels, pseudo-labels): an image-only backbone
+    #: (:attr:`~mmood.models.backbones.BaseOODBackbone.has_text` False) refuses such a head when it is built.
+    needs_text: bool = True
     #: whether the head scores a whole stream of samples at once (the score of one sample depends on others).
     set_level: bool = False
     #: the largest intermediate a head forms per chunk of rows, in elements (rows x columns; 2**20 float32 = 4 MB,

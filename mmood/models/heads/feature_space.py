@@ -77,6 +77,7 @@ class FittedHead(BaseOODHead):
         self.feature_kinds = (feature, )
         self.space = space
         self.labels = labels
+        self.needs_text = labels == 'pseudo'  # pseudo-labels are the zero-shot argmax; true labels need no text
         self.num_classes = None
         self.pseudo_labels = None
         self.fitted = False

@@ -130,6 +130,7 @@ class LinearViewHead(BaseOODHead):
         if view not in VIEWS:
             raise ConfigError(f'{type(self).__name__}: view must be one of {VIEWS}, got {view!r}')
         self.view_name = view
+        self.needs_text = view == 'zero_shot'
         self.view: Optional[LinearView] = None
         self.feature_kinds = ('pre_proj', )
 

@@ -92,6 +92,7 @@ class LogitHead(BaseOODHead):
         self.temperature = float(temperature)
         self.scale_option = logit_scale
         self.source = logits
+        self.needs_text = logits == 'zero_shot'
         self.probe = None
         if logits == 'probe':
             self.feature_kinds = ('pre_proj', )

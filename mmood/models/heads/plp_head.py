@@ -123,6 +123,7 @@ class LinearProbeHead(BaseOODHead):
                  init_cfg: Optional[dict] = None):
         super().__init__(prefix=prefix, init_cfg=init_cfg)
         self.project = bool(project)
+        self.needs_text = False  # the probe reads image features only (its training labels are the classifier's)
         self.zscore = bool(zscore)
         self.hidden = tuple(int(h) for h in hidden)
         if any(h < 1 for h in self.hidden):
