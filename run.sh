@@ -35,7 +35,7 @@ install() {
 case "${1:-}" in
     test)
         shift
-        installed pytest clip || install test
+        installed pytest clip transformers || install test
         exec "$PY" -m pytest tests -q "$@"
         ;;
     "")

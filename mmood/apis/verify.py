@@ -106,18 +106,19 @@ def list_benchmarks(out: Optional[TextIO] = None) -> int:
 def check_weights(backbone_cfg: Mapping, out: Optional[TextIO] = None) -> bool:
     """Report whether the backbone's weights are available locally (never downloads when offline) and which
     activation they will be built with (a file that does not say and a config that does not either is a problem)."""
-    from ..models.backbones import locate_weights, register_model_config
+    from mmpretrain.registry import MODELS
     out = out or sys.stdout
-    name, pretrained = backbone_cfg.get('model_name'), backbone_cfg.get('pretrained')
+    cfg = dict(backbone_cfg)
+    kind = MODELS.get(cfg.get('type', 'OpenCLIPBackbone'))
+    if kind is None:
+        print(f'weights: unknown backbone type {cfg.get("type")!r}', file=out)
+        return False
     try:
-        if backbone_cfg.get('model_cfg'):
-            register_model_config(name, dict(backbone_cfg['model_cfg']))
-        path, activation, why = locate_weights(name, pretrained, backbone_cfg.get('activation'))
-    except (FileNotFoundError, ValueError) as err:  # MissingWeightsError, an unknown tag, ConfigError
+        line = kind.weights_report(cfg)
+    except (FileNotFoundError, ValueError, ImportError) as err:  # MissingWeightsError, unknown tag, ConfigError
         print(f'weights: {err}', file=out)
         return False
-    print(f'weights: {name} / {pretrained}: {path or "random initialisation"}; activation {activation} ({why})',
-          file=out)
+    print(f'weights: {line}', file=out)
     return True
 
 

@@ -38,9 +38,14 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from ...cache import file_identity
-from ...utils.errors import ConfigError
+from ...utils.errors import ConfigError, UserError
 
-__all__ = ['BaseOODBackbone']
+__all__ = ['BaseOODBackbone', 'MissingWeightsError']
+
+
+class MissingWeightsError(UserError, FileNotFoundError):
+    """Raised when a backbone's weights are neither on disk nor downloadable; the message names the hub repository
+    and file (or URL) to fetch, where to put it and the option to set."""
 
 
 class BaseOODBackbone(BaseModule):
@@ -60,6 +65,18 @@ class BaseOODBackbone(BaseModule):
     def __init__(self, init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.loaded_checkpoint = None  # identity of a checkpoint loaded on top of the weights (load_from)
+
+    # ------------------------------------------------------------------ weights
+    @classmethod
+    def weights_report(cls, cfg: dict) -> str:
+        """Where the weights of the backbone config ``cfg`` are, without building it or downloading anything
+        (``tools/verify_data.py --check-weights``): one line naming the file (or "random initialisation").
+
+        Raises:
+            MissingWeightsError: the weights are not on disk; the message names the hub repository and file.
+            ValueError: the config names an unknown model or tag.
+        """
+        raise NotImplementedError(f'{cls.__name__} does not report its weights')
 
     # ------------------------------------------------------------------ identity
     @property

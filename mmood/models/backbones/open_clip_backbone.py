@@ -30,14 +30,10 @@ from mmpretrain.registry import MODELS
 
 from ...cache import file_identity
 from ...utils.errors import ConfigError, UserError
-from .base import BaseOODBackbone
+from .base import BaseOODBackbone, MissingWeightsError
 from .weights import QUICK_GELU, load_openai_weights, openai_format, openai_state_dict, resolve_activation
 
 FEATURE_KINDS = ('global', 'local', 'pre_proj', 'tokens', 'embed')
-
-
-class MissingWeightsError(UserError, FileNotFoundError):
-    """Raised when the requested CLIP weights are neither on disk nor downloadable."""
 
 
 class PretrainedMismatchError(UserError, ValueError):
@@ -286,6 +282,15 @@ class OpenCLIPBackbone(BaseOODBackbone):
             if self.clip.visual.proj is not None:
                 self.clip.visual.proj.requires_grad_(True)
             self.train(self.training)
+
+    @classmethod
+    def weights_report(cls, cfg: dict) -> str:
+        """The weights file and the activation the config will be built with (:func:`locate_weights`)."""
+        name, pretrained = cfg.get('model_name'), cfg.get('pretrained')
+        if cfg.get('model_cfg'):
+            register_model_config(name, dict(cfg['model_cfg']))
+        path, activation, why = locate_weights(name, pretrained, cfg.get('activation'))
+        return f'{name} / {pretrained}: {path or "random initialisation"}; activation {activation} ({why})'
 
     # ------------------------------------------------------------------ identity
     @property
