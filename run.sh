@@ -3,7 +3,7 @@
 #   bash run.sh                              install if needed, then the main job (below)
 #   bash run.sh test                         install with the test extra if needed, run the test suite
 #   bash run.sh CONFIG [CHECKPOINT] [args]   pass through to tools/test.py
-# Main job: NegLabel (configs/neglabel_vitb16.py) on ImageNet vs iNaturalist/SUN/Places/Textures when the data
+# Main job: NegLabel (configs/neglabel/neglabel_vitb16.py) on ImageNet vs iNaturalist/SUN/Places/Textures when the data
 # under data/ and the CLIP weights are present; otherwise the offline demo (tools/demo.py).
 set -eo pipefail
 cd "$(dirname "$0")"
@@ -40,9 +40,9 @@ case "${1:-}" in
         ;;
     "")
         installed || install ""
-        if "$PY" tools/verify_data.py configs/neglabel_vitb16.py --check-weights --no-decode >/tmp/mmood_ready.$$ 2>&1; then
+        if "$PY" tools/verify_data.py configs/neglabel/neglabel_vitb16.py --check-weights --no-decode >/tmp/mmood_ready.$$ 2>&1; then
             rm -f /tmp/mmood_ready.$$
-            exec "$PY" tools/test.py configs/neglabel_vitb16.py
+            exec "$PY" tools/test.py configs/neglabel/neglabel_vitb16.py
         fi
         echo "[run.sh] The ImageNet benchmark is not ready here (data under data/ and CLIP weights; details:"
         sed 's/^/    /' /tmp/mmood_ready.$$ | tail -n 12

@@ -21,6 +21,20 @@ DefaultScope.get_instance('mmood-tests', scope_name='mmpretrain')
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
+def method_configs(pattern: str = '*.py') -> list:
+    """The shipped configs (``configs/<method>/<name>.py``, one folder per method; not ``configs/_base_``)."""
+    import glob
+    return sorted(p for p in glob.glob(osp.join(REPO, 'configs', '*', pattern))
+                  if osp.basename(osp.dirname(p)) != '_base_')
+
+
+def config_path(name: str) -> str:
+    """The path of the shipped config ``name`` (without ``.py``), in whichever method folder holds it."""
+    found = method_configs(f'{name}.py')
+    assert len(found) == 1, f'config {name}: {found}'
+    return found[0]
+
+
 def _tiny_model():
     """The tiny open_clip tower, written once in configs/_base_/models/clip_tiny.py (the demo's and the tests')."""
     from mmengine.config import Config
@@ -298,7 +312,7 @@ def run_tool(name, argv, paths=(), threads=None):
         return load_tool(name).main([str(a) for a in argv])
 
 
-#: the digits CLIP of the test session: configs/clip_tiny_digits.py shortened to 10 of its 40 epochs, seed 0
+#: the digits CLIP of the test session: configs/clip/clip_tiny_digits.py shortened to 10 of its 40 epochs, seed 0
 DIGITS_EPOCHS = 10
 DIGITS_SHORT_TRAIN = [f'train_cfg.max_epochs={DIGITS_EPOCHS}', f'train_cfg.val_interval={DIGITS_EPOCHS}',
                       f'param_scheduler.1.end={DIGITS_EPOCHS}', f'default_hooks.checkpoint.interval={DIGITS_EPOCHS}',
@@ -311,7 +325,7 @@ def digits_clip(tmp_path_factory):
     (tools/export_clip_weights.py): ``dict(root, cache, weights)``; the digits demo and CLIPN tests share it."""
     root = tmp_path_factory.mktemp('digits_clip')
     cache, train_dir = str(root / 'cache'), str(root / 'train')
-    run_tool('train', [osp.join(REPO, 'configs', 'clip_tiny_digits.py'), '--work-dir', train_dir, '--cache-dir', cache,
+    run_tool('train', [config_path('clip_tiny_digits'), '--work-dir', train_dir, '--cache-dir', cache,
                        '--cfg-options'] + DIGITS_SHORT_TRAIN)
     weights = str(root / 'clip_tiny_digits.pth')
     load_tool('export_clip_weights').main([train_dir, weights])  # a work dir: its last_checkpoint

@@ -3,7 +3,7 @@ import glob
 import os.path as osp
 
 import pytest
-from conftest import REPO, tiny_backbone
+from conftest import REPO, config_path, method_configs, tiny_backbone
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
@@ -11,7 +11,7 @@ from mmood.datasets import BENCHMARKS, resolve_sets
 from mmood.models.heads import build_head
 from mmood.text import resolve_templates
 
-CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '*.py')))
+CONFIGS = method_configs()
 
 
 def test_configs_found():
@@ -44,7 +44,7 @@ def built_head(cfg):
 
 
 def test_reference_parameters():
-    neg = Config.fromfile(osp.join(REPO, 'configs', 'neglabel_vitb16.py'))
+    neg = Config.fromfile(osp.join(REPO, 'configs', 'neglabel', 'neglabel_vitb16.py'))
     h = built_head(neg)
     m = h.mining_cfg
     assert (type(h).__name__, h.tau, h.ngroup, m['percentile'], m['neg_ratio'], m['noun_prompt'], m['adj_prompt']) \
@@ -55,9 +55,9 @@ def test_reference_parameters():
     assert neg.model.backbone.pretrained == 'openai'
     resize = [t for t in neg.test_dataloader.dataset.pipeline if t.type == 'ResizeEdge'][0]
     assert resize.interpolation == 'bilinear' and resize.scale == 224
-    gl = Config.fromfile(osp.join(REPO, 'configs', 'glmcm_vitb16.py'))
+    gl = Config.fromfile(osp.join(REPO, 'configs', 'glmcm', 'glmcm_vitb16.py'))
     assert gl.model.head.local_weight == 0.5 and gl.model.templates == 'mcm'
-    oo = Config.fromfile(osp.join(REPO, 'configs', 'neglabel_vitb16_openood.py'))
+    oo = Config.fromfile(osp.join(REPO, 'configs', 'neglabel', 'neglabel_vitb16_openood.py'))
     groups = {s['name']: s['group'] for s in resolve_sets(oo.test_dataloader.dataset.to_dict())[1]}
     assert groups == {'SSB-hard': 'near', 'NINCO': 'near', 'iNaturalist-v1.5': 'far', 'Textures-v1.5': 'far',
                       'OpenImage-O': 'far'}
@@ -71,7 +71,7 @@ def _resize(cfg):
 
 def test_negative_label_family_parameters():
     """CSP, AdaNeg and NegRefine with the hyper-parameters of each reference's config or script."""
-    csp = Config.fromfile(osp.join(REPO, 'configs', 'csp_vitb16.py'))
+    csp = Config.fromfile(osp.join(REPO, 'configs', 'csp', 'csp_vitb16.py'))
     h = built_head(csp)
     m = h.mining_cfg
     assert (type(h).__name__, h.tau, h.ngroup, m['percentile'], m['neg_ratio'], m['max_sim_cutoff'],
@@ -80,7 +80,7 @@ def test_negative_label_family_parameters():
         ('csp_noun', 'csp_adj', True, 0)
     assert set(m['exclude_files']) == {'noun.person.txt', 'noun.quantity.txt', 'noun.group.txt', 'adj.pert.txt'}
     assert (csp.model.templates, csp.model.ensemble, _resize(csp)) == ('csp_noun', 'raw_mean', ('bilinear', 224))
-    ada = Config.fromfile(osp.join(REPO, 'configs', 'adaneg_vitb16.py'))
+    ada = Config.fromfile(osp.join(REPO, 'configs', 'adaneg', 'adaneg_vitb16.py'))
     h = built_head(ada)
     c, m = h.stream_cfg, h.mining_cfg
     assert (c['gamma'], c['gap'], c['lam'], c['memleng'], c['beta'], h.ngroup, m['num_neg'], h.stream_batch_size,
@@ -93,9 +93,9 @@ def test_negative_label_family_parameters():
     assert (ada.model.templates, _resize(ada), ada.test_dataloader.dataset.pipeline[2].crop_size) == \
         ('adaneg', ('bicubic', 256), 224)
     assert ('ood', 'first_ge') in [tuple(c) for c in ada.test_evaluator.extra_fpr]
-    ada_oo = Config.fromfile(osp.join(REPO, 'configs', 'adaneg_vitb16_openood.py'))
+    ada_oo = Config.fromfile(osp.join(REPO, 'configs', 'adaneg', 'adaneg_vitb16_openood.py'))
     assert ada_oo.test_dataloader.dataset.benchmark == 'openood_v15_imagenet' and _resize(ada_oo)[0] == 'bicubic'
-    neg = Config.fromfile(osp.join(REPO, 'configs', 'negrefine_vitb16.py'))
+    neg = Config.fromfile(osp.join(REPO, 'configs', 'negrefine', 'negrefine_vitb16.py'))
     h = built_head(neg)
     m = h.mining_cfg
     assert (type(h).__name__, h.k_pos, h.k_neg, h.mm_weight, m['percentile'], h.ngroup, h.tau) == \
@@ -115,7 +115,7 @@ def test_negative_label_family_parameters():
 def test_option_dicts_override_only_what_they_name():
     """A config's option dict keeps the head's other defaults: the tiny configs change a few options each."""
     def head(name):
-        return built_head(Config.fromfile(osp.join(REPO, 'configs', f'{name}_tiny_digits.py')))
+        return built_head(Config.fromfile(config_path(f'{name}_tiny_digits')))
 
     csp = head('csp')
     assert (csp.ngroup, csp.seed, csp.mining_cfg['exclude_id_names'], csp.mining_cfg['conjugation']) == \
@@ -153,10 +153,11 @@ def test_benchmark_table_is_the_one_source():
 
 
 def test_clipn_recipe_builds_on_cpu():
-    """configs/clipn_vitb16_cc3m.py holds CLIPN's recipe (xmed-lab/CLIPN src/run.sh); its optimizer builds on CPU with
+    """configs/clipn/clipn_vitb16_cc3m.py holds CLIPN's recipe (xmed-lab/CLIPN src/run.sh); its optimizer builds on CPU
+    with
     OptimWrapper (mmengine's AmpOptimWrapper needs CUDA): AdamW on the no tower only, decay on matrices only."""
     from mmengine.optim import build_optim_wrapper
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'clipn_vitb16_cc3m.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'clipn', 'clipn_vitb16_cc3m.py'))
     m = cfg.model
     assert (m.type, m.backbone.model_name, m.backbone.pretrained) == \
         ('CLIPNClassifier', 'ViT-B-16', 'laion2b_s34b_b88k')
@@ -191,7 +192,7 @@ def test_npos_recipes():
     """NPOS's IN-100 and IN-1k recipes (deeplearning-wisc/npos scripts, NP-*): model, synthesis sizes, schedule in
     iterations computed from epochs, optimizer, data and preprocessing."""
     for name in ('npos_vitb16_in100.py', 'npos_vitb16_in1k.py'):
-        cfg = Config.fromfile(osp.join(REPO, 'configs', name))
+        cfg = Config.fromfile(config_path(name[:-3]))
         m = cfg.model
         assert (m.type, m.backbone.model_name, m.backbone.pretrained, m.backbone.trainable_blocks,
                 m.backbone.frozen) == ('NPOSClassifier', 'ViT-B-16', 'openai', 2, False)
@@ -215,7 +216,7 @@ def test_npos_recipes():
         names = [s['name'] for s in resolve_sets(cfg.test_dataloader.dataset.to_dict())[1]]
         assert names == ['iNaturalist', 'SUN', 'Places', 'Textures']
 
-    in100 = Config.fromfile(osp.join(REPO, 'configs', 'npos_vitb16_in100.py'))
+    in100 = Config.fromfile(osp.join(REPO, 'configs', 'npos', 'npos_vitb16_in100.py'))
     assert (in100.iters_per_epoch, in100.train_dataloader.batch_size) == (159, 800)
     assert (in100.train_cfg.type, in100.train_cfg.max_iters, in100.model.start_iter) == \
         ('CachedFeatureTrainLoop', 20 * 159, 10 * 159)
@@ -232,7 +233,7 @@ def test_npos_recipes():
         wnids = f.read().split()
     assert len(wnids) == 100 and wnids[0] == 'n01986214'
 
-    in1k = Config.fromfile(osp.join(REPO, 'configs', 'npos_vitb16_in1k.py'))
+    in1k = Config.fromfile(osp.join(REPO, 'configs', 'npos', 'npos_vitb16_in1k.py'))
     assert in1k.iters_per_epoch == 1282 and in1k.train_dataloader.batch_size * in1k.num_gpus == 1000
     assert (in1k.train_cfg.type, in1k.train_cfg.max_iters, in1k.model.start_iter) == \
         ('IterBasedTrainLoop', 100 * 1282, 40 * 1282)
@@ -248,11 +249,11 @@ def test_openood_configs_preprocess_as_their_numbers_source():
     bicubic 256 -> centre crop 224."""
     pipelines = set()
     for name in ('neglabel', 'mcm', 'glmcm', 'csp', 'adaneg'):
-        cfg = Config.fromfile(osp.join(REPO, 'configs', f'{name}_vitb16_openood.py'))
+        cfg = Config.fromfile(config_path(f'{name}_vitb16_openood'))
         assert cfg.test_dataloader.dataset.benchmark == 'openood_v15_imagenet'
         (crop, ) = [t for t in cfg.test_dataloader.dataset.pipeline if t.type == 'CenterCrop']
         assert (_resize(cfg), crop.crop_size) == (('bicubic', 256), 224), name
         pipelines.add(repr(cfg.test_dataloader.dataset.pipeline))
     assert len(pipelines) == 1  # one extraction serves them all (tools/score.py)
-    mos = Config.fromfile(osp.join(REPO, 'configs', 'neglabel_vitb16.py'))
+    mos = Config.fromfile(osp.join(REPO, 'configs', 'neglabel', 'neglabel_vitb16.py'))
     assert _resize(mos) == ('bilinear', 224)

@@ -3,7 +3,7 @@
 ``python tools/export_clip_weights.py CHECKPOINT OUT_FILE``
 
 CHECKPOINT is an mmengine checkpoint of a model holding an ``OpenCLIPBackbone`` as ``backbone`` (e.g.
-``CLIPContrastiveModel`` trained with ``configs/clip_tiny_digits.py``; ``work_dirs/<config>/last_checkpoint``
+``CLIPContrastiveModel`` trained with ``configs/clip/clip_tiny_digits.py``; ``work_dirs/<config>/last_checkpoint``
 names the newest). OUT_FILE is a plain open_clip ``state_dict`` for ``model.backbone.pretrained``::
 
     python tools/test.py CONFIG --cfg-options model.backbone.pretrained=OUT_FILE

@@ -76,7 +76,7 @@ def read_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     from ..utils import ConfigError, check_cfg_options
     if not osp.isfile(path):
         raise ConfigError(f'Config file not found: {path} (the configs are under configs/, e.g. '
-                          f'configs/mcm_vitb16.py)')
+                          f'configs/mcm/mcm_vitb16.py)')
     # format_python_code=False: the Runner logs and dumps the config several times, and yapf's formatting of configs
     # with long paths takes seconds each time (5 s per call seen on a generated config); the text stays valid Python
     cfg = Config.fromfile(path, format_python_code=False)

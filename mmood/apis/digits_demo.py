@@ -32,11 +32,11 @@ __all__ = ['demo', 'TRAIN_CONFIG', 'EVAL_CONFIGS', 'TRAINED_CONFIGS', 'weights_k
 
 _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: the tiny CLIP's training config
-TRAIN_CONFIG = 'configs/clip_tiny_digits.py'
+TRAIN_CONFIG = 'configs/clip/clip_tiny_digits.py'
 #: zero-shot configs evaluated on the trained weights
-EVAL_CONFIGS = ('configs/mcm_tiny_digits.py', 'configs/neglabel_tiny_digits.py')
+EVAL_CONFIGS = ('configs/mcm/mcm_tiny_digits.py', 'configs/neglabel/neglabel_tiny_digits.py')
 #: configs that train a part of their own on top of the weights (then tested with that checkpoint)
-TRAINED_CONFIGS = ('configs/clipn_tiny_digits.py', )
+TRAINED_CONFIGS = ('configs/clipn/clipn_tiny_digits.py', )
 GROUP_ROWS = ('near', 'far', 'mean', 'ID')
 
 NOTE = """\
@@ -47,11 +47,11 @@ Scores depend on a 3.4M-parameter model trained for a minute: expect AUROC in th
 
 The real benchmark (CLIP ViT-B/16, ImageNet-1k vs iNaturalist / SUN / Places / Textures):
   data/imagenet/val/*.JPEG + data/imagenet/meta/val.txt  and  data/ood_data/{{iNaturalist,SUN,Places,Textures}}/
-  python tools/test.py configs/neglabel_vitb16.py        (or configs/mcm_vitb16.py)
+  python tools/test.py configs/neglabel/neglabel_vitb16.py        (or configs/mcm/mcm_vitb16.py)
   Weights: open_clip tag 'openai' from the Hugging Face cache, or a local file via
   --cfg-options model.backbone.pretrained=/path/to/ViT-B-16.bin
 Re-run one demo evaluation by hand:
-  python tools/test.py configs/mcm_tiny_digits.py --cfg-options model.backbone.pretrained={weights}"""
+  python tools/test.py configs/mcm/mcm_tiny_digits.py --cfg-options model.backbone.pretrained={weights}"""
 
 
 def _repo_path(path: str, repo_root: str) -> str:

@@ -666,7 +666,7 @@ def reproduce(metafile: str = 'configs/metafile.yml',
     Args:
         metafile: the published numbers (``configs/metafile.yml``; a relative path is looked up from the working
             directory, then the repository).
-        configs: globs on a run's config path, config file name or run name (``'configs/mcm_*'``,
+        configs: globs on a run's config path, config file name or run name (``'configs/mcm/*'``,
             ``'*tiny_digits*'``); None: every run.
         methods: method names (the metafile's ``In Collection``, case-insensitive); None: every method.
         work_dir: each run writes into ``<work_dir>/<run name>/``; the table goes to ``<work_dir>/reproduce.md`` and

@@ -106,10 +106,10 @@ BENCHMARKS: Dict[str, Dict[str, Any]] = {
         id_set=_subset(100, 'val'),
         ood_sets=MOS_FAR_OOD),
     # NPOS's own 100 classes (not MCM's), labels in its order: the 5,000 val images of its wnids, listed (with
-    # those labels) from imagenet/meta/val.txt once -- configs/npos_vitb16_in100.py shows how
+    # those labels) from imagenet/meta/val.txt once -- configs/npos/npos_vitb16_in100.py shows how
     'npos_imagenet100': dict(
         description="ImageNet-100 val with NPOS's classes and label order (its list file: see "
-        'configs/npos_vitb16_in100.py) vs the MOS far-OOD four',
+        'configs/npos/npos_vitb16_in100.py) vs the MOS far-OOD four',
         class_names='txtfiles/npos_imagenet100_classes.txt',
         id_set=dict(name='ImageNet-100', ann_file='imagenet/meta/npos_imagenet100_val.txt', data_prefix='imagenet/val'),
         ood_sets=MOS_FAR_OOD),

@@ -127,7 +127,7 @@ def _hint(state: Dict[str, Any], model_keys: Sequence[str], mismatched: List[Tup
         classes, width = tuple(state['head.fc.weight'].shape)
         if not any(k.startswith('head.fc.') for k in model_keys):
             return (f'This is a PLP linear-probe checkpoint ({classes} classes on {width}-wide features): test it '
-                    f'with a LinearProbeClassifier config (configs/plp_*.py) built on the tower that gave them.')
+                    f'with a LinearProbeClassifier config (configs/plp/plp_*.py) built on the tower that gave them.')
         if mismatched:
             return (f'This probe was trained for {classes} classes on {width}-wide features; the config builds '
                     f'{tuple(dict((k, m) for k, _, m in mismatched).get("head.fc.weight", ()))} (class names, '

@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmood.apis import (apply_cache_dir, apply_common_options, default_cache_dir, load_config, load_runner_config,
                         parse_method_options, raw_cfg_options, resolve_cache_dir)
 
-CONFIG = osp.join(REPO, 'configs', 'mcm_tiny_digits.py')
+CONFIG = osp.join(REPO, 'configs', 'mcm', 'mcm_tiny_digits.py')
 
 
 def test_cache_folder_fills_declared_dataset_caches(tmp_path):

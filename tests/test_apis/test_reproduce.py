@@ -1,6 +1,6 @@
 """tools/analysis_tools/reproduce.py and mmood.apis.reproduce: check, run, compare, resume; the shipped metafile.
 
-The end-to-end test takes the numbers of one tools/test.py run of configs/mcm_tiny_digits.py (the session's digits
+The end-to-end test takes the numbers of one tools/test.py run of configs/mcm/mcm_tiny_digits.py (the session's digits
 CLIP, conftest `digits_clip`) as "published", plus one deliberately wrong number, and lets reproduce run the same
 config again in a subprocess: Δ = 0 within tolerance for the first, outside for the second; a second call reads the
 recorded run instead of running again.
@@ -34,7 +34,7 @@ def _table(work_dir):
 
 def test_reproduce_digits_end_to_end_and_resume(digits_clip, tmp_path, capsys):
     trained = digits_clip
-    config = osp.join(REPO, 'configs', 'mcm_tiny_digits.py')
+    config = osp.join(REPO, 'configs', 'mcm', 'mcm_tiny_digits.py')
     first = str(tmp_path / 'direct')
     run_tool('test', [config, '--work-dir', first, '--cache-dir', trained['cache'], '--cfg-options',
                       f'model.backbone.pretrained={trained["weights"]}'])
@@ -42,7 +42,7 @@ def test_reproduce_digits_end_to_end_and_resume(digits_clip, tmp_path, capsys):
     with open(found) as f:
         metrics = json.load(f)['metrics']
     meta = dict(Defaults=dict(Tolerance=0.5), Models=[dict(
-        Name='mcm_tiny_digits', **{'In Collection': 'MCM'}, Config='configs/mcm_tiny_digits.py',
+        Name='mcm_tiny_digits', **{'In Collection': 'MCM'}, Config='configs/mcm/mcm_tiny_digits.py',
         Results=[dict(Task='OOD Detection', Dataset='digits', Source='a tools/test.py run of this test',
                       Verified=True, Metrics={k: metrics[k] for k in KEYS}),
                  dict(Task='OOD Detection', Dataset='digits', Source='wrong on purpose', Verified=False,

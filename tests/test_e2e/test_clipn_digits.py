@@ -1,6 +1,6 @@
 """CLIPN end to end, offline: the session's digits CLIP (frozen) gets a "no" tower trained on the digits captions
-(configs/clipn_tiny_digits.py through tools/train.py, shortened to 3 epochs of 256 pairs), and tools/test.py with the
-checkpoint detects held-out digits 5-9 and noise with ATD far above chance; CTW, MSP, MaxLogit, Energy and MCM come
+(configs/clipn/clipn_tiny_digits.py through tools/train.py, shortened to 3 epochs of 256 pairs), and tools/test.py with
+the checkpoint detects held-out digits 5-9 and noise with ATD far above chance; CTW, MSP, MaxLogit, Energy and MCM come
 from the same run; 2 gloo processes (tools/dist_test.sh) give the same metrics.
 
 Observed with this schedule (AUROC, %), digits CLIP seed / CLIPN seed 0/0, 0/1, 0/2, 1/0, 2/0:
@@ -16,7 +16,7 @@ import os.path as osp
 import pytest
 from conftest import REPO, assert_two_processes_agree, run_results, run_tool
 
-CONFIG = osp.join(REPO, 'configs', 'clipn_tiny_digits.py')
+CONFIG = osp.join(REPO, 'configs', 'clipn', 'clipn_tiny_digits.py')
 SHORT = ['train_cfg.max_epochs=3', 'param_scheduler.0.end=3', 'train_dataloader.dataset.indices=256']
 MIN_AUROC_DIGITS = 75.0
 MIN_AUROC_NOISE = 65.0

@@ -42,7 +42,7 @@ def _test_args(trained, work_dir):
 
 def test_mcm_detects_unseen_digits_and_matches_ddp(digits_clip):
     trained = digits_clip
-    config = osp.join(REPO, 'configs', 'mcm_tiny_digits.py')
+    config = osp.join(REPO, 'configs', 'mcm', 'mcm_tiny_digits.py')
     root = trained['root']
     single_dir = str(root / 'mcm_single')
     run_tool('test', [config] + _test_args(trained, single_dir))

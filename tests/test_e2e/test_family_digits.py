@@ -12,7 +12,7 @@ import os
 import os.path as osp
 import shutil
 
-from conftest import REPO, run_tool
+from conftest import REPO, config_path, run_tool
 
 #: the slice of txtfiles/neglabel_corpus: small noun files and the first adjectives
 NOUN_FILES = ('noun.Tops.txt', 'noun.motive.txt', 'noun.shape.txt', 'noun.feeling.txt')
@@ -38,7 +38,7 @@ def test_csp_and_adaneg_detect_unseen_digits(digits_clip):
     for method, mining in (('csp', dict(corpus_dir=corpus)), ('adaneg', dict(corpus_dir=corpus, num_neg=200))):
         work = str(digits_clip['root'] / f'{method}_digits')
         config = digits_clip['root'] / f'{method}_slice.py'  # the digits config with its mining options changed
-        config.write_text(f"_base_ = ['{REPO}/configs/{method}_tiny_digits.py']\n"
+        config.write_text(f"_base_ = ['{config_path(f'{method}_tiny_digits')}']\n"
                           f"model = dict(head=dict(mining={mining!r}))\n")
         metrics = run_tool('test', [str(config), '--work-dir', work, '--cache-dir', digits_clip['cache'],
                                     '--cfg-options', f'model.backbone.pretrained={digits_clip["weights"]}'])

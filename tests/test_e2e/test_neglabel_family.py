@@ -5,7 +5,7 @@ import glob
 import os.path as osp
 
 import pytest
-from conftest import REPO, load_tool, make_benchmark, run_tool, tiny_backbone, tiny_pipeline, tiny_weights
+from conftest import REPO, config_path, load_tool, make_benchmark, run_tool, tiny_backbone, tiny_pipeline, tiny_weights
 
 FAMILY = ['neglabel', 'csp', 'adaneg', 'negrefine', 'mcm', 'glmcm', 'msp', 'maxlogit', 'energy']
 
@@ -13,7 +13,7 @@ FAMILY = ['neglabel', 'csp', 'adaneg', 'negrefine', 'mcm', 'glmcm', 'msp', 'maxl
 def write_config(path, base, weights, dataset, head):
     data = {k: v for k, v in dataset.items() if k != 'pipeline'}
     with open(path, 'w') as f:
-        f.write(f'''_base_ = ['{REPO}/configs/{base}']
+        f.write(f'''_base_ = ['{config_path(base[:-3])}']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names=['zero', 'one', 'two'],
              head={head!r})
 test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, pipeline={tiny_pipeline()!r},
@@ -93,14 +93,14 @@ def test_negrefine_config_test_and_score(family):
 
 def test_verify_data_checks_the_text_inputs(tmp_path, capsys):
     tool = load_tool('verify_data')
-    assert tool.main([osp.join(REPO, 'configs', 'negrefine_vitb16.py'), '--no-decode']) == 1  # no images here
+    assert tool.main([config_path('negrefine_vitb16'), '--no-decode']) == 1  # no images here
     out = capsys.readouterr().out
     assert 'selected noun: txtfiles/negrefine/neg_labels_noun.txt: 4998 entries, sha256 8da271ae' in out
     assert 'selected adj: txtfiles/negrefine/neg_labels_adj.txt: 1372 entries, sha256 1bc70a5f' in out
     missing = tmp_path / 'csp_missing_corpus.py'  # a config that changes one mining option of its base's head
-    missing.write_text(f"_base_ = ['{REPO}/configs/csp_vitb16.py']\n"
+    missing.write_text(f"_base_ = ['{REPO}/configs/csp/csp_vitb16.py']\n"
                        f"model = dict(head=dict(mining=dict(corpus_dir='{tmp_path}/none')))\n")
     tool.main([str(missing), '--no-decode'])
     assert 'word corpus folder not found' in capsys.readouterr().out
-    tool.main([osp.join(REPO, 'configs', 'adaneg_vitb16.py'), '--no-decode'])
+    tool.main([osp.join(REPO, 'configs', 'adaneg', 'adaneg_vitb16.py'), '--no-decode'])
     assert 'corpus txtfiles/neglabel_corpus: ' in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""NPOS end to end on the digits demo's tiny CLIP (configs/npos_tiny_digits.py): tools/train.py on cached trunk
+"""NPOS end to end on the digits demo's tiny CLIP (configs/npos/npos_tiny_digits.py): tools/train.py on cached trunk
 tokens fills the queues, starts synthesis at start_iter and lowers the outlier loss; a run killed with no cleanup and
 resumed ends with the weights, queues and synthesis step of an uninterrupted one; tools/test.py detects digits 5-9
 and noise with `mcm` and `outlier`; 2 gloo processes evaluate like 1; 2 gloo ranks training on different batches
@@ -19,7 +19,7 @@ import torch
 from conftest import (REPO, assert_two_processes_agree, gloo_group, kill_and_resume, run_results, run_tool,
                       spawn_with_port, tiny_backbone)
 
-CONFIG = osp.join(REPO, 'configs', 'npos_tiny_digits.py')
+CONFIG = osp.join(REPO, 'configs', 'npos', 'npos_tiny_digits.py')
 ITERS = 400
 START = 100
 MIN_AUROC = {'mcm': 68.0, 'outlier': 60.0}  # over digits 5-9 and noise each

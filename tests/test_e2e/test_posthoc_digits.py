@@ -1,5 +1,7 @@
-"""The classic post-hoc detectors detect unseen digits: every detector of configs/posthoc_tiny_digits.py (the session's
-digits CLIP, zero-shot, the fitted ones on the digits' ID-train half) and ODIN (configs/odin_tiny_digits.py) through
+"""The classic post-hoc detectors detect unseen digits: every detector of configs/posthoc/posthoc_tiny_digits.py (the
+session's
+digits CLIP, zero-shot, the fitted ones on the digits' ID-train half) and ODIN (configs/odin/odin_tiny_digits.py)
+through
 tools/test.py, one run each; and the same metrics from 2 processes.
 
 Observed with the session CLIP (10 epochs, seed 0), mean AUROC over digits 5-9 and noise: MSP 82.0, GEN 82.5,
@@ -10,7 +12,7 @@ pre-projection features, against their premise (docs/posthoc.md), and are only c
 """
 import math
 
-from conftest import REPO, assert_two_processes_agree, run_tool
+from conftest import assert_two_processes_agree, config_path, run_tool
 
 #: detectors well posed on CLIP zero-shot, with the bound their mean AUROC must exceed
 WELL_POSED = dict(msp=70.0, gen=70.0, klm=70.0, gradnorm=60.0, react=70.0, vim=70.0, she=70.0, nnguide=60.0,
@@ -21,7 +23,7 @@ SIGNED_PREMISE = ('ash', 'scale', 'dice')
 def test_posthoc_detectors_detect_unseen_digits(digits_clip):
     found = {}
     for config in ('posthoc_tiny_digits', 'odin_tiny_digits'):
-        metrics = run_tool('test', [f'{REPO}/configs/{config}.py', '--work-dir', str(digits_clip['root'] / config),
+        metrics = run_tool('test', [config_path(config), '--work-dir', str(digits_clip['root'] / config),
                                     '--cache-dir', digits_clip['cache'], '--cfg-options',
                                     f'model.backbone.pretrained={digits_clip["weights"]}'])
         found.update({k.split('/')[0]: v for k, v in metrics.items() if k.endswith('/mean/AUROC')})
@@ -32,7 +34,7 @@ def test_posthoc_detectors_detect_unseen_digits(digits_clip):
     # 2 processes give the metrics of 1: every detector, fitted ones included (each rank fits on the cached ID-train
     # features), and ViM's per-sample scores
     config = 'posthoc_tiny_digits'
-    assert_two_processes_agree(f'{REPO}/configs/{config}.py',
+    assert_two_processes_agree(config_path(config),
                                ['none', '--cache-dir', digits_clip['cache'], '--cfg-options',
                                 f'model.backbone.pretrained={digits_clip["weights"]}'],
                                str(digits_clip['root'] / config), str(digits_clip['root'] / f'{config}_2'), 'vim',

@@ -10,7 +10,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, make_benchmark, make_corpus, run_command, run_tool, tiny_backbone, tiny_weights
+from conftest import config_path, make_benchmark, make_corpus, run_command, run_tool, tiny_backbone, tiny_weights
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmpretrain.registry import DATASETS, MODELS
@@ -46,7 +46,7 @@ def setup(tmp_path_factory):
     configs = {}
     for method, head in (('neglabel', dict(mining=dict(corpus_dir=corpus, neg_ratio=0.3), grouping=dict(ngroup=2))),
                          ('glmcm', dict())):
-        cfg = f'''_base_ = ['{REPO}/configs/{method}_vitb16.py']
+        cfg = f'''_base_ = ['{config_path(f'{method}_vitb16')}']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}),
              class_names=['zero', 'one', 'two'], head=dict(**{head!r}))
 test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{dataset!r}))

@@ -28,7 +28,7 @@ def setup(tmp_path_factory):
     id_train = dict(type='CustomDataset', data_root=osp.join(root, 'bench', 'id'), pipeline=tiny_pipeline())
 
     def config(name, heads=FITTED, templates='mcm'):
-        body = f'''_base_ = ['{REPO}/configs/mcm_vitb16.py']
+        body = f'''_base_ = ['{REPO}/configs/mcm/mcm_vitb16.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names=['zero', 'one', 'two'],
              templates={templates!r}, extra_heads={heads!r})
 test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{dataset!r}))

@@ -24,7 +24,7 @@ def setup(tmp_path_factory):
     dataset = make_benchmark(osp.join(root, 'bench'), n_ood=(4, 5))
     weights = tiny_weights(osp.join(root, 'tiny.pt'))
     id_train = dict(type='CustomDataset', data_root=osp.join(root, 'bench', 'id'), pipeline=tiny_pipeline())
-    body = f'''_base_ = ['{REPO}/configs/mcm_vitb16.py']
+    body = f'''_base_ = ['{REPO}/configs/mcm/mcm_vitb16.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names=['zero', 'one', 'two'],
              head=dict(_delete_=True, type='KNNHead', k=2))
 test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{dataset!r}))

@@ -75,7 +75,7 @@ def test_two_runs_in_one_second_keep_their_own_features(tmp_path):
         weights = _weights(osp.join(root, f'tiny_{name}.pt'), seed)
         config = osp.join(root, f'mcm_tiny_{name}.py')
         with open(config, 'w') as f:
-            f.write(f'''_base_ = ['{REPO}/configs/mcm_vitb16.py']
+            f.write(f'''_base_ = ['{REPO}/configs/mcm/mcm_vitb16.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names=['zero', 'one', 'two'])
 test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{dataset!r}))
 ''')

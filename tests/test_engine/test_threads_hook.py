@@ -1,10 +1,9 @@
 """IntraOpThreadsHook: the run's intra-op thread count, restored afterwards; the digits training configs use it."""
-import glob
 import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import method_configs
 from mmengine.config import Config
 
 from mmood.engine.hooks import IntraOpThreadsHook
@@ -26,7 +25,7 @@ def test_threads_set_for_the_run_and_restored():
             IntraOpThreadsHook(threads=bad)
 
 
-@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(REPO, 'configs', '*_tiny_digits.py'))),
+@pytest.mark.parametrize('path', method_configs('*_tiny_digits.py'),
                          ids=osp.basename)
 def test_every_digits_training_config_fixes_its_threads(path):
     cfg = Config.fromfile(path)

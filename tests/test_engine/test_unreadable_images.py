@@ -24,7 +24,7 @@ def setup(tmp_path_factory):
     weights = tiny_weights(osp.join(root, 'tiny.pt'))
     config = osp.join(root, 'mcm_tiny.py')
     with open(config, 'w') as f:
-        f.write(f'''_base_ = ['{REPO}/configs/mcm_vitb16.py']
+        f.write(f'''_base_ = ['{REPO}/configs/mcm/mcm_vitb16.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names=['zero', 'one', 'two'])
 test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{dataset!r}))
 ''')

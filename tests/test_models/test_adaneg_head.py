@@ -90,7 +90,7 @@ def run(tmp_path_factory, corpus_dir):
     weights = tiny_weights(osp.join(root, 'tiny.pt'))
     config = osp.join(root, 'adaneg_tiny.py')
     with open(config, 'w') as f:
-        f.write(f'''_base_ = ['{REPO}/configs/adaneg_vitb16.py']
+        f.write(f'''_base_ = ['{REPO}/configs/adaneg/adaneg_vitb16.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names=['zero', 'one', 'two'],
              head=dict(mining=dict(corpus_dir={corpus_dir!r}, num_neg=20), grouping=dict(ngroup=2),
                        stream=dict(batch_size=5)))

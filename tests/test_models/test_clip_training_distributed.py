@@ -1,4 +1,4 @@
-"""The digits CLIP (configs/clip_tiny_digits.py) trains the same under 2 processes as under one (the contrastive
+"""The digits CLIP (configs/clip/clip_tiny_digits.py) trains the same under 2 processes as under one (the contrastive
 loss on the global batch, the same captions per sample and epoch) and across an interruption: a run stopped after
 its epoch-1 checkpoint and resumed ends with the weights of an uninterrupted run.
 
@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import REPO, run_command, run_tool
 
-CONFIG = osp.join(REPO, 'configs', 'clip_tiny_digits.py')
+CONFIG = osp.join(REPO, 'configs', 'clip', 'clip_tiny_digits.py')
 SHORT = ['train_cfg.max_epochs=2', 'train_cfg.val_interval=100', 'param_scheduler.0.end=1',
          'param_scheduler.1.begin=1', 'param_scheduler.1.end=2', 'default_hooks.checkpoint.interval=1',
          'default_hooks.checkpoint.max_keep_ckpts=3', 'train_dataloader.dataset.indices=192']

@@ -53,7 +53,7 @@ def write_shards(root):
 
 
 def make_cfg(root, work, weights, dataset, **options):
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'clipn_tiny_digits.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'clipn', 'clipn_tiny_digits.py'))
     cfg.model.backbone.pretrained = weights
     cfg.model.loss.mask_same_class = False  # image-caption data: no class labels
     cfg.work_dir = osp.join(root, work)

@@ -175,10 +175,10 @@ def test_the_base_config_as_its_comment_uses_it(tmp_path):
                if line.startswith('#')]
     start = next(i for i, line in enumerate(comment) if line.startswith('_base_ = '))
     snippet = '\n'.join(comment[start:start + 3]) + '\n'
-    assert snippet.startswith("_base_ = ['./mcm_vitb16.py', './_base_/gpu_decode.py']"), snippet
-    (tmp_path / 'configs' / 'mcm_vitb16_gpu_decode.py').write_text(snippet)
-    cfg = Config.fromfile(str(tmp_path / 'configs' / 'mcm_vitb16_gpu_decode.py'))
-    method = Config.fromfile(osp.join(repo, 'configs', 'mcm_vitb16.py'))
+    assert snippet.startswith("_base_ = ['./mcm_vitb16.py', '../_base_/gpu_decode.py']"), snippet
+    (tmp_path / 'configs' / 'mcm' / 'mcm_vitb16_gpu_decode.py').write_text(snippet)
+    cfg = Config.fromfile(str(tmp_path / 'configs' / 'mcm' / 'mcm_vitb16_gpu_decode.py'))
+    method = Config.fromfile(osp.join(repo, 'configs', 'mcm', 'mcm_vitb16.py'))
     assert [step['type'] for step in cfg.test_dataloader.dataset.pipeline] == ['LoadEncodedImage', 'PackInputs']
     assert cfg.test_dataloader.dataset.pipeline[-1] == method.test_dataloader.dataset.pipeline[-1]
     for key, value in method.test_dataloader.dataset.items():  # the rest of the method's dataset is kept

@@ -38,7 +38,7 @@ from functools import lru_cache
 from typing import Dict, List, Optional
 
 import pytest
-from conftest import REPO
+from conftest import REPO, method_configs
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
@@ -218,7 +218,7 @@ def differences(a: tuple, b: tuple) -> dict:
     return {k: (a[1].get(k), b[1].get(k)) for k in sorted(set(a[1]) | set(b[1])) if a[1].get(k) != b[1].get(k)}
 
 
-CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
+CONFIGS = method_configs()
 
 
 @lru_cache(maxsize=None)
@@ -362,7 +362,7 @@ def restated_in_config(path: str, label: str = None) -> List[str]:
     return [text for _, text in sorted(out)]
 
 
-CONFIG_FILES = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')) +
+CONFIG_FILES = sorted(method_configs() +
                       glob.glob(osp.join(REPO, 'configs', '_base_', '**', '*.py'), recursive=True))
 
 

@@ -98,7 +98,7 @@ def test_options_are_checked():
 
 
 def test_config_builds_the_model():
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'odin_vitb16.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'odin', 'odin_vitb16.py'))
     model_cfg = cfg.model.to_dict()
     assert model_cfg['type'] == 'ODINClassifier' and model_cfg['head']['type'] == 'MCMHead'
     assert cfg.model.backbone.model_name == 'ViT-B-16'

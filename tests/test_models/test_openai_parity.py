@@ -8,7 +8,6 @@ file (``model.backbone.pretrained=<file>``). Image and text embeddings must agre
 the tokens must be equal. The configs are walked, so a new config cannot skip the check; ViT-L/14 and ViT-B/32 are
 checked on copies of their open_clip configs with 2 blocks per tower (widths, heads, patch and image sizes kept).
 """
-import glob
 import json
 import os
 import os.path as osp
@@ -18,13 +17,13 @@ import clip.model
 import open_clip
 import pytest
 import torch
-from conftest import REPO
+from conftest import method_configs
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
 from mmood.models.backbones.weights import GELU, QUICK_GELU
 
-CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
+CONFIGS = method_configs()
 #: architectures checked with 2 blocks per tower instead of their full depth (build time)
 #: model -> (image tower layers, text tower layers) of the reduced copies (the same widths, heads and sizes)
 REDUCED_DEPTH = {'ViT-L-14': (2, 2), 'ViT-B-32': (2, 2), 'RN50': ([1, 1, 1, 1], 2), 'RN101': ([1, 1, 2, 1], 2)}

@@ -93,7 +93,7 @@ def run(tmp_path_factory):
     weights = tiny_weights(osp.join(root, 'tiny.pt'))
     config = osp.join(root, 'pair_tiny.py')
     with open(config, 'w') as f:
-        f.write(f'''_base_ = ['{REPO}/configs/mcm_vitb16.py']
+        f.write(f'''_base_ = ['{REPO}/configs/mcm/mcm_vitb16.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names=['zero', 'one', 'two'],
              extra_heads=[dict(type='PairMeanHead')])
 test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{dataset!r}))

@@ -41,7 +41,7 @@ def fake_cifar(tmp_path, monkeypatch):
     small = [dict(type='ResizeEdge', scale=32, edge='short', backend='pillow', interpolation='bicubic'),
              dict(type='CenterCrop', crop_size=32),
              dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'set_id', 'is_ood'))]
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'plp_vitb16_cifar10.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'plp', 'plp_vitb16_cifar10.py'))
     bench = cfg.test_dataloader.dataset.to_dict()
     assert bench['benchmark'] == 'cifar10'  # the sets come from the benchmark table, rooted at benchmark_root
     bench['benchmark_root'] = str(tmp_path)

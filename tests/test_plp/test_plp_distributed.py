@@ -25,7 +25,7 @@ def setup(tmp_path_factory):
     write_killer(root)
     config = osp.join(root, 'plp_tiny.py')
     with open(config, 'w') as f:
-        f.write(f'''_base_ = ['{REPO}/configs/plp_vitb16_in1k.py']
+        f.write(f'''_base_ = ['{REPO}/configs/plp/plp_vitb16_in1k.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names=['zero', 'one', 'two'])
 train_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{train!r}))
 val_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{bench!r}))

@@ -43,7 +43,7 @@ def build_run(root):
     train = dict(type='CustomDataset', data_root=osp.join(root, 'train'), pipeline=tiny_pipeline())
     config = osp.join(root, 'plp_tiny.py')
     with open(config, 'w') as f:
-        f.write(f'''_base_ = ['{REPO}/configs/plp_vitb16_in1k.py']
+        f.write(f'''_base_ = ['{REPO}/configs/plp/plp_vitb16_in1k.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names={CLASSES!r})
 train_dataloader = dict(batch_size=8, num_workers=0, dataset=dict(_delete_=True, **{train!r}))
 id_train_dataloader = dict(batch_size=8, num_workers=0, dataset=dict(_delete_=True, **{train!r}))

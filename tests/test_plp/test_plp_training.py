@@ -25,7 +25,7 @@ def write_config(root, bench, max_iters=6):
     train = dict(type='CustomDataset', data_root=osp.join(root, 'train'), pipeline=tiny_pipeline())
     config = osp.join(root, 'plp_tiny.py')
     with open(config, 'w') as f:
-        f.write(f'''_base_ = ['{REPO}/configs/plp_vitb16_in1k.py']
+        f.write(f'''_base_ = ['{REPO}/configs/plp/plp_vitb16_in1k.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone()!r}), class_names={CLASSES!r})
 train_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{train!r}))
 val_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{bench!r}))

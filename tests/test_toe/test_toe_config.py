@@ -30,7 +30,7 @@ def run(tmp_path_factory):
     train = dict(type='CustomDataset', data_root=osp.join(root, 'train'), pipeline=tiny_pipeline())
     config = osp.join(root, 'toe_tiny.py')
     with open(config, 'w') as f:
-        f.write(f'''_base_ = ['{REPO}/configs/toe_description_vitb16_in1k.py']
+        f.write(f'''_base_ = ['{REPO}/configs/toe/toe_description_vitb16_in1k.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names={CLASSES!r},
              outliers=dict(source={descriptors!r}))
 train_dataloader = dict(batch_size=6, num_workers=0, dataset=dict(_delete_=True, **{train!r}))

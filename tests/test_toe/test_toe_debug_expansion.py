@@ -1,11 +1,10 @@
 """TOE's ``outliers.debug_expansion`` (the reference's quick start, ``main.py --debug True``): the written list is the
 N word prompts then each one's last word in the four templates, the option is part of the list's recipe (a list
 written without it is refused, never reused), and the ImageNet word configs turn it on."""
-import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO, tiny_backbone
+from conftest import config_path, tiny_backbone
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
@@ -46,7 +45,7 @@ def test_written_list_and_recipe(tmp_path):
 
 @pytest.mark.parametrize('name', ['toe_word_vitb16_in1k', 'toe_word_vitb16_in10', 'toe_word_vitb16_in20'])
 def test_imagenet_word_configs_turn_it_on(name):
-    cfg = Config.fromfile(osp.join(REPO, 'configs', f'{name}.py'))
+    cfg = Config.fromfile(config_path(f'{name}'))
     outliers = dict(cfg.model.outliers)
     assert outliers['level'] == 'word' and outliers['debug_expansion'] is True
     assert set(outliers) <= set(OUTLIER_OPTIONS) and OUTLIER_OPTIONS['debug_expansion'] is False
@@ -56,4 +55,4 @@ def test_imagenet_word_configs_turn_it_on(name):
 
 def test_other_configs_keep_it_off():
     for name in ('toe_word_tiny_digits', 'toe_description_vitb16_in1k', 'toe_caption_vitb16_in1k'):
-        assert Config.fromfile(osp.join(REPO, 'configs', f'{name}.py')).model.outliers.debug_expansion is False
+        assert Config.fromfile(config_path(f'{name}')).model.outliers.debug_expansion is False

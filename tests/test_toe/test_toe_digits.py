@@ -21,7 +21,7 @@ from mmood.features import find_set_features, model_identity, train_set_source
 from mmood.features.runtime import build_model
 from mmood.text import read_outlier_header, read_outlier_list
 
-CONFIG = osp.join(REPO, 'configs', 'toe_word_tiny_digits.py')
+CONFIG = osp.join(REPO, 'configs', 'toe', 'toe_word_tiny_digits.py')
 MAKE_OUTLIERS = 'dataset_converters/make_text_outliers'  # the tool writing the outlier list
 # 40 corpus nouns + the ID name "zero" (removed) -> 40 outliers: 2 batches per epoch (32 + 8), 100 epochs = 200 steps
 ITERS = 200
@@ -174,7 +174,7 @@ def test_make_outliers_description_json_and_reference_npy(trained, tmp_path, cap
 def test_verify_data_checks_the_outlier_inputs(tmp_path, capsys):
     from conftest import load_tool
     tool = load_tool('verify_data')
-    config = osp.join(REPO, 'configs', 'toe_description_vitb16_in1k.py')
+    config = osp.join(REPO, 'configs', 'toe', 'toe_description_vitb16_in1k.py')
     assert tool.main([config, '--no-decode', '--cfg-options', f'model.outliers.source={tmp_path}/none.json']) == 1
     assert 'outlier source not found' in capsys.readouterr().out
     source = tmp_path / 'descriptors.json'
@@ -185,7 +185,7 @@ def test_verify_data_checks_the_outlier_inputs(tmp_path, capsys):
     captions = tmp_path / 'captions.txt'
     captions.write_text('a dog\n\na cat\n')
     np.save(tmp_path / 'index.npy', np.array([0, 3]))
-    caption_config = osp.join(REPO, 'configs', 'toe_caption_vitb16_in1k.py')
+    caption_config = osp.join(REPO, 'configs', 'toe', 'toe_caption_vitb16_in1k.py')
     tool.main([caption_config, '--no-decode', '--cfg-options', f'model.outliers.source={captions}',
                f'model.outliers.index_file={tmp_path}/index.npy'])
     out = capsys.readouterr().out

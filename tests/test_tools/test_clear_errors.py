@@ -19,7 +19,7 @@ def setup(tmp_path_factory):
                        ('adaneg', "dict(_delete_=True, type='AdaNegHead', memory=dict(gamma=1.5))")):
         configs[name] = osp.join(root, f'{name}_tiny.py')
         with open(configs[name], 'w') as f:
-            f.write(f'''_base_ = ['{REPO}/configs/mcm_vitb16.py']
+            f.write(f'''_base_ = ['{REPO}/configs/mcm/mcm_vitb16.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=weights)!r}), class_names=['zero', 'one', 'two'],
              head={head})
 test_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(_delete_=True, **{dataset!r}))

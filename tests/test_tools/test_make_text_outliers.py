@@ -10,7 +10,7 @@ from conftest import REPO, load_tool
 def test_a_config_without_textual_outliers_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         load_tool('dataset_converters/make_text_outliers').main(
-            [osp.join(REPO, 'configs', 'mcm_tiny_digits.py'), '--work-dir', str(tmp_path), '--cache-dir',
+            [osp.join(REPO, 'configs', 'mcm', 'mcm_tiny_digits.py'), '--work-dir', str(tmp_path), '--cache-dir',
              str(tmp_path / 'cache')])
     assert exit_.value.code == 2
     assert 'mcm_tiny_digits.py declares no textual outliers (model.outliers' in capsys.readouterr().err

@@ -2,7 +2,7 @@
 declared by its components (configs, models, heads), never known by a tool.
 
 Every file under ``tools/`` -- its path and its text -- is scanned for the method names, case-insensitively, as whole
-words or as parts of identifiers (``TOEClassifier``, ``configs/mcm_vitb16.py``, ``NegLabelHead``, ``plp5``); the
+words or as parts of identifiers (``TOEClassifier``, ``configs/mcm/mcm_vitb16.py``, ``NegLabelHead``, ``plp5``); the
 benchmark (``tools/analysis_tools/benchmark.py``, which times named methods) and the checkpoint converters of
 published releases (``tools/model_converters/``) aside. The scanner itself is tested on hand-made text, so a method
 name does fail the check.
@@ -51,7 +51,7 @@ def tool_files() -> List[str]:
 
 @pytest.mark.parametrize('text, names', [
     ('model = TOEClassifier(...)', ['toe']),
-    ('python tools/test.py configs/mcm_vitb16.py', ['mcm']),
+    ('python tools/test.py configs/mcm/mcm_vitb16.py', ['mcm']),
     ('head=dict(type="NegLabelHead")', ['neglabel']),
     ('from x import AdaNegHead, NegRefine', ['adaneg', 'negrefine']),
     ('GL-MCM and glmcm', ['mcm', 'glmcm']),

@@ -13,7 +13,7 @@ from mmpretrain.registry import MODELS
 from mmood.cache import file_sha256
 from mmood.utils import check_checkpoint, load_checkpoint_file
 
-CONFIG = osp.join(REPO, 'configs', 'npos_tiny_digits.py')
+CONFIG = osp.join(REPO, 'configs', 'npos', 'npos_tiny_digits.py')
 WIDTH, EMBED, HIDDEN = 64, 32, 32  # the tiny tower's width and embedding size, the outlier MLP's hidden width
 #: one block of OpenAI CLIP's ViT (CLIP_ft keeps them as transformer_resblocks.block<i>): shape, dtype on CUDA
 BLOCK = {

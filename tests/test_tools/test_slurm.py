@@ -91,7 +91,7 @@ def test_slurm_test_runs_on_cpu(tmp_path, monkeypatch):
     monkeypatch.delenv('MASTER_ADDR', raising=False)
     weights = tiny_weights(tmp_path / 'tiny.pt')
     work = str(tmp_path / 'work')
-    out = run_command(['bash', 'tools/slurm_test.sh', 'cpu', 'mcm-digits', 'configs/mcm_tiny_digits.py',
+    out = run_command(['bash', 'tools/slurm_test.sh', 'cpu', 'mcm-digits', 'configs/mcm/mcm_tiny_digits.py',
                        '--work-dir', work, '--cache-dir', str(tmp_path / 'cache'),
                        '--cfg-options', f'model.backbone.pretrained={weights}'],
                       env=dict(PATH=path, GPUS='1', CPUS_PER_TASK='1', OMP_NUM_THREADS='1'), port_env='MASTER_PORT')

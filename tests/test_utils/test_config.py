@@ -7,7 +7,7 @@ from conftest import REPO
 
 from mmood.utils import ConfigError, check_cfg_options, component_options
 
-CONFIG = osp.join(REPO, 'configs', 'neglabel_vitb16.py')
+CONFIG = osp.join(REPO, 'configs', 'neglabel', 'neglabel_vitb16.py')
 
 
 @pytest.fixture(scope='module')

@@ -33,7 +33,7 @@ def test_loader_defaults_only_fill_what_the_config_leaves_open(monkeypatch):
 def test_the_imagenet_configs_use_the_machine():
     from conftest import REPO
     from mmengine.config import Config
-    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'mcm_vitb16.py'))
+    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'mcm', 'mcm_vitb16.py'))
     assert cfg.test_dataloader.num_workers == 'auto' and cfg.test_cfg.type == 'OODTestLoop'
     assert cfg.test_dataloader.batch_size == 256  # the batch size stays the config's
 
@@ -46,7 +46,7 @@ def test_the_test_loop_s_workers_end_with_its_pass(tmp_path):
     dataset = make_benchmark(str(tmp_path / 'bench'))
     config = str(tmp_path / 'mcm_tiny.py')
     with open(config, 'w') as f:
-        f.write(f'''_base_ = ['{REPO}/configs/mcm_vitb16.py']
+        f.write(f'''_base_ = ['{REPO}/configs/mcm/mcm_vitb16.py']
 model = dict(backbone=dict(_delete_=True, **{tiny_backbone(pretrained=tiny_weights(str(tmp_path / 't.pt')))!r}),
              class_names=['zero', 'one', 'two'])
 test_dataloader = dict(batch_size=4, num_workers=2, dataset=dict(_delete_=True, **{dataset!r}))

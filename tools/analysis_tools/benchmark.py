@@ -454,7 +454,8 @@ def part_saving(args, device, loop_rates, rescore_times):
 
 
 # ---------------------------------------------------------------------------------------------- (e) NPOS synthesis
-#: the NPOS recipes (configs/npos_vitb16_in100.py, configs/npos_vitb16_in1k.py): classes, picks P, batch, synthesis
+#: the NPOS recipes (configs/npos/npos_vitb16_in100.py, configs/npos/npos_vitb16_in1k.py): classes, picks P, batch,
+# synthesis
 #: iterations (epochs after start_epoch x iterations per epoch: IN-100 10 x 159, IN-1k 60 x 1282)
 NPOS_RECIPES = (('ImageNet-100', 100, 3, 800, 1590), ('ImageNet-1k', 1000, 1, 1000, 76_920))
 

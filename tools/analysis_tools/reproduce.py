@@ -26,7 +26,7 @@ def parse_args(argv=None):
     parser.add_argument('--metafile', default='configs/metafile.yml', help='published numbers (default %(default)s)')
     parser.add_argument('--configs', nargs='+', metavar='GLOB',
                         help='runs to take: globs on the config path, its file name or the run name, e.g. '
-                        '"configs/<method>_*" "*tiny_digits*" (default: all)')
+                        '"configs/<method>/*" "*tiny_digits*" (default: all)')
     parser.add_argument('--methods', nargs='+', metavar='METHOD',
                         help='runs of these methods only (the metafile\'s "In Collection" names, any case)')
     parser.add_argument('--work-dir', default='work_dirs/reproduce',

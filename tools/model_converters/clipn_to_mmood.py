@@ -15,7 +15,7 @@ keys ``module.``-prefixed, the "no" tower under ``*_no`` keys and ``prompt_no``)
    no tower only and take the frozen towers from ``model.backbone.pretrained``, so they must agree. If they differ,
    ``--export-towers FILE`` writes the checkpoint's towers as open_clip weights to set as
    ``model.backbone.pretrained=FILE``;
-4. writes DST, loadable by ``tools/test.py configs/clipn_vitb16_cc3m.py DST``.
+4. writes DST, loadable by ``tools/test.py configs/clipn/clipn_vitb16_cc3m.py DST``.
 """
 import mmood  # noqa: F401  (first: compat shims before anything imports torchvision)
 

@@ -1,6 +1,6 @@
 """Convert a released CLIP-NPOS checkpoint (deeplearning-wisc/npos) into an mmood ``NPOSClassifier`` checkpoint.
 
-``python tools/model_converters/npos_to_mmood.py SRC DST [--config configs/npos_vitb16_in100.py]
+``python tools/model_converters/npos_to_mmood.py SRC DST [--config configs/npos/npos_vitb16_in100.py]
 [--cfg-options ...]``
 
 ``python tools/model_converters/npos_to_mmood.py MMOOD_CKPT OUT.pt --to-official`` writes the inverse: an mmood
@@ -17,8 +17,8 @@ Released files (README of deeplearning-wisc/npos; Google Drive ids, download e.g
 refused). Then::
 
     python tools/model_converters/npos_to_mmood.py checkpoints/npos/clip_in100.pt \\
-        checkpoints/npos_vitb16_in100.pth --config configs/npos_vitb16_in100.py
-    python tools/test.py configs/npos_vitb16_in100.py checkpoints/npos_vitb16_in100.pth
+        checkpoints/npos_vitb16_in100.pth --config configs/npos/npos_vitb16_in100.py
+    python tools/test.py configs/npos/npos_vitb16_in100.py checkpoints/npos_vitb16_in100.pth
 
 Layout of a released file (``CLIP_based/OOD/CLIP/CLIP_ft.py``: ``torch.save(net.state_dict())``, keys prefixed
 ``module.`` when trained under DataParallel with more than one GPU, as the released runs were; the fine-tuned
@@ -75,7 +75,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='mmood: convert a released CLIP-NPOS checkpoint')
     parser.add_argument('src', help='released checkpoint (a state_dict saved by the reference\'s train_npos.py)')
     parser.add_argument('dst', help='mmood checkpoint to write (.pth)')
-    parser.add_argument('--config', default='configs/npos_vitb16_in100.py',
+    parser.add_argument('--config', default='configs/npos/npos_vitb16_in100.py',
                         help='the NPOS config the checkpoint is tested with (its tower and class count)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     parser.add_argument('--to-official', action='store_true',

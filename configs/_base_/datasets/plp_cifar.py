@@ -31,7 +31,7 @@ num_train_images = 50000
 train_batch_size = 256
 max_iters = -(-num_train_images // train_batch_size) * 100
 
-# The loaders default to CIFAR-10 as ID (configs/plp_vitb16_cifar100.py swaps the datasets).
+# The loaders default to CIFAR-10 as ID (configs/plp/plp_vitb16_cifar100.py swaps the datasets).
 train_dataloader = dict(batch_size=train_batch_size, num_workers='auto',
                         sampler=dict(type='DefaultSampler', shuffle=True), dataset=cifar10_train)
 id_train_dataloader = dict(batch_size=256, num_workers='auto', dataset=cifar10_train)  # tools/score.py's fitted banks

@@ -58,7 +58,7 @@ def describe_weights_file(path: str, model_name: str, err: Exception) -> str:
                        'or pass the checkpoint itself as the CHECKPOINT argument of tools/test.py.')
     if 'head.fc.weight' in state:
         return head + ('it is a PLP linear-probe checkpoint, not CLIP weights: pass it as the CHECKPOINT argument '
-                       'of a configs/plp_*.py run.')
+                       'of a configs/plp/plp_*.py run.')
     if any(k.startswith(('text_model.', 'vision_model.')) for k in keys):
         return head + ('it is a Hugging Face transformers CLIPModel file (keys text_model.* / vision_model.*), which '
                        'open_clip does not load. Use the open_clip weights of the same model instead (for OpenAI\'s: '

@@ -60,7 +60,7 @@ class CLIPNHead(BaseOODHead):
         no_text = ctx.extra.get('no_text')
         if no_text is None:
             raise ConfigError('CLIPNHead scores the "no" prototypes of a CLIPN model: use it in a CLIPNClassifier '
-                              'config (configs/clipn_*.py), e.g. tools/score.py configs/clipn_vitb16_cc3m.py '
+                              'config (configs/clipn/*.py), e.g. tools/score.py configs/clipn/clipn_vitb16_cc3m.py '
                               'CHECKPOINT --methods config.')
         if tuple(no_text.shape) != tuple(self.id_text.shape):
             raise ConfigError(f'CLIPNHead: "no" prototypes {tuple(no_text.shape)} do not match the yes prototypes '

@@ -49,7 +49,7 @@ def check_logit_scores(scores: Sequence[str], who: str) -> tuple:
 
 def probe_of(ctx: HeadContext, who: str):
     """The trained linear probe of the context's classifier (PLP), or a clear error."""
-    head = ctx.lent('probe', who, 'a LinearProbeClassifier config (e.g. configs/plp_vitb16_in1k.py) with its '
+    head = ctx.lent('probe', who, 'a LinearProbeClassifier config (e.g. configs/plp/plp_vitb16_in1k.py) with its '
                     'checkpoint: tools/score.py CONFIG CHECKPOINT ...')
     if not bool(head.stats_ready):
         raise ConfigError(f'{who}: the linear probe is untrained; pass the checkpoint written by tools/train.py '

@@ -231,7 +231,7 @@ class CSPHead(NegLabelHead):
     Only the ``mining`` defaults differ from :class:`NegLabelHead` (:data:`CSP_MINING`: CSP's templates, raw-mean
     ensembles, exclusions, conjugation and cut-off); 0.95 quantile, 15 % of each part kept, 100 groups and tau 0.01
     as NegLabel. The classifier's ID prototypes should use ``templates='csp_noun'`` and ``ensemble='raw_mean'``
-    (``configs/csp_vitb16.py``). Options: :class:`NegLabelHead`'s.
+    (``configs/csp/csp_vitb16.py``). Options: :class:`NegLabelHead`'s.
     """
     score_name = 'csp'
     option_groups = MappingProxyType(dict(NegLabelHead.option_groups,

@@ -13,7 +13,7 @@ own order (not the grouped, tail-dropped matrix);
 ``e_{p and n}`` is the raw-mean embedding of the composite text ``"{p} and {n}"`` under CSP's 8 noun templates.
 Scores (higher = more ID): ``negrefine`` (S), ``negrefine_nl`` (S_nl) and ``negrefine_mm`` (S_mm).
 
-NegRefine's LLM filter of the negatives is not part of this head: ``configs/negrefine_vitb16.py`` loads the
+NegRefine's LLM filter of the negatives is not part of this head: ``configs/negrefine/negrefine_vitb16.py`` loads the
 negatives it published (``txtfiles/negrefine/``); without ``mining.selected_file`` the head mines CSP negatives as
 NegRefine's ``src/create_negs.py`` (``create_initial_negative_labels``) does -- the max cosine as the quantile,
 nouns equal to an ID name skipped (case-sensitively; adjectives and their superclass draws untouched) -- and

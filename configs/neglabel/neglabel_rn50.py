@@ -1,0 +1,13 @@
+# NegLabel (ICLR 2024), zero-shot CLIP RN50 (OpenAI weights, 1024-d embeddings), ImageNet-1k vs
+# iNaturalist / SUN / Places / Textures: one of the paper's backbones (NegLabel's code runs every clip.load
+# model with the ViT-B/16 setup). All but the backbone as configs/neglabel/neglabel_vitb16.py.
+# Weights: open_clip RN50 / tag 'openai' = timm/resnet50_clip.openai (open_clip_pytorch_model.bin),
+# or OpenAI's RN50.pt (clip.load's download) as model.backbone.pretrained=<file>; QuickGELU (docs/weights.md).
+# Preprocessing as the ViT-B/16 config (the reference code's for every backbone): bilinear short-side resize
+# to 224, centre crop 224, CLIP mean/std (open_clip's transform of the tag would be bicubic).
+#   python tools/test.py configs/neglabel/neglabel_rn50.py
+_base_ = [
+    '../_base_/models/clip_vitb16_neglabel.py', '../_base_/datasets/imagenet_mos_ood.py',
+    '../_base_/default_runtime.py'
+]
+model = dict(backbone=dict(model_name='RN50', pretrained='openai', activation='quick_gelu'))

@@ -1,6 +1,0 @@
-# ODIN (docs/odin.md) on the offline digits benchmark: the demo's tiny CLIP zero-shot (configs/mcm_tiny_digits.py),
-# T = 1000 and ε = 0.0014 (ODINClassifier's defaults), MCM and the baselines beside it on the unperturbed features.
-#   python tools/test.py configs/odin_tiny_digits.py --cfg-options model.backbone.pretrained=<digits CLIP .pth>
-_base_ = ['./mcm_tiny_digits.py']
-
-model = dict(type='ODINClassifier')

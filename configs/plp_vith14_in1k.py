@@ -1,7 +1,0 @@
-# PLP (TMLR 2024): linear probe on zero-shot pseudo-labels, open_clip ViT-H-14 / laion2b_s32b_b79k (1280-d
-# pre-projection features), ImageNet-1k vs iNaturalist / SUN / Places / Textures / NINCO / ImageNet-O.
-# See docs/plp.md.
-#   python tools/train.py configs/plp_vith14_in1k.py      # extracts missing features first, then trains
-#   python tools/test.py configs/plp_vith14_in1k.py work_dirs/plp_vith14_in1k/iter_15700.pth
-_base_ = ['./_base_/models/plp_linear_probe.py', './_base_/datasets/plp_imagenet.py']
-model = dict(backbone=dict(model_name='ViT-H-14', pretrained='laion2b_s32b_b79k', activation='gelu'))
