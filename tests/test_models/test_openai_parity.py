@@ -17,7 +17,7 @@ import clip.model
 import open_clip
 import pytest
 import torch
-from conftest import method_configs
+from conftest import config_path, method_configs
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
@@ -156,3 +156,29 @@ def test_openai_configs_equal_openai_clip_by_tag_and_by_file(bb, hub):
     ref = hub(bb['model_name'])
     _check(bb, ref)  # the tag, through the hub cache
     _check(dict(bb, pretrained=ref['weights']), ref)  # the file the README tells offline users to pass
+
+
+def _crop_size(pipeline):
+    sizes = [t.get('crop_size') for t in pipeline if t.get('type') in ('CenterCrop', 'FusedLoadResizeCrop')]
+    return sizes[-1] if sizes else None
+
+
+@pytest.mark.parametrize('config,path,bb', REAL, ids=[f'{c}:{p}' for c, p, _ in REAL])
+def test_every_real_weight_config_feeds_its_model_s_size_and_statistics(config, path, bb):
+    """The preprocessing of each real-weight config is its weights' own: the crop is the tower's image size and the
+    normalisation is the tag's mean/std (OpenAI's unless the tag says otherwise: ViT-L-14 laion2b uses 0.5)."""
+    if path != 'cfg.model.backbone':
+        pytest.skip('a secondary tower (the caption filter) takes the images of its own pipeline')
+    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+    cfg = Config.fromfile(config_path(config[:-3]))
+    tag = open_clip.get_pretrained_cfg(bb['model_name'], bb['pretrained'])
+    size = open_clip.get_model_config(bb['model_name'])['vision_cfg']['image_size']
+    crop = _crop_size(cfg.test_dataloader.dataset.pipeline)
+    if crop is not None:
+        assert crop == size, f'{config}: crop {crop} vs the image size {size} of {bb["model_name"]}'
+    prep = cfg.model.get('data_preprocessor') or {}
+    mean = [255 * m for m in tag.get('mean', OPENAI_DATASET_MEAN)]
+    std = [255 * s for s in tag.get('std', OPENAI_DATASET_STD)]
+    from mmood.models.classifiers.clip_ood import CLIP_MEAN, CLIP_STD  # the classifiers' default
+    assert list(prep.get('mean', CLIP_MEAN)) == pytest.approx(mean), config
+    assert list(prep.get('std', CLIP_STD)) == pytest.approx(std), config
