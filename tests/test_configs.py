@@ -6,6 +6,8 @@ import pytest
 from conftest import REPO, config_path, method_configs, tiny_backbone
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
+from hf_tiny import tiny_swap as hf_tiny_swap
+from timm_cases import tiny_swap
 
 from mmood.datasets import BENCHMARKS, resolve_sets
 from mmood.models.heads import build_head
@@ -21,7 +23,7 @@ def test_configs_found():
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(p) for p in CONFIGS])
-def test_config_builds(path):
+def test_config_builds(path, tmp_path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmpretrain'
     assert 'mmood' in cfg.custom_imports['imports']
@@ -30,6 +32,10 @@ def test_config_builds(path):
         # the tiny tower, keeping what the config fine-tunes of it (NPOS: trainable_blocks, frozen=False)
         kept = {k: v for k, v in model_cfg['backbone'].items() if k in ('trainable_blocks', 'frozen')}
         model_cfg['backbone'] = tiny_backbone(**kept)
+    elif model_cfg.get('backbone', {}).get('type') == 'TimmBackbone':  # random tiny weights of the same family
+        model_cfg['backbone'] = tiny_swap(model_cfg['backbone'])
+    elif model_cfg.get('backbone', {}).get('type') == 'HFVLMBackbone':  # a tiny random model of the same family
+        model_cfg['backbone'] = hf_tiny_swap(model_cfg['backbone'], tmp_path)
     model = MODELS.build(model_cfg)
     assert model is not None
     if 'test_dataloader' in cfg and cfg.test_dataloader.dataset.type == 'OODEvalDataset':

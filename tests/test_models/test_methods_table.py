@@ -56,6 +56,8 @@ VITB16_LOGITS = {c: 0 for c in ZERO_SHOT_VITB16}
 VITB16_LOGITS.update(npos_vitb16_in100=1, npos_vitb16_in1k=1)
 #: the same zero-shot configs on the other CLIP backbones (only the backbone differs)
 OTHER_BACKBONES = tuple(f'{m}_{b}' for m in ('mcm', 'neglabel') for b in ('rn50', 'rn101', 'vitb32', 'vitl14'))
+#: ... and on the transformers models (the same heads and logit baselines)
+OTHER_BACKBONES += ('neglabel_align_base', 'neglabel_altclip', 'neglabel_groupvit', 'mcm_hf_clip_vitb16')
 VITB16_LOGITS.update({c: 0 for c in OTHER_BACKBONES + ('clipn_vitb32_cc3m', )})
 VITB16_LOGITS.update({f'{m}_vitb16': 0 for m in ('vim', 'she', 'nnguide', 'fdbd')})  # fitted feature-space configs
 VITB16_LOGITS.update({f'{m}_vitb16': 0 for m in ('react', 'ash', 'scale', 'dice')})  # activation shaping configs
@@ -76,6 +78,9 @@ AGREE: Dict[str, str] = {
     'she_plp_vitb16_in1k:extra_heads[0]': 'plp_she',
     'nnguide_plp_vitb16_in1k:extra_heads[0]': 'plp_nnguide',
     'fdbd_plp_vitb16_in1k:extra_heads[0]': 'plp_fdbd',
+    # PLP's fine-tuned timm baseline: the detectors on the model's own head, exactly the plp_* methods
+    **{f'plp_timm_vitb16_in1k_finetuned:extra_heads[{i}]': f'plp_{m}' for i, m in enumerate(
+        ('gen', 'klm', 'gradnorm', 'react', 'ash', 'scale', 'dice', 'vim', 'she', 'nnguide', 'fdbd'))},
     'posthoc_tiny_digits:extra_heads[4]': 'react',
     'posthoc_tiny_digits:extra_heads[5]': 'ash',
     'posthoc_tiny_digits:extra_heads[6]': 'scale',
@@ -389,7 +394,8 @@ def test_plp_configs_report_the_plp_logit_methods():
     """The PLP configs' probe head reports ``plp_<score>`` with the temperature of METHODS' ``plp_<score>``
     (``LogitHead(logits='probe')`` on the same probe): the config's and ``--methods plp_energy``'s numbers agree."""
     plp = {k: v for k, v in config_heads().items() if k.startswith('plp_') and k.endswith(':head')}
-    assert len(plp) == 12  # ImageNet on ten backbones (ViT-B-16 and ViT-L-14 twice), CIFAR-10 and CIFAR-100
+    # ImageNet on ten backbones (ViT-B-16 and ViT-L-14 twice), CIFAR-10 and CIFAR-100; PLP's 8 timm baselines
+    assert len(plp) == 12 + 8
     for key, (cfg, ctx) in plp.items():
         _, probe = resolved(cfg, ctx)
         assert probe['prefix'] == 'plp_', key

@@ -2,6 +2,7 @@
 from .clip_ood import CLIP_MEAN, CLIP_STD, CLIPOODClassifier, clip_data_preprocessor
 from .clip_contrastive import CLIPContrastiveModel, export_open_clip_weights, open_clip_state_dict
 from .plp import FeatureClsDataPreprocessor, LinearProbeClassifier
+from .pretrained_head import PretrainedHeadClassifier
 from .clipn import CLIPNClassifier
 from .toe import TOEClassifier
 from .npos import NPOSClassifier
@@ -12,5 +13,5 @@ __all__ = [
     'CLIP_MEAN', 'CLIP_STD', 'CLIPOODClassifier', 'clip_data_preprocessor', 'CLIPContrastiveModel',
     'export_open_clip_weights', 'open_clip_state_dict', 'FeatureClsDataPreprocessor', 'LinearProbeClassifier',
     'CLIPNClassifier', 'TOEClassifier', 'NPOSClassifier', 'GPUDecodeDataPreprocessor', 'jpeg_decoder',
-    'pil_jpeg_decoder', 'ODINClassifier'
+    'pil_jpeg_decoder', 'ODINClassifier', 'PretrainedHeadClassifier'
 ]

@@ -47,6 +47,7 @@ class GradNormHead(BaseOODHead):
         if view not in VIEWS:
             raise ConfigError(f'GradNormHead: view must be one of {VIEWS}, got {view!r}')
         self.view_name = view
+        self.needs_text = view == 'zero_shot'  # the probe view reads image features only
         self.scale_option = logit_scale
         self.view: Optional[LinearView] = None
         self.score_names = ('gradnorm', )
