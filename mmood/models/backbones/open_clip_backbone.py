@@ -61,9 +61,9 @@ def describe_weights_file(path: str, model_name: str, err: Exception) -> str:
                        'of a configs/plp/plp_*.py run.')
     if any(k.startswith(('text_model.', 'vision_model.')) for k in keys):
         return head + ('it is a Hugging Face transformers CLIPModel file (keys text_model.* / vision_model.*), which '
-                       'open_clip does not load. Use the open_clip weights of the same model instead (for OpenAI\'s: '
-                       'the open_clip_pytorch_model.bin of the timm/..._clip_224.openai hub repository, or OpenAI\'s '
-                       'own ViT-B-16.pt; see docs/weights.md).')
+                       'open_clip does not load. Convert it: python tools/model_converters/hf_clip_to_open_clip.py '
+                       f'{path} OUT.pth and set {option}=OUT.pth; or load it with an HFVLMBackbone config '
+                       '(model.backbone=dict(type=\'HFVLMBackbone\', model_id=FOLDER)); see docs/backbones.md.')
     reference = open_clip.create_model(model_name, pretrained=None, device='cpu').state_dict()
     mismatched = [(k, tuple(v.shape), tuple(reference[k].shape)) for k, v in state.items()
                   if k in reference and hasattr(v, 'shape') and tuple(v.shape) != tuple(reference[k].shape)]
