@@ -18,6 +18,11 @@ Every workaround mmood needs lives here, and each one applies only when its cond
   cores. yapf's ``FormatCode`` is a pure function of the text and the style, so mmengine's calls are memoised
   (the last 8 texts); the formatted text is the same. Speed only: applies with every mmengine version that
   imports ``FormatCode`` into ``mmengine.config.config``.
+* :func:`skip_epoch_sleep_without_workers` -- mmengine's iteration-based training loop restarts a finite data loader
+  at every epoch end with a 2-second ``time.sleep`` against a deadlock of worker processes; a loader without workers
+  (the cached-feature training loops, the tests' tiny runs) has none to wait for, and on a tiny epoch the sleep is
+  most of the run (a 3-batch epoch: 2 s of sleep for ~0.01 s of work). The restart (epoch counter, ``set_epoch``,
+  a new iterator, mmengine's one warning) is unchanged; loaders with workers keep the sleep.
 * :func:`quiet_known_warnings` -- mmcv-lite warns on every import that ``MultiScaleDeformableAttention`` (an op of
   the full mmcv, which mmood never uses) is missing; the warning is filtered so that real warnings stand out.
 
@@ -187,6 +192,49 @@ def memoise_config_formatting() -> bool:
     return True
 
 
+def skip_epoch_sleep_without_workers() -> bool:
+    """Restart a worker-less data loader of mmengine's ``IterBasedTrainLoop`` without the 2-s sleep.
+
+    Returns:
+        bool: True if mmengine's ``_InfiniteDataloaderIterator`` is the patched one.
+    """
+    try:
+        from mmengine.runner import loops
+    except ImportError:
+        return False
+    cls = getattr(loops, '_InfiniteDataloaderIterator', None)
+    if cls is None or not hasattr(loops, 'time'):
+        return False
+    if getattr(cls.__next__, '_mmood_patched', False):
+        return True
+    original = cls.__next__
+
+    class _NoSleep:
+        """``time`` for one restart: ``sleep`` does nothing, the rest is the module's."""
+
+        def __getattr__(self, name):
+            import time
+            return getattr(time, name)
+
+        @staticmethod
+        def sleep(seconds):
+            return None
+
+    def __next__(self):
+        if getattr(self._dataloader, 'num_workers', 1):
+            return original(self)
+        import time
+        loops.time = _NoSleep()
+        try:
+            return original(self)
+        finally:
+            loops.time = time
+
+    __next__._mmood_patched = True
+    cls.__next__ = __next__
+    return True
+
+
 def quiet_known_warnings() -> bool:
     """Filter mmcv-lite's harmless ``MultiScaleDeformableAttention`` import warning (mmood needs no mmcv ops)."""
     import warnings
@@ -202,6 +250,7 @@ def apply_all() -> dict:
     APPLIED['cpu_distributed'] = patch_cpu_distributed()
     APPLIED['numpy_in1d'] = patch_numpy()
     APPLIED['config_formatting'] = memoise_config_formatting()
+    APPLIED['epoch_sleep'] = skip_epoch_sleep_without_workers()
     return dict(APPLIED)
 
 

@@ -76,3 +76,38 @@ def test_mmengine_s_config_formatting_is_memoised_and_the_same():
     assert cfg.pretty_text == text and memoised.cache_info().hits == before.hits + 1  # formatted once
     assert Config(dict(a=1)).pretty_text.strip() == 'a = 1'  # another text: formatted, not served from the cache
     assert memoised.cache_info().misses == before.misses + 2
+
+
+def test_a_loader_without_workers_restarts_without_mmengine_s_sleep(monkeypatch):
+    """mmengine's IterBasedTrainLoop restarts a finite loader with time.sleep(2); without worker processes there is
+    nothing to wait for: the restart is the same (data, epoch counter, set_epoch) minus the sleep. With workers the
+    sleep stays."""
+    import time
+
+    from mmengine.runner import loops
+    from torch.utils.data import DataLoader
+    assert _compat.APPLIED['epoch_sleep'] is True and _compat.skip_epoch_sleep_without_workers() is True
+    slept = []
+    monkeypatch.setattr(time, 'sleep', slept.append)
+
+    class Sampler(list):
+        epochs = []
+
+        def set_epoch(self, epoch):
+            self.epochs.append(epoch)
+
+    sampler = Sampler([0, 1, 2])
+    loader = DataLoader([10, 11, 12], batch_size=None, sampler=sampler, num_workers=0)
+    it = loops._InfiniteDataloaderIterator(loader)
+    assert [int(next(it)) for _ in range(7)] == [10, 11, 12, 10, 11, 12, 10]
+    assert (it._epoch, Sampler.epochs, slept) == (2, [1, 2], [])
+    assert loops.time is time  # restored after each restart
+
+    class WorkerLoader:  # stands for a DataLoader with worker processes
+        num_workers = 2
+
+        def __iter__(self):
+            return iter([1, 2])
+
+    it = loops._InfiniteDataloaderIterator(WorkerLoader())
+    assert [next(it) for _ in range(5)] == [1, 2, 1, 2, 1] and slept == [2, 2]
