@@ -40,7 +40,25 @@ from mmengine.model import BaseModule
 from ...cache import file_identity
 from ...utils.errors import ConfigError, UserError
 
-__all__ = ['BaseOODBackbone', 'MissingWeightsError']
+__all__ = ['BaseOODBackbone', 'MissingWeightsError', 'PRECISIONS', 'resolve_precision']
+
+#: the precisions a backbone can run in, and their dtypes
+PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+def resolve_precision(precision: str) -> str:
+    """The precision a backbone runs in: ``precision`` checked, fp16 without CUDA falling back to fp32 with a logged
+    warning (CPU fp16 matmuls are slow or unsupported)."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f'model.backbone.precision must be one of {tuple(PRECISIONS)}, got {precision!r}')
+    if precision == 'fp16' and not torch.cuda.is_available():
+        import logging
+
+        from mmengine.logging import print_log
+        print_log('precision="fp16" needs a GPU; no CUDA device found, falling back to fp32.', logger='current',
+                  level=logging.WARNING)
+        return 'fp32'
+    return precision
 
 
 class MissingWeightsError(UserError, FileNotFoundError):

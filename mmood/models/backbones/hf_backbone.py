@@ -50,7 +50,7 @@ from mmpretrain.registry import MODELS
 
 from ...cache import file_identity
 from ...utils.errors import ConfigError
-from .base import BaseOODBackbone, MissingWeightsError
+from .base import BaseOODBackbone, MissingWeightsError, resolve_precision
 
 __all__ = ['HFVLMBackbone', 'KNOWN_HF_MODELS', 'locate_hf_folder', 'hf_offline']
 
@@ -274,12 +274,7 @@ class HFVLMBackbone(BaseOODBackbone):
         if not isinstance(model_id, str) or not model_id:
             raise ConfigError(f'{OPTION} must be a hub repository id (e.g. kakaobrain/align-base) or a folder, got '
                               f'{model_id!r}')
-        if precision not in ('fp32', 'fp16', 'bf16'):
-            raise ConfigError(f'model.backbone.precision must be fp32, fp16 or bf16, got {precision!r}')
-        if precision == 'fp16' and not torch.cuda.is_available():
-            print_log('precision="fp16" needs a GPU; no CUDA device found, falling back to fp32.',
-                      logger='current', level=logging.WARNING)
-            precision = 'fp32'
+        precision = resolve_precision(precision)
         if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
                                        or max_length < 2):
             raise ConfigError(f'model.backbone.max_length must be an integer >= 2 or None, got {max_length!r}')

@@ -30,7 +30,7 @@ from mmpretrain.registry import MODELS
 
 from ...cache import file_identity
 from ...utils.errors import ConfigError, UserError
-from .base import BaseOODBackbone, MissingWeightsError
+from .base import BaseOODBackbone, MissingWeightsError, resolve_precision
 from .weights import QUICK_GELU, load_openai_weights, openai_format, openai_state_dict, resolve_activation
 
 FEATURE_KINDS = ('global', 'local', 'pre_proj', 'tokens', 'embed')
@@ -237,12 +237,7 @@ class OpenCLIPBackbone(BaseOODBackbone):
             close = difflib.get_close_matches(model_name, known, n=5)
             raise ConfigError(f'Unknown open_clip model name "{model_name}" (model.backbone.model_name). '
                               f'Closest known names: {close}. Pass `model_cfg` to register a custom architecture.')
-        if precision not in ('fp32', 'fp16', 'bf16'):
-            raise ConfigError(f'model.backbone.precision must be fp32, fp16 or bf16, got {precision!r}')
-        if precision == 'fp16' and not torch.cuda.is_available():
-            print_log('precision="fp16" needs a GPU; no CUDA device found, falling back to fp32.',
-                      logger='current', level=logging.WARNING)
-            precision = 'fp32'
+        precision = resolve_precision(precision)
         self.model_name = model_name
         self.pretrained = pretrained
         self.precision = precision

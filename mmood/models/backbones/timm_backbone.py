@@ -37,7 +37,7 @@ from mmpretrain.registry import MODELS
 
 from ...cache import file_identity
 from ...utils.errors import ConfigError
-from .base import BaseOODBackbone, MissingWeightsError
+from .base import PRECISIONS, BaseOODBackbone, MissingWeightsError, resolve_precision
 
 __all__ = ['TimmBackbone', 'timm_preprocessing', 'resolve_timm_name', 'find_hub_weights', 'read_checkpoint_state',
            'PRESETS', 'IMAGENET_MEAN', 'IMAGENET_STD']
@@ -51,7 +51,6 @@ META_KEYS = ('sample_idx', 'img_path', 'set_id', 'is_ood')
 #: files a timm hub repository holds its weights in, in timm's order of preference
 HUB_FILES = ('model.safetensors', 'pytorch_model.bin')
 CHECKPOINT_OPTION = 'model.backbone.checkpoint'
-PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 
 # ---------------------------------------------------------------------------------------------- names and weights
@@ -298,12 +297,7 @@ class TimmBackbone(BaseOODBackbone):
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         import timm
-        if precision not in PRECISIONS:
-            raise ConfigError(f'model.backbone.precision must be one of {tuple(PRECISIONS)}, got {precision!r}')
-        if precision == 'fp16' and not torch.cuda.is_available():
-            print_log('precision="fp16" needs a GPU; no CUDA device found, falling back to fp32.', logger='current',
-                      level=logging.WARNING)
-            precision = 'fp32'
+        precision = resolve_precision(precision)
         if checkpoint_key is not None and not checkpoint:
             raise ConfigError('model.backbone.checkpoint_key names an entry of model.backbone.checkpoint, which is '
                               'not set.')
