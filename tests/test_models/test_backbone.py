@@ -89,9 +89,9 @@ def test_local_checkpoint_roundtrip(backbone, tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='fallback only without CUDA')
 def test_fp16_on_cpu_falls_back(monkeypatch):
-    from mmood.models.backbones import open_clip_backbone
+    from mmood.models.backbones import base
     logged = []
-    monkeypatch.setattr(open_clip_backbone, 'print_log', lambda msg, **kw: logged.append((msg, kw.get('level'))))
+    monkeypatch.setattr(base, 'print_log', lambda msg, **kw: logged.append((msg, kw.get('level'))))
     b = OpenCLIPBackbone(model_name=TINY_NAME, model_cfg=TINY_CFG, precision='fp16')
     assert b.precision == 'fp32' and b.dtype == torch.float32
     assert any('falling back to fp32' in m and lvl == logging.WARNING for m, lvl in logged)

@@ -31,10 +31,12 @@ member                         meaning
 Feature kinds: ``global`` (unit-norm joint-space embedding), ``pre_proj`` (pooled feature before the projection),
 ``embed`` (the projected embedding before normalisation); open_clip ViTs add ``local`` and ``tokens``.
 """
+import logging
 from typing import Callable, Dict, Iterable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from ...cache import file_identity
@@ -52,9 +54,6 @@ def resolve_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise ConfigError(f'model.backbone.precision must be one of {tuple(PRECISIONS)}, got {precision!r}')
     if precision == 'fp16' and not torch.cuda.is_available():
-        import logging
-
-        from mmengine.logging import print_log
         print_log('precision="fp16" needs a GPU; no CUDA device found, falling back to fp32.', logger='current',
                   level=logging.WARNING)
         return 'fp32'
