@@ -36,6 +36,11 @@ def test_config_builds(path, tmp_path):
         model_cfg['backbone'] = tiny_swap(model_cfg['backbone'])
     elif model_cfg.get('backbone', {}).get('type') == 'HFVLMBackbone':  # a tiny random model of the same family
         model_cfg['backbone'] = hf_tiny_swap(model_cfg['backbone'], tmp_path)
+    if model_cfg.get('type') == 'TOEWordDecoder':  # a tiny random decoder and a WordPiece tokenizer written here
+        from hf_tiny import write_bert_tokenizer
+        write_bert_tokenizer(str(tmp_path / 'tok'))
+        model_cfg.update(tokenizer=str(tmp_path / 'tok'), decoder=dict(config=dict(
+            vocab_size=94, hidden_size=64, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)))
     model = MODELS.build(model_cfg)
     assert model is not None
     if 'test_dataloader' in cfg and cfg.test_dataloader.dataset.type == 'OODEvalDataset':

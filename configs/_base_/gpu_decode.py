@@ -6,7 +6,8 @@
 #
 # This file only defines two variables: mmengine refuses a key that two bases both define, so it cannot set
 # `test_dataloader` or `model` next to a method config. A config in a method's folder (configs/mcm/) takes the method
-# config and this file as bases and puts the two variables in place itself (ImageNet configs: bilinear short side 224, centre crop 224):
+# config and this file as bases and puts the two variables in place itself (ImageNet configs: bilinear short side
+# 224, centre crop 224):
 #
 #   _base_ = ['./mcm_vitb16.py', '../_base_/gpu_decode.py']
 #   test_dataloader = dict(dataset=dict(pipeline=_base_.gpu_decode_pipeline))

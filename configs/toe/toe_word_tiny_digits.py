@@ -21,7 +21,9 @@ model = dict(
     class_names=['zero', 'one', 'two', 'three', 'four'],
     # the caption phrases the tiny model was trained on: the ID prompts the word window compares nouns with
     templates=['a photo of the digit {}', 'the number {}', 'a handwritten {}'],
-    outliers=dict(level='word', source=None, corpus='txtfiles/neglabel_corpus', window=(85.0, 95.0)),
+    # word_source: the WordNet window, mmood's substitute for TOE's decoder
+    outliers=dict(level='word', word_source='wordnet_window', source=None, corpus='txtfiles/neglabel_corpus',
+                  window=(85.0, 95.0)),
 )
 digits_train = dict(type='DigitsCaptionDataset', digits=(0, 1, 2, 3, 4), split='train', split_seed=0, test_size=0.3,
                     image_size=32, pipeline=[dict(type='PackInputs')])

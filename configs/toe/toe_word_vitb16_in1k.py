@@ -1,15 +1,16 @@
 # TOE (NeurIPS 2023), word-level textual outliers, frozen open_clip ViT-B-16 / openai, ImageNet-1k vs
-# iNaturalist / SUN / Places / Textures. See docs/toe.md.
-# Offline by default: nouns of the shipped WordNet corpus (txtfiles/neglabel_corpus) whose 0.95-quantile similarity
-# to the ID prompts lies between the 85th and 95th percentile of all candidates (near the ID classes, not nearest).
-# The reference's own list (decoded by its BERT decoder from ImageNet *val* images, TOE-7; Google Drive only):
-#   --cfg-options model.outliers.source=data/toe/ImageNet_outlier_word.npy model.outliers.allow_pickle=True
-# (an object .npy needs pickle: only for a file you trust; it is converted to the plain-text list once).
-# debug_expansion=True: the list grows as in the reference's quick start (main.py --debug True with the released list):
-# after the N prompts, each prompt's last word in "This is a blurry photo of {}", "... of many {}", "... of the large
-# {}", "... of the small {}" -- 5N strings, no deduplication (docs/toe.md).
+# iNaturalist / SUN / Places / Textures. See docs/toe.md. The reproduction config: the reference's own word list.
+# Word source: 'list' = the reference's released ImageNet_outlier_word.npy (decoded by its BERT decoder; Google Drive
+# only), an object .npy: allow_pickle=True reads it with pickle, so use only the file you downloaded from the
+# authors' link (check its SHA-256, printed in the log and written to the list's header); it is converted once to the
+# plain-text list. Other word sources: configs/toe/toe_word_decoder_vitb16_in1k.py (the decoder, run by mmood) and
+# configs/toe/toe_word_wordnet_vitb16_in1k.py (the WordNet window, mmood's offline substitute for the decoder).
+# debug_expansion=True: the list grows as in the reference's quick start (main.py --debug True with the released list),
+# which is how its published word-level runs read the file: after the N prompts, each prompt's last word in
+# "This is a blurry photo of {}", "... of many {}", "... of the large {}", "... of the small {}" -- 5N strings, no
+# deduplication (docs/toe.md).
 #   python tools/train.py configs/toe/toe_word_vitb16_in1k.py
 #   python tools/test.py configs/toe/toe_word_vitb16_in1k.py work_dirs/toe_word_vitb16_in1k/iter_<N>.pth
 _base_ = ['../_base_/models/toe_linear_head.py', '../_base_/datasets/toe_imagenet.py']
-model = dict(outliers=dict(level='word', source=None, corpus='txtfiles/neglabel_corpus', quantile=0.95,
-                           window=(85.0, 95.0), debug_expansion=True))
+model = dict(outliers=dict(level='word', word_source='list', source='data/toe/ImageNet_outlier_word.npy',
+                           allow_pickle=True, debug_expansion=True))

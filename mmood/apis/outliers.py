@@ -23,7 +23,8 @@ def make_text_outliers(config: str, level: Optional[str] = None, source: Optiona
     Args:
         config: the config file.
         level: the outlier level (default: the config's; :data:`mmood.text.OUTLIER_LEVELS`).
-        source: the input file of the level (word list, descriptor JSON, captions).
+        source: the input file of the level (word list, descriptor JSON, captions); for the word level it also
+            selects the list as the word source.
         allow_pickle: read an object ``.npy`` (pickle can run code: trusted files only).
         work_dir: where the list goes by default (default: the config's, else ``./work_dirs/<config name>``).
         device: e.g. ``'cpu'``, ``'cuda:0'`` (default: CUDA when available).
@@ -52,6 +53,8 @@ def make_text_outliers(config: str, level: Optional[str] = None, source: Optiona
     for key, value in (('level', level), ('source', source)):
         if value is not None:
             outliers[key] = value
+    if source is not None and outliers.get('level') == 'word' and 'word_source' in outliers:
+        outliers['word_source'] = 'list'  # a word list named on the command line is the source
     if allow_pickle:
         outliers['allow_pickle'] = True
     cfg.model.outliers = outliers

@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 
 from ..utils.errors import ConfigError
 
-__all__ = ['BENCHMARKS', 'MOS_FAR_OOD', 'benchmark_sets', 'list_benchmarks']
+__all__ = ['BENCHMARKS', 'MOS_FAR_OOD', 'CIFAR_SMALL_OOD', 'CIFAR_SMALL_OOD_FIVE', 'benchmark_sets', 'list_benchmarks']
 
 #: The MOS far-OOD four (Huang & Li, CVPR 2021): iNaturalist, SUN, Places (10,000 images each) and Textures (DTD,
 #: 5,640), scanned recursively.
@@ -125,6 +125,86 @@ BENCHMARKS['imagenet_negrefine'] = dict(
     id_set=_IMAGENET_VAL,
     ood_sets=BENCHMARKS['openood_v15_imagenet']['ood_sets'] + [
         dict(name='Clean', data_root='ood_data/NINCO/NINCO_popular_datasets_subsamples', group='far')])
+
+#: The small-image OOD sets of CIDER / NPOS from scratch / KNN-OOD (docs/data.md "Small-image OOD sets"): SVHN (the
+#: first 1,000 test images of each digit, 10,000), LSUN-C, LSUN-R, iSUN, Textures (DTD, 5,640) and Places365 (a seeded
+#: 10,000 of ``test_256``: mmood.datasets.small_ood); all far, all scored (the reference lists LSUN-R but never scores
+#: it; its five-set mean is the paper's comparison). Folders are scanned recursively, so the archives' inner folders
+#: (LSUN/test, LSUN_resize/LSUN_resize, iSUN/iSUN_patches) need no flattening.
+CIFAR_SMALL_OOD: List[dict] = [
+    dict(name='SVHN', dataset=dict(type='SVHNMatDataset', data_root='small_ood/svhn', selection='cider'),
+         group='far'),
+    dict(name='LSUN-C', data_root='small_ood/LSUN', group='far'),
+    dict(name='LSUN-R', data_root='small_ood/LSUN_resize', group='far'),
+    dict(name='iSUN', data_root='small_ood/iSUN', group='far'),
+    dict(name='Textures', data_root='small_ood/dtd/images', group='far'),
+    dict(name='Places365', dataset=dict(type='SeededSubsetFolder', data_root='small_ood/places365/test_256',
+                                        num=10000, seed=0), group='far'),
+]
+#: the five sets the reference's test script averages (LSUN-R left out)
+CIFAR_SMALL_OOD_FIVE = ('SVHN', 'LSUN-C', 'iSUN', 'Textures', 'Places365')
+for _id in ('CIFAR10', 'CIFAR100'):
+    _lower = _id.lower()
+    BENCHMARKS[f'{_lower}_small_ood'] = dict(
+        description=f'{_id.replace("CIFAR", "CIFAR-")} test vs SVHN (CIDER selection), LSUN-C, LSUN-R, iSUN, Textures, '
+        'Places365 (seeded 10,000): NPOS from scratch, CIDER, KNN-OOD',
+        class_names=f'txtfiles/{_lower}_classes.txt',
+        id_set=_cifar(_id),
+        ood_sets=CIFAR_SMALL_OOD)
+
+
+def _openood_cifar(ident: str, name: str, file: str, group: str = None) -> dict:
+    out = dict(name=name, ann_file=f'openood/benchmark_imglist/{ident}/{file}', data_prefix='openood/images_classic')
+    if group:
+        out['group'] = group
+    return out
+
+
+#: OpenOOD v1.5's CIFAR benchmarks from its image lists (``benchmark_imglist/cifar10|cifar100``; how to fetch them:
+#: docs/data.md "OpenOOD v1.5 CIFAR"): near = the other CIFAR and TinyImageNet (ID-overlapping images removed), far =
+#: MNIST, SVHN (all 26,032), Textures, Places365 (val images, filtered per ID set).
+for _id, _other in (('cifar10', 'cifar100'), ('cifar100', 'cifar10')):
+    BENCHMARKS[f'openood_v15_{_id}'] = dict(
+        description=f'OpenOOD v1.5 {_id.upper().replace("CIFAR", "CIFAR-")}: near = '
+        f'{_other.upper().replace("CIFAR", "CIFAR-")}, TinyImageNet; far = MNIST, SVHN, Textures, Places365 '
+        "(OpenOOD's image lists)",
+        class_names=f'txtfiles/{_id}_classes.txt',
+        id_set=_openood_cifar(_id, _id.upper().replace('CIFAR', 'CIFAR-'), f'test_{_id}.txt'),
+        ood_sets=[_openood_cifar(_id, _other.upper().replace('CIFAR', 'CIFAR-'), f'test_{_other}.txt', 'near'),
+                  _openood_cifar(_id, 'TinyImageNet', 'test_tin.txt', 'near'),
+                  _openood_cifar(_id, 'MNIST', 'test_mnist.txt', 'far'),
+                  _openood_cifar(_id, 'SVHN', 'test_svhn.txt', 'far'),
+                  _openood_cifar(_id, 'Textures', 'test_texture.txt', 'far'),
+                  _openood_cifar(_id, 'Places365', 'test_places365.txt', 'far')])
+
+#: ImageNet-1k variants as the ID set against the MOS four (NegLabel, ICLR 2024, its domain-shift experiment):
+#: ImageNet-V2 (matched frequency; class folders 0..999 = class index), ImageNet-Sketch (1,000 wnid folders),
+#: ImageNet-A and ImageNet-R (200 wnid folders each; labels and names of their 200-class subsets, in wnid order).
+_INTEGER_FOLDERS = [str(i) for i in range(1000)]
+for _key, _name, _root, _classes, _order in (
+        ('imagenet_v2', 'ImageNet-V2', 'imagenet_v2/imagenetv2-matched-frequency-format-val', 'imagenet',
+         _INTEGER_FOLDERS),
+        ('imagenet_sketch', 'ImageNet-Sketch', 'imagenet_sketch/sketch', 'imagenet', 'txtfiles/imagenet_wnids.txt'),
+        ('imagenet_a', 'ImageNet-A', 'imagenet-a', 'imagenet_a', 'txtfiles/imagenet_a_wnids.txt'),
+        ('imagenet_r', 'ImageNet-R', 'imagenet-r', 'imagenet_r', 'txtfiles/imagenet_r_wnids.txt')):
+    BENCHMARKS[f'{_key}_mos'] = dict(
+        description=f'{_name} ({"1,000" if _classes == "imagenet" else "200"} classes) vs the MOS far-OOD four '
+        '(NegLabel: robustness to domain shift)',
+        class_names=f'txtfiles/{_classes}_classes.txt',
+        id_set=dict(name=_name, data_root=_root, folder_order=_order),
+        ood_sets=MOS_FAR_OOD)
+
+#: MCM's fine-grained ID sets (test splits, read by mmpretrain's dataset classes; class names in
+#: txtfiles/*_classes.txt, MCM's naming: txtfiles/README.md) against the MOS four.
+for _key, _name, _type, _root in (('cub200', 'CUB-200', 'CUB', 'CUB_200_2011'),
+                                  ('stanford_cars', 'Stanford-Cars', 'StanfordCars', 'stanford_cars'),
+                                  ('food101', 'Food-101', 'Food101', 'food-101'),
+                                  ('oxford_pets', 'Oxford-Pets', 'OxfordIIITPet', 'oxford-iiit-pet')):
+    BENCHMARKS[f'{_key}_mos'] = dict(
+        description=f'{_name} test (MCM\'s fine-grained ID sets) vs the MOS far-OOD four',
+        class_names=f'txtfiles/{_key}_classes.txt',
+        id_set=dict(name=_name, dataset=dict(type=_type, data_root=_root, split='test')),
+        ood_sets=MOS_FAR_OOD)
 
 _PATH_KEYS = ('data_root', 'ann_file', 'data_prefix')
 

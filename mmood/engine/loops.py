@@ -43,8 +43,9 @@ def _unwrap(model):
 
 
 def ensure_features(model, dataset_cfg: dict, sources: Sequence, kinds: Sequence[str], cache, model_id: dict,
-                    batch_size: int, num_workers: Any, extraction: dict) -> None:
-    """Extract the features of the sources that are not cached yet (all ranks call this)."""
+                    batch_size: int, num_workers: Any, extraction: dict, checkpoint: Optional[str] = None) -> None:
+    """Extract the features of the sources that are not cached yet (all ranks call this); ``checkpoint``: the one
+    ``model_id`` was made with (the extraction's keys must be the same)."""
     from ..features import MissingFeaturesError, extract_features, find_set_features
     missing = []
     for source in sources:
@@ -61,7 +62,7 @@ def ensure_features(model, dataset_cfg: dict, sources: Sequence, kinds: Sequence
                      batch_size=int(extraction.get('batch_size', min(int(batch_size), 256))),
                      num_workers=extraction.get('num_workers', num_workers),  # 'auto' resolved there
                      shard_size=int(extraction.get('shard_size', 2048)),
-                     made_by=extraction['made_by'], progress=True)
+                     made_by=extraction['made_by'], progress=True, checkpoint=checkpoint)
 
 
 def cached_feature_dataloader(runner, dataloader: Any, training: bool, sets: Optional[Sequence[str]] = None,
@@ -105,13 +106,20 @@ def cached_feature_dataloader(runner, dataloader: Any, training: bool, sets: Opt
     extraction.setdefault('made_by', f'{"training" if training else "evaluation"} on cached features '
                                      f'({osp.basename(runner.cfg.filename or "config")})')
     ensure_features(model, dataset_cfg, sources, kinds, cache, model_id, dataloader.get('batch_size', 64),
-                    dataloader.get('num_workers', 0), extraction)
+                    dataloader.get('num_workers', 0), extraction, checkpoint=checkpoint)
     targets = None
     if training:
         if len(sources) != 1:
             raise ValueError(f'Training reads one ID-train set; the train dataset has {[s.name for s in sources]} '
                              f'(select one with the loop option `sets`).')
         train_set = find_set_features(cache, model_id, sources[0], kinds)
+        if model.auxiliary_dataset is not None:  # e.g. outlier images: cached like the train set, then handed over
+            from ..features import train_set_source
+            aux_cfg = dict(model.auxiliary_dataset)
+            aux_source = train_set_source(aux_cfg, name='auxiliary')
+            ensure_features(model, aux_cfg, [aux_source], kinds, cache, model_id, dataloader.get('batch_size', 64),
+                            dataloader.get('num_workers', 0), extraction, checkpoint=checkpoint)
+            model.prepare_auxiliary_features(find_set_features(cache, model_id, aux_source, kinds))
         targets = model.prepare_cached_training(train_set, cache, work_dir=runner.log_dir, root_dir=runner.work_dir)
     view = dict(type=CachedFeatureDataset, source=dataset_cfg, model_id=model_id, cache_dir=cache.root,
                 kinds=kinds, sets=sets, targets=targets, in_memory=in_memory, test_mode=not training)

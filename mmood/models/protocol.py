@@ -27,11 +27,13 @@ declaration                          meaning                                    
 ``prepare_before_train``             whether :meth:`prepare` runs before training                    ``True``
 ``steps_per_epoch``                  iterations of one epoch, when the model sets it while preparing ``None``
 ``scores_need_images``               whether the scores need the images (ODIN), not cached features  ``False``
+``auxiliary_dataset``                an image set whose cached features training also reads (TOE)    ``None``
 ===================================  ==============================================================  ===============
 
 Methods with a default: :meth:`note_checkpoint`, :meth:`feature_checkpoint`, :meth:`cached_input_checkpoint`,
 :meth:`check_dataset_classes`, :meth:`heads_to_fit`, :meth:`fit_heads`, :meth:`score_sets`,
-:meth:`prepare_cached_training`, :meth:`lent_to_heads`, :meth:`report_notes`, :meth:`config_text_inputs`.
+:meth:`prepare_cached_training`, :meth:`prepare_auxiliary_features`, :meth:`lent_to_heads`, :meth:`report_notes`,
+:meth:`config_text_inputs`.
 Abstract: :meth:`prepare`, :meth:`extract_feat`, :meth:`class_logits`, :meth:`scores_from_features`.
 ``docs/architecture.md`` shows a worked example.
 """
@@ -58,6 +60,9 @@ class OODModel(metaclass=ABCMeta):
     prepare_before_train: bool = True
     #: iterations of one training epoch, set by a model while it prepares its training (TOE), else None.
     steps_per_epoch: Optional[int] = None
+    #: an image dataset config whose cached features the cached-feature training loop hands to
+    #: :meth:`prepare_auxiliary_features` before :meth:`prepare_cached_training` (outlier images of TOE's study)
+    auxiliary_dataset: Optional[Dict[str, Any]] = None
     #: whether the scores need the images themselves (ODIN's input gradient), so that cached features cannot be
     #: re-scored: the cached-feature scoring path refuses such a model up front.
     scores_need_images: bool = False
@@ -133,6 +138,11 @@ class OODModel(metaclass=ABCMeta):
         """Before training on cached features: fit what the model needs on the cached ID-train set and return the
         training targets, or None to train on the set's own labels (default)."""
         return None
+
+    def prepare_auxiliary_features(self, aux_set: Any) -> None:
+        """Before :meth:`prepare_cached_training`: the cached features of :attr:`auxiliary_dataset` (a
+        :class:`~mmood.features.CachedSet`); only called when the model declares that dataset."""
+        raise NotImplementedError(f'{type(self).__name__} declares auxiliary_dataset but does not take its features')
 
     # ------------------------------------------------------------------ scoring
     @abstractmethod

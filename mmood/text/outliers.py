@@ -7,8 +7,9 @@ outliers are CLIP *text* embeddings of strings built at one of three levels (:da
 
 * ``'word'``: single words that lie near, but not on, the ID classes, each prompted as
   ``'This is a photo of a {w}'`` (:data:`WORD_TEMPLATE`). TOE decodes them from CLIP image embeddings with a
-  BERT decoder trained as in ZOC; mmood does not port that generation (TOE-6: the decoding loop
-  never feeds tokens back; TOE-7: it reads the ID *test* images). Instead :func:`read_outlier_list` loads a
+  BERT decoder trained as in ZOC; mmood runs that generation as the paper describes it (one decoder step per ID
+  *train* image, ranks 31-55 per image: :mod:`mmood.text.decoder_words`, :class:`mmood.models.TOEWordDecoder`;
+  the reference's loop never feeds tokens back and reads the ID *test* images). :func:`read_outlier_list` loads a
   released list and :func:`word_outliers` prompts, cleans and deduplicates any word list. :func:`wordnet_window`
   is mmood's own, decoder-free way to pick such words from a candidate corpus (e.g. WordNet nouns): the
   candidates whose NegLabel-style similarity quantile to the ID prompts lies in a percentile window (85-95 by
@@ -20,7 +21,7 @@ outliers are CLIP *text* embeddings of strings built at one of three levels (:da
   as ``'This is a photo of ' + descriptor`` plus four templated copies (:data:`TOE_TEMPLATES`);
   :func:`description_outliers`. The class names themselves are dropped.
 * ``'caption'``: BLIP-2 captions of ID images, of which the 15 % farthest from every ID class (class-conditional
-  Gaussians of CLIP image features) are kept; :func:`caption_filter` (captioning itself is not run by mmood).
+  Gaussians of CLIP image features) are kept; :func:`caption_filter` (captioning: :func:`mmood.apis.caption_images`).
 
 Decisions (reference parity by default, fixes as options; see TOE-* in docs/reference_deviations.md):
 
@@ -510,6 +511,14 @@ def outlier_source_problems(outliers: Mapping[str, Any]) -> Tuple[List[str], Lis
     problems: List[str] = []
     if level not in OUTLIER_LEVELS:
         return lines, [f'outliers.level must be one of {OUTLIER_LEVELS}, got {level!r}']
+    decoder = outliers.get('decoder') or {}
+    if level == 'word' and outliers.get('word_source') == 'decoder':
+        checkpoint = resolve_path(str(decoder.get('checkpoint') or ''))
+        if not osp.isfile(checkpoint):
+            return lines, [f'word decoder checkpoint not found: {decoder.get("checkpoint")} '
+                           '(model.outliers.decoder.checkpoint)']
+        lines.append(f'word level from the decoder {checkpoint}, sha256 {file_sha256(checkpoint)}')
+        return lines, problems
     if not source:
         if level != 'word':
             return lines, [f'{level}-level outliers need model.outliers.source (a '

@@ -35,6 +35,9 @@ PROMPT_FILES: Dict[str, str] = {
     # CLIPN's 128 inference prompts, each with its literal single quotes; lines 35 and 99 keep a trailing comma
     # (xmed-lab/CLIPN src/prompt/prompt.txt, CN-7: reproduced, the released checkpoints were evaluated with them).
     'clipn': 'txtfiles/clipn_prompts.txt',
+    # the "no" twin of each (CLIPN's hand-crafted variant, xmed-lab/CLIPN hand-crafted/src/prompt_no.txt): the
+    # article replaced by "no" (lines 1-64), "with" by "without" (lines 65-128); quotes and commas kept
+    'clipn_no': 'txtfiles/clipn_prompts_no.txt',
 }
 
 

@@ -47,6 +47,8 @@ from mmood.text import resolve_templates
 
 BASELINES = ('msp', 'maxlogit', 'energy')
 NPOS = ('npos_vitb16_in100', 'npos_vitb16_in1k', 'npos_tiny_digits')
+NPOS_SCRATCH = ('npos_resnet18_cifar10', 'npos_resnet34_cifar100', 'npos_resnet18_cifar100',
+                'npos_resnet18_tiny_digits')
 #: ViT-B/16 configs whose zero-shot LogitHead scores x100 logits (``extra_heads[i]``)
 ZERO_SHOT_VITB16 = ('mcm_vitb16', 'mcm_vitb16_openood', 'glmcm_vitb16', 'glmcm_vitb16_openood', 'neglabel_vitb16',
                     'neglabel_vitb16_openood', 'csp_vitb16', 'csp_vitb16_openood', 'adaneg_vitb16',
@@ -58,12 +60,15 @@ VITB16_LOGITS.update(npos_vitb16_in100=1, npos_vitb16_in1k=1)
 OTHER_BACKBONES = tuple(f'{m}_{b}' for m in ('mcm', 'neglabel') for b in ('rn50', 'rn101', 'vitb32', 'vitl14'))
 #: ... and on the transformers models (the same heads and logit baselines)
 OTHER_BACKBONES += ('neglabel_align_base', 'neglabel_altclip', 'neglabel_groupvit', 'mcm_hf_clip_vitb16')
-VITB16_LOGITS.update({c: 0 for c in OTHER_BACKBONES + ('clipn_vitb32_cc3m', )})
+#: ... and the ViT-B/16 configs on other ID sets (only the benchmark and the class names differ)
+OTHER_BACKBONES += tuple(f'{m}_vitb16_{s}' for m in ('mcm', 'neglabel') for s in (
+    'inv2', 'insketch', 'ina', 'inr', 'in10', 'in20', 'in100', 'cub200', 'cars', 'food101', 'pets'))
+VITB16_LOGITS.update({c: 0 for c in OTHER_BACKBONES + ('clipn_vitb32_cc3m', 'clipn_handcrafted_vitb32_cc3m')})
 VITB16_LOGITS.update({f'{m}_vitb16': 0 for m in ('vim', 'she', 'nnguide', 'fdbd')})  # fitted feature-space configs
 VITB16_LOGITS.update({f'{m}_vitb16': 0 for m in ('react', 'ash', 'scale', 'dice')})  # activation shaping configs
 TINY_LOGITS = {c: 0 for c in ('mcm_tiny_digits', 'neglabel_tiny_digits', 'csp_tiny_digits', 'adaneg_tiny_digits',
-                              'negrefine_tiny_digits', 'clipn_tiny_digits', 'posthoc_tiny_digits',
-                              'odin_tiny_digits')}
+                              'negrefine_tiny_digits', 'clipn_tiny_digits', 'clipn_handcrafted_tiny_digits',
+                              'posthoc_tiny_digits', 'odin_tiny_digits')}
 
 #: config head ('<config>:<where>', '/<score>' for one score of a LogitHead) -> the METHODS entry it must equal
 AGREE: Dict[str, str] = {
@@ -95,13 +100,14 @@ AGREE: Dict[str, str] = {
     'negrefine_vitb16:head': 'negrefine',
     'clipn_vitb16_cc3m:head': 'clipn',
     'clipn_vitb32_cc3m:head': 'clipn',
+    'clipn_handcrafted_vitb32_cc3m:head': 'clipn',
     **{f'{c}:head': c.split('_')[0] for c in OTHER_BACKBONES},
     **{f'{m}_vitb16:head': m for m in ('vim', 'she', 'nnguide', 'fdbd')},
     'klm_vitb16:head': 'klm',
     'gradnorm_vitb16:head': 'gradnorm',
     'odin_vitb16:head': 'mcm',  # ODINClassifier scores MCM beside ODIN
     **{f'{m}_vitb16:head': m for m in ('react', 'ash', 'scale', 'dice')},
-    **{f'{c}:extra_heads[0]': 'npos_outlier' for c in NPOS},
+    **{f'{c}:extra_heads[0]': 'npos_outlier' for c in NPOS + NPOS_SCRATCH},
     **{f'{c}:extra_heads[{i}]/{s}': s for c, i in VITB16_LOGITS.items() for s in BASELINES},
 }
 
@@ -130,10 +136,15 @@ DIFFER: Dict[str, str] = {
     'posthoc_tiny_digits:head': 'mcm_tiny_digits with an ID-train set for the fitted post-hoc detectors',
     'clipn_tiny_digits:extra_heads[1]': 'MCM at tau = 0.1, as mcm_tiny_digits',
     'clipn_tiny_digits:head': _TRAINED_SCALE,
+    'clipn_handcrafted_tiny_digits:extra_heads[1]': 'MCM at tau = 0.1, as mcm_tiny_digits',
+    'clipn_handcrafted_tiny_digits:head': _TRAINED_SCALE,
     **{f'{c}:head': _TINY_NEGATIVES
        for c in ('neglabel_tiny_digits', 'csp_tiny_digits', 'adaneg_tiny_digits', 'negrefine_tiny_digits')},
     **{f'{c}:extra_heads[{i}]/{s}': _TRAINED_SCALE for c, i in TINY_LOGITS.items() for s in BASELINES},
     'npos_tiny_digits:extra_heads[1]/energy': _TRAINED_SCALE,
+    **{f'{c}:head': 'KNN at K = 300 (the from-scratch test script) on the trained ResNet; knn is K = 50'
+       for c in NPOS_SCRATCH[:3]},
+    'npos_resnet18_tiny_digits:head': 'KNN at K = 5 on a bank of ~630 digits',
 }
 
 #: METHODS entries no config has as a head -> where they are scored instead

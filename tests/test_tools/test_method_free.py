@@ -51,7 +51,7 @@ def tool_files() -> List[str]:
 
 @pytest.mark.parametrize('text, names', [
     ('model = TOEClassifier(...)', ['toe']),
-    ('python tools/test.py configs/mcm/mcm_vitb16.py', ['mcm']),
+    ('python tools/test.py configs/mcm/mcm_vitb16.py', ['mcm', 'mcm']),
     ('head=dict(type="NegLabelHead")', ['neglabel']),
     ('from x import AdaNegHead, NegRefine', ['adaneg', 'negrefine']),
     ('GL-MCM and glmcm', ['mcm', 'glmcm']),

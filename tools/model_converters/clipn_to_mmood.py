@@ -1,10 +1,12 @@
 """Convert a released CLIPN training checkpoint into an mmood CLIPN checkpoint.
 
 ``python tools/model_converters/clipn_to_mmood.py SRC DST [--model ViT-B-16] [--pretrained laion2b_s34b_b88k]
-[--export-towers FILE]``
+[--export-towers FILE] [--handcrafted]``
 
 SRC is a checkpoint of xmed-lab/CLIPN's training (``epoch_10.pt``: ``{epoch, name, state_dict, optimizer, scaler}``,
-keys ``module.``-prefixed, the "no" tower under ``*_no`` keys and ``prompt_no``). The tool
+keys ``module.``-prefixed, the "no" tower under ``*_no`` keys and ``prompt_no``; a checkpoint of the hand-crafted
+variant, ``hand-crafted/src``, has no ``prompt_no``: convert it with ``--handcrafted --model ViT-B-32
+--pretrained laion2b_s34b_b79k`` for ``configs/clipn/clipn_handcrafted_vitb32_cc3m.py``). The tool
 
 1. maps the "no" keys onto mmood's :class:`~mmood.models.backbones.NoTextTower` and loads them strictly into a
    tower built from the named open_clip model;
@@ -35,6 +37,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='mmood: convert a released CLIPN checkpoint')
     parser.add_argument('src', help='CLIPN training checkpoint (e.g. epoch_10.pt)')
     parser.add_argument('dst', help='mmood checkpoint to write (.pth)')
+    parser.add_argument('--handcrafted', action='store_true',
+                        help='a checkpoint of the hand-crafted variant (a "no" tower without prompt offsets)')
     parser.add_argument('--model', default='ViT-B-16', help='open_clip model name of the checkpoint (ViT-B-16)')
     parser.add_argument('--pretrained', default='laion2b_s34b_b88k',
                         help='the config\'s model.backbone.pretrained (tag or file) to compare the frozen towers '
@@ -88,7 +92,8 @@ def main(argv=None) -> int:
         raise CheckpointMismatchError(f'{args.src}: {err.args[0]}') from None
     clip = open_clip.create_model(args.model, pretrained=None, device='cpu')
     load_strictly(clip, rest, f'The frozen towers of {args.src} into open_clip {args.model}')
-    tower = NoTextTower(clip, num_prompts=int(tower_state['prompt_no'].shape[0]) if 'prompt_no' in tower_state else 16)
+    prompts = 0 if args.handcrafted else int(tower_state['prompt_no'].shape[0]) if 'prompt_no' in tower_state else 16
+    tower = NoTextTower(clip, num_prompts=prompts)
     load_strictly(tower, tower_state, f'The "no" tower of {args.src}')
     out = dict(state_dict={'no_tower.' + k: v.detach().clone() for k, v in tower.state_dict().items()},
                meta=dict(converted_from=osp.abspath(args.src), sha256=file_sha256(args.src),

@@ -24,6 +24,9 @@ model = dict(
         keep=0.15,  # caption: fraction kept, farthest from ID
         per_class=250,  # caption: ID-train images per class for the class means
         filter_backbone=None,  # caption: the filter's tower (None: this model's; TOE: ViT-B-32 / openai)
+        word_source=None,  # word: 'list' | 'wordnet_window' (mmood's substitute) | 'decoder'; None: list iff source
+        word_template='This is a photo of a {}',  # word: the prompt of every word
+        decoder=None,  # word_source='decoder': dict(model=..., checkpoint=..., topk=55, rank_slice=(30, 55), ...)
     ),
     loss=dict(type='OutlierExposureLoss', weight=0.5),  # lambda; weight=0 is TOE's --no_exposure
     noise_variance=0.016,  # N(0, 0.016 I) added to the unit text embeddings, re-normalised, fresh every step

@@ -49,7 +49,7 @@ def fit_heads_from_cache(model: OODModel, cfg, checkpoint: Optional[str] = None,
     source = train_set_source(loader.dataset)
     made_by = f'ID-train features for {names} ({osp.basename(config_path or "config")})'
     ensure_features(model, dict(loader.dataset), [source], kinds, cache, model_id, loader.get('batch_size', 64),
-                    loader.get('num_workers', 0), dict(made_by=made_by))
+                    loader.get('num_workers', 0), dict(made_by=made_by), checkpoint=checkpoint)
     cset = find_set_features(cache, model_id, source, kinds)
     print_log(f'Fitting {names} on {cset.num_samples} cached ID-train features ({", ".join(kinds)}), or loading '
               f'their fitted statistics from the cache.', logger='current', level=logging.INFO)

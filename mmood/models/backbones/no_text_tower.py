@@ -16,6 +16,10 @@ a text are ``TokEmb(t) + Pos + Q`` with
   processes and after a resume; without keys from a seeded torch generator;
 * evaluation: ``Q = mean_m P_m``.
 
+With ``num_prompts=0`` the tower has no offsets (CLIPN's hand-crafted variant, ``xmed-lab/CLIPN`` folder
+``hand-crafted/src``): it encodes ``TokEmb(t) + Pos`` directly, and the "no" meaning comes from the texts it is given
+(hand-written "no" templates, see :class:`~mmood.models.classifiers.CLIPNClassifier`).
+
 The offsets cover every position (SOT, words, EOT, padding); those after EOT cannot change the output (causal
 mask). The encoder then runs the copied transformer exactly as the host model's ``encode_text`` does.
 """
@@ -48,7 +52,7 @@ class NoTextTower(nn.Module):
 
     Args:
         clip: a loaded open_clip ``CLIP`` model (the "yes" model); its text parts are deep-copied.
-        num_prompts: P, the number of learnable prompt offsets (16 in CLIPN).
+        num_prompts: P, the number of learnable prompt offsets (16 in CLIPN; 0: none, the hand-crafted variant).
         seed: seed of the generator that draws a prompt per training sample.
 
     Raises:
@@ -62,8 +66,8 @@ class NoTextTower(nn.Module):
             raise TypeError(f'CLIPN needs an open_clip CLIP model with its own text tower ({", ".join(TEXT_PARTS)}); '
                             f'{type(clip).__name__} has none of {missing or ["attn_mask"]} (CustomTextCLIP models '
                             f'with Hugging Face text towers are not supported).')
-        if int(num_prompts) < 1:
-            raise ValueError(f'num_prompts must be >= 1, got {num_prompts}')
+        if int(num_prompts) < 0:
+            raise ValueError(f'num_prompts must be >= 0, got {num_prompts}')
         self.token_embedding = copy.deepcopy(clip.token_embedding)
         self.positional_embedding = nn.Parameter(clip.positional_embedding.detach().clone())
         self.transformer = copy.deepcopy(clip.transformer)
@@ -76,37 +80,52 @@ class NoTextTower(nn.Module):
         self.pool_type = getattr(clip, 'text_pool_type', 'argmax')
         self.eos_id = getattr(clip, 'text_eos_id', None)
         self.context_length, width = self.positional_embedding.shape
-        self.prompt_no = nn.Parameter(torch.zeros(int(num_prompts), self.context_length, width,
-                                                  dtype=self.positional_embedding.dtype))
+        if int(num_prompts) > 0:
+            self.prompt_no = nn.Parameter(torch.zeros(int(num_prompts), self.context_length, width,
+                                                      dtype=self.positional_embedding.dtype))
+        else:  # the hand-crafted variant: no offsets
+            self.register_parameter('prompt_no', None)
         self.requires_grad_(True)
         self.seed = int(seed)
         self.generator = torch.Generator().manual_seed(self.seed)
 
     @property
     def num_prompts(self) -> int:
-        return int(self.prompt_no.shape[0])
+        return 0 if self.prompt_no is None else int(self.prompt_no.shape[0])
 
-    def draw_prompts(self, batch: int, keys: Optional[Sequence[Tuple[int, ...]]] = None) -> torch.Tensor:
-        """Prompt indices for a training batch, uniform on ``0..P`` (``P`` = the mean prompt).
+    @property
+    def device(self) -> torch.device:
+        return self.positional_embedding.device
+
+    def draw(self, batch: int, choices: int, keys: Optional[Sequence[Tuple[int, ...]]] = None) -> torch.Tensor:
+        """``batch`` indices uniform on ``0..choices-1``.
 
         Args:
             batch: the batch size.
+            choices: the number of choices.
             keys: one tuple of integers per sample (e.g. (step, sample index)): the index is a hash of (seed, key),
                 independent of the batch's composition and of the process. None: the seeded torch generator.
         """
         if keys is None:
-            return torch.randint(0, self.num_prompts + 1, (batch, ), generator=self.generator)
+            return torch.randint(0, choices, (batch, ), generator=self.generator)
         if len(keys) != batch:
             raise ValueError(f'{len(keys)} prompt keys for a batch of {batch}')
         out = []
         for key in keys:
             values = (self.seed, ) + tuple(int(v) for v in key)
             digest = hashlib.blake2b(struct.pack(f'<{len(values)}q', *values), digest_size=8).digest()
-            out.append(int.from_bytes(digest, 'little') % (self.num_prompts + 1))
+            out.append(int.from_bytes(digest, 'little') % choices)
         return torch.tensor(out, dtype=torch.long)
 
-    def offsets(self, batch: int, prompt_index: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """(B, L, W) offsets: the drawn (or given) prompts in training, the mean prompt in evaluation."""
+    def draw_prompts(self, batch: int, keys: Optional[Sequence[Tuple[int, ...]]] = None) -> torch.Tensor:
+        """Prompt indices for a training batch, uniform on ``0..P`` (``P`` = the mean prompt); see :meth:`draw`."""
+        return self.draw(batch, self.num_prompts + 1, keys)
+
+    def offsets(self, batch: int, prompt_index: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
+        """(B, L, W) offsets: the drawn (or given) prompts in training, the mean prompt in evaluation; None
+        without prompts."""
+        if self.prompt_no is None:
+            return None
         mean = self.prompt_no.mean(dim=0, keepdim=True)
         if prompt_index is None and not self.training:
             return mean.expand(batch, -1, -1)
@@ -121,13 +140,16 @@ class NoTextTower(nn.Module):
 
         Args:
             tokens: token ids as open_clip's tokenizer returns them.
-            prompt_index: (B,) indices in ``0..P`` to use instead of the training draw (P = the mean prompt).
+            prompt_index: (B,) indices in ``0..P`` to use instead of the training draw (P = the mean prompt);
+                ignored without prompts.
             normalize: L2-normalise the output.
         """
         cast = self.transformer.get_cast_dtype() if hasattr(self.transformer, 'get_cast_dtype') \
             else self.positional_embedding.dtype
         x = self.token_embedding(tokens).to(cast) + self.positional_embedding.to(cast)
-        x = x + self.offsets(tokens.shape[0], prompt_index).to(cast)
+        offsets = self.offsets(tokens.shape[0], prompt_index)
+        if offsets is not None:
+            x = x + offsets.to(cast)
         batch_first = getattr(self.transformer, 'batch_first', True)
         if not batch_first:
             x = x.permute(1, 0, 2)
@@ -145,8 +167,22 @@ class NoTextTower(nn.Module):
 
     @property
     def untrained(self) -> bool:
-        """Whether the prompt offsets are still all zero (the no tower then equals the yes tower)."""
-        return not bool(self.prompt_no.detach().any())
+        """Whether the prompt offsets are still all zero (the no tower then equals the yes tower); without prompts
+        see :meth:`equals_text_tower`."""
+        return self.prompt_no is None or not bool(self.prompt_no.detach().any())
+
+    def equals_text_tower(self, clip: nn.Module) -> bool:
+        """Whether every copied part still equals ``clip``'s text tower (an untrained tower of the hand-crafted
+        variant: h = g for equal texts)."""
+        for part in TEXT_PARTS:
+            mine, theirs = getattr(self, part), getattr(clip, part)
+            if isinstance(mine, nn.Module):
+                a, b = mine.state_dict(), theirs.state_dict()
+                if a.keys() != b.keys() or any(not torch.equal(a[k], b[k].to(a[k].device)) for k in a):
+                    return False
+            elif mine is not None and not torch.equal(mine.detach(), theirs.detach().to(mine.device)):
+                return False
+        return True
 
     def content_digest(self) -> str:
         """SHA-256 (24 hex digits) of every parameter and buffer: part of the cache key of its text embeddings."""

@@ -48,7 +48,7 @@ from ...utils.errors import ConfigError, UserError
 from ..losses import add_text_noise
 from .plp import LinearProbeClassifier, batch_labels
 
-__all__ = ['TOEClassifier', 'OUTLIER_OPTIONS']
+__all__ = ['TOEClassifier', 'OUTLIER_OPTIONS', 'DECODER_OPTIONS', 'WORD_SOURCES']
 
 #: the options of ``TOEClassifier(outliers=dict(...))`` and their defaults
 OUTLIER_OPTIONS: Dict[str, Any] = dict(
@@ -65,7 +65,23 @@ OUTLIER_OPTIONS: Dict[str, Any] = dict(
     keep=0.15,  # caption: fraction kept (farthest from ID)
     per_class=250,  # caption: ID-train images per class for the class means
     filter_backbone=None,  # caption: tower of the filter (None: this model's; TOE: ViT-B-32 / openai)
+    word_source=None,  # word: 'list' (source), 'wordnet_window' (mmood's substitute), 'decoder'; None: from source
+    word_template=textual.WORD_TEMPLATE,  # word: the prompt of every word
+    decoder=None,  # word_source='decoder': dict(model=TOEWordDecoder options, checkpoint=..., topk, rank_slice, ...)
 )
+
+#: the options of ``outliers.decoder`` (TOE's word decoder, docs/toe.md) and their defaults
+DECODER_OPTIONS: Dict[str, Any] = dict(
+    model=None,  # TOEWordDecoder options without a backbone (the decoder reads this model's cached ID-train features)
+    checkpoint=None,  # the decoder's mmood checkpoint (tools/model_converters/toe_decoder_to_mmood.py)
+    batch_size=32,  # images per decoder call (matters only with flatten_batch_slice)
+    topk=55,  # ranked tokens per image
+    rank_slice=(30, 55),  # ranks kept per image (31-55)
+    flatten_batch_slice=False,  # True: the reference's slice of the flattened batch (ranks 31-55 of its 1st image)
+    drop_class_words=False,  # also drop tokens equal to a word of a class name (the reference: exact names only)
+    clip=None,  # the CLIP whose raw image embedding conditions the decoder (None: this model's tower, as TOE does)
+)
+WORD_SOURCES = ('list', 'wordnet_window', 'decoder')
 
 
 def _sha256_short(path: str) -> str:
@@ -113,6 +129,12 @@ class TOEClassifier(LinearProbeClassifier):
         if unknown:
             raise ConfigError(f'Unknown outliers options {unknown}; valid: {sorted(OUTLIER_OPTIONS)}')
         self.outliers = dict(OUTLIER_OPTIONS, **(outliers or {}))
+        unknown = sorted(set(self.outliers['decoder'] or {}) - set(DECODER_OPTIONS))
+        if unknown:
+            raise ConfigError(f'Unknown outliers.decoder options {unknown}; valid: {sorted(DECODER_OPTIONS)}')
+        if self.outliers['word_source'] not in (None, ) + WORD_SOURCES:
+            raise ConfigError(f'outliers.word_source must be one of {WORD_SOURCES}, got '
+                              f'{self.outliers["word_source"]!r}')
         if self.outliers['level'] not in textual.OUTLIER_LEVELS:
             raise ConfigError(f'outliers.level must be one of {textual.OUTLIER_LEVELS}, '
                               f'got {self.outliers["level"]!r}')
@@ -184,12 +206,19 @@ class TOEClassifier(LinearProbeClassifier):
             if opts[key]:
                 path = resolve_path(str(opts[key]))
                 parts[key] = file_sha256(path) if osp.isfile(path) else f'missing: {opts[key]}'
-        if opts['level'] == 'word' and not opts['source']:
+        if opts['level'] == 'word' and self.word_source == 'decoder':
+            dec = self.decoder_options
+            path = resolve_path(str(dec['checkpoint'] or ''))
+            parts.update(word_source='decoder', tower=self.backbone.identity if dec['clip'] is None else None,
+                         decoder=dict(dec, checkpoint=file_sha256(path) if osp.isfile(path) else 'missing'))
+        elif opts['level'] == 'word' and not opts['source']:
             parts.update(corpus=str(opts['corpus']), quantile=float(opts['quantile']),
                          window=[float(w) for w in opts['window']], templates=list(self.templates),
                          tower=self.backbone.text_identity)
         if opts['level'] == 'word' and opts['debug_expansion']:  # off: the key every earlier list was made with
             parts.update(debug_expansion=True)
+        if opts['level'] == 'word' and opts['word_template'] != textual.WORD_TEMPLATE:
+            parts.update(word_template=opts['word_template'])
         if opts['level'] == 'description':
             parts.update(fix_strip=bool(opts['fix_strip']))
         if opts['level'] == 'caption' and not opts['index_file']:
@@ -207,16 +236,102 @@ class TOEClassifier(LinearProbeClassifier):
             raise UserError(f'TOE outlier source not found: {source} ({what}; model.outliers.source)')
         return path
 
+    @property
+    def word_source(self) -> str:
+        """Where word-level outliers come from: ``outliers.word_source``, else ``'list'`` with a source file and
+        ``'wordnet_window'`` (mmood's decoder-free substitute) without one."""
+        source = self.outliers['word_source']
+        if source is None:
+            return 'list' if self.outliers['source'] else 'wordnet_window'
+        if source == 'wordnet_window' and self.outliers['source']:
+            raise ConfigError(f'outliers.source={self.outliers["source"]!r} is a word list, but outliers.word_source '
+                              'is "wordnet_window": set model.outliers.word_source=list to read the list')
+        if source == 'list' and not self.outliers['source']:
+            raise ConfigError('outliers.word_source="list" needs outliers.source (a .txt list or the reference\'s '
+                              '.npy)')
+        return source
+
+    @property
+    def decoder_options(self) -> Dict[str, Any]:
+        """``outliers.decoder`` with its defaults (:data:`DECODER_OPTIONS`)."""
+        return dict(DECODER_OPTIONS, **(self.outliers['decoder'] or {}))
+
+    def _decoder_words(self, train_set: Any):
+        """Words of TOE's decoder from this model's ID-train image embeddings (:mod:`mmood.text.decoder_words`)."""
+        from ...text.decoder_words import DecodedWordPool
+        dec = self.decoder_options
+        if not dec['model'] or not dec['checkpoint']:
+            raise ConfigError('outliers.word_source="decoder" needs outliers.decoder.model (TOEWordDecoder options) '
+                              'and outliers.decoder.checkpoint (an mmood checkpoint of the decoder)')
+        train_set = train_set() if callable(train_set) else train_set
+        if train_set is None:
+            raise ConfigError('The word decoder reads the ID-train features (run tools/train.py, or '
+                              'tools/dataset_converters/make_text_outliers.py, which extract them)')
+        path = resolve_path(str(dec['checkpoint']))
+        if not osp.isfile(path):
+            raise UserError(f'word decoder checkpoint not found: {dec["checkpoint"]} '
+                            '(model.outliers.decoder.checkpoint)')
+        model_cfg = dict(dec['model'])
+        model_cfg.setdefault('type', 'TOEWordDecoder')
+        model_cfg['backbone'] = None  # the embeddings are this model's cached features: no second tower
+        decoder = MODELS.build(model_cfg).eval()
+        from ...utils import load_checkpoint_file
+        state = load_checkpoint_file(path)  # a converted release or a checkpoint of tools/train.py
+        state = state.get('state_dict', state)
+        weights = {k[len('decoder.'):]: v for k, v in state.items() if k.startswith('decoder.')}
+        if not weights:
+            raise UserError(f'{path} holds no decoder.* weights: convert the reference\'s file with '
+                            'tools/model_converters/toe_decoder_to_mmood.py')
+        decoder.decoder.load_state_dict(weights, strict=True)
+        if dec['clip'] is None:  # this model's tower: the cached features times the projection
+            proj = self.projection
+            feats = train_set.feats[self.feature_kind]
+
+            def embeddings(start: int, stop: int) -> Tensor:
+                x = torch.from_numpy(np.array(feats[start:stop], dtype=np.float32))
+                return x @ proj.cpu() if proj is not None else x  # the raw (unnormalised) image embedding
+            total = len(feats)
+        else:  # another CLIP (e.g. the decoder's training CLIP): its raw embeddings of the ID-train images
+            tower = MODELS.build(dict(dec['clip'], frozen=True))
+            clip_emb = self._encode_train_images(tower, train_set, np.arange(len(train_set.labels)), kind='embed')
+            ident = tower.identity
+
+            def embeddings(start: int, stop: int) -> Tensor:
+                return clip_emb[start:stop]
+            total = len(clip_emb)
+        pool = DecodedWordPool(dec['topk'], tuple(dec['rank_slice']), bool(dec['flatten_batch_slice']))
+        size = int(dec['batch_size'])
+        with torch.no_grad():
+            for start in range(0, total, size):
+                pool.add(decoder.first_step_logits(embeddings(start, start + size)))
+        words = pool.words(decoder.decode_token, self.class_names, bool(dec['drop_class_words']))
+        which = 'decoder.clip'
+        if dec['clip'] is None:
+            ident, which = self.backbone.identity, 'this model\'s tower'
+        info = dict(source=f'word decoder {path}', source_sha256=_sha256_short(path), images=pool.images,
+                    conditioning_clip=f'{ident.get("model_name")} / {ident.get("pretrained")} ({which}, '
+                    'unnormalised ID-train image embeddings)',
+                    tokens=len(pool.ids), rule=f'one decoder step from <s> per ID-train image, ranks '
+                    f'{dec["rank_slice"][0] + 1}-{dec["rank_slice"][1]} of the top {dec["topk"]}'
+                    + (' (of the flattened batch, as the reference)' if dec['flatten_batch_slice'] else ' per image')
+                    + ', non-semantic words and ID names removed, sorted')
+        return words, info
+
     def _generate(self, cache: Optional[CacheStore], train_set: Any):
         opts = self.outliers
         level = opts['level']
         header = dict(made_by='mmood TOE outliers (mmood.text.outliers)', level=level)
-        if level == 'word' and opts['source']:
+        if level == 'word' and self.word_source == 'decoder':
+            words, info = self._decoder_words(train_set)
+            header.update(info, word_source='decoder', debug_expansion=bool(opts['debug_expansion']))
+            return textual.word_outliers(words, self.class_names, template=opts['word_template'],
+                                         debug_expansion=bool(opts['debug_expansion'])), header
+        if level == 'word' and self.word_source == 'list':
             path = self._source('a .txt list of words or prompts, or the reference\'s .npy')
             words = textual.read_outlier_list(path, allow_pickle=opts['allow_pickle'])
             header.update(source=path, source_sha256=_sha256_short(path), rule='listed words, ID names removed',
-                          debug_expansion=bool(opts['debug_expansion']))
-            return textual.word_outliers(words, self.class_names,
+                          word_source='list', debug_expansion=bool(opts['debug_expansion']))
+            return textual.word_outliers(words, self.class_names, template=opts['word_template'],
                                          debug_expansion=bool(opts['debug_expansion'])), header
         if level == 'word':
             nouns, _ = load_corpus(opts['corpus'])
@@ -226,8 +341,10 @@ class TOEClassifier(LinearProbeClassifier):
             keep = textual.wordnet_window(cand, self.id_text.cpu().float(), opts['quantile'], tuple(opts['window']))
             header.update(source=opts['corpus'], rule=f'WordNet nouns whose {opts["quantile"]}-quantile similarity to '
                           f'the ID prompts lies in percentiles {tuple(opts["window"])}, ID names removed',
-                          candidates=len(nouns), debug_expansion=bool(opts['debug_expansion']))
+                          candidates=len(nouns), word_source='wordnet_window (a substitute for the decoder)',
+                          debug_expansion=bool(opts['debug_expansion']))
             return textual.word_outliers([nouns[i] for i in keep.tolist()], self.class_names,
+                                         template=opts['word_template'],
                                          debug_expansion=bool(opts['debug_expansion'])), header
         if level == 'description':
             import json
@@ -283,8 +400,9 @@ class TOEClassifier(LinearProbeClassifier):
         return textual.caption_filter(caption_emb, image, torch.from_numpy(labels[rows]), self.num_classes,
                                       keep=float(opts['keep']))
 
-    def _encode_train_images(self, tower, train_set: Any, rows: np.ndarray) -> Tensor:
-        """Normalised global features of the ID-train images ``rows`` under another tower (the filter's)."""
+    def _encode_train_images(self, tower, train_set: Any, rows: np.ndarray, kind: str = 'global') -> Tensor:
+        """Features ``kind`` (``global``: normalised; ``embed``: the raw embedding) of the ID-train images ``rows``
+        under another tower (the caption filter's, the word decoder's)."""
         from mmengine.dataset import pseudo_collate
         from mmpretrain.registry import DATASETS
         from tqdm import tqdm
@@ -294,7 +412,7 @@ class TOEClassifier(LinearProbeClassifier):
             for s in tqdm(range(0, len(rows), 64), desc='caption filter: ID-train images', unit='batch'):
                 batch = pseudo_collate([dataset[int(i)] for i in rows[s:s + 64]])
                 images = self.data_preprocessor(batch, False)['inputs']
-                out.append(tower.extract_image_features(images, ('global', ))['global'].cpu())
+                out.append(tower.extract_image_features(images, (kind, ))[kind].cpu())
         return torch.cat(out)
 
     # ------------------------------------------------------------------ training

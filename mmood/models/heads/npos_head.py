@@ -33,6 +33,7 @@ class NPOSHead(BaseOODHead):
         super().__init__(**kwargs)
         self.reference_msp = bool(reference_msp)
         self.score_names = ('outlier', 'npos_msp') if self.reference_msp else ('outlier', )
+        self.needs_text = self.reference_msp  # `outlier` reads image features only (image-only backbones too)
         self.borrow('mlp', None)  # the model's module (prepare), not a submodule of the head
 
     def prepare(self, ctx: HeadContext) -> 'NPOSHead':

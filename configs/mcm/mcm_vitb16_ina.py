@@ -1,0 +1,10 @@
+# MCM (NeurIPS 2022), zero-shot CLIP ViT-B/16 (OpenAI): ID = ImageNet-A (its 200 classes, their CLIP names) vs the MOS
+# far-OOD four (iNaturalist, SUN, Places, Textures); NegLabel's robustness-to-domain-shift experiment. Model and
+# preprocessing as configs/mcm/mcm_vitb16.py (prompt "a photo of a {}", softmax of raw cosines at T = 1); only the
+# benchmark (`imagenet_a_mos`, docs/data.md) and the class names differ. Published numbers: not retrieved.
+# Data: data/imagenet-a/<wnid>/*.jpg (the 200 wnids of txtfiles/imagenet_a_wnids.txt)
+#   python tools/verify_data.py --benchmark imagenet_a_mos
+#   python tools/test.py configs/mcm/mcm_vitb16_ina.py
+_base_ = ['./mcm_vitb16.py']
+model = dict(class_names='txtfiles/imagenet_a_classes.txt')
+test_dataloader = dict(dataset=dict(benchmark='imagenet_a_mos'))

@@ -1,0 +1,10 @@
+# TOE's real/virtual x image/text study (NeurIPS 2023, arXiv:2310.16492; docs/toe.md, "The real/virtual study"):
+# cell virtual x image, ID ImageNet-20, test OOD ImageNet-10 val, no auxiliary data (virtual outliers).
+#   python tools/train.py configs/toe/toe_study_virtual_image_in20.py
+#   python tools/test.py configs/toe/toe_study_virtual_image_in20.py work_dirs/<config>/iter_<N>.pth
+_base_ = ['../_base_/models/toe_study_virtual_image.py']
+model = dict(class_names='txtfiles/imagenet20_classes.txt')
+train_dataloader = dict(dataset={{_base_.imagenet20_train}})
+id_train_dataloader = dict(dataset={{_base_.imagenet20_train}})
+test_dataloader = dict(dataset=dict(benchmark='imagenet20'))
+study = dict(name='TOE real/virtual x image/text', id_set='ImageNet-20', cell='virtual x image', aux='none (virtual)')
