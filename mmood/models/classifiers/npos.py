@@ -37,7 +37,35 @@ from ...utils.errors import ConfigError
 from .clip_ood import CLIPOODClassifier, clip_data_preprocessor
 from .plp import batch_labels, is_feature_batch
 
-__all__ = ['NPOSClassifier']
+__all__ = ['NPOSClassifier', 'gather_ranks', 'synthesized_outlier_loss']
+
+
+def gather_ranks(x: Tensor) -> Tensor:
+    """The tensor of every process, in rank order (the synthesis queues stay identical on all ranks)."""
+    if get_world_size() == 1:
+        return x
+    return torch.cat(all_gather(x.contiguous()))
+
+
+def synthesized_outlier_loss(model, features: Tensor, labels: Tensor, world: int):
+    """NPOS's outlier term of one step, shared by the fine-tuned and the from-scratch models: push this step's ID
+    ``features`` (every rank's) into the class queues, draw outliers once ``model.iteration`` reaches
+    ``model.start_iter``, and the regulariser ``model.loss_reg`` on φ(features) → ID and φ(outliers) → OOD (φ =
+    ``model.outlier_mlp``; outliers detached). Advances ``model.iteration``.
+
+    Returns:
+        ``(loss_reg, number of outliers)``.
+    """
+    model.synthesis.push(gather_ranks(features.detach()), gather_ranks(labels))
+    if int(model.iteration) >= model.start_iter:
+        outliers, _ = model.synthesis.sample()
+    else:
+        outliers = features.new_zeros(0, features.shape[1])
+    id_logits = model.outlier_mlp(features).reshape(-1)
+    out_logits = model.outlier_mlp(outliers.to(features).detach()).reshape(-1)
+    loss = model.loss_reg(id_logits, out_logits, world_size=world)
+    model.iteration += 1
+    return loss, int(out_logits.numel())
 
 
 def _drop_frozen_weights(module, state_dict, prefix, local_metadata) -> None:
@@ -179,13 +207,6 @@ class NPOSClassifier(CLIPOODClassifier):
                   level=logging.WARNING if short else logging.INFO)
         return labels
 
-    @staticmethod
-    def _gather(x: Tensor) -> Tensor:
-        """The tensor of every process, in rank order (the queues stay identical on all ranks)."""
-        if get_world_size() == 1:
-            return x
-        return torch.cat(all_gather(x.contiguous()))
-
     def loss(self, inputs: Any, data_samples: Union[Tensor, List[DataSample]]) -> Dict[str, Tensor]:
         """LogitNorm cross-entropy against the prototypes plus λ × the outlier loss (module docstring)."""
         if not self._prepared:
@@ -194,19 +215,11 @@ class NPOSClassifier(CLIPOODClassifier):
         labels = batch_labels(data_samples, embed.device)
         cos = F.normalize(embed, dim=-1) @ self.id_text.to(embed.dtype).T
         loss_id = self.loss_id(cos, labels)
-        self.synthesis.push(self._gather(embed.detach()), self._gather(labels))
-        if int(self.iteration) >= self.start_iter:
-            outliers, _ = self.synthesis.sample()
-        else:
-            outliers = embed.new_zeros(0, embed.shape[1])
-        id_logits = self.outlier_mlp(embed).reshape(-1)
-        out_logits = self.outlier_mlp(outliers.to(embed).detach()).reshape(-1)
-        loss_reg = self.loss_reg(id_logits, out_logits, world_size=get_world_size())
-        self.iteration += 1
+        loss_reg, num_outliers = synthesized_outlier_loss(self, embed, labels, get_world_size())
         with torch.no_grad():
             acc = (cos.argmax(dim=1) == labels).float().mean()
         return dict(loss_id=loss_id, loss_reg=loss_reg, label_acc=acc,
-                    outliers=torch.tensor(float(out_logits.numel()), device=embed.device),
+                    outliers=torch.tensor(float(num_outliers), device=embed.device),
                     full_classes=self.synthesis.ready().sum().float())
 
     def forward(self, inputs: Any, data_samples: Optional[List[DataSample]] = None, mode: str = 'tensor'):

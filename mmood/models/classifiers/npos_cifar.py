@@ -26,7 +26,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.dist import all_gather, all_reduce, get_world_size
+from mmengine.dist import all_reduce, get_world_size
 from mmengine.logging import print_log
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -35,6 +35,7 @@ from torch import Tensor
 from ...utils.errors import ConfigError
 from ..losses import gather_features
 from .clip_ood import CLIPOODClassifier
+from .npos import synthesized_outlier_loss
 from .plp import FeatureClsDataPreprocessor, batch_labels, is_feature_batch
 
 __all__ = ['NPOSCIFARClassifier', 'MultiViewDataPreprocessor', 'CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR10_EVAL_STD',
@@ -209,12 +210,6 @@ class NPOSCIFARClassifier(CLIPOODClassifier):
                   logger='current', level=logging.INFO)
 
     # ------------------------------------------------------------------ training
-    @staticmethod
-    def _gather(x: Tensor) -> Tensor:
-        if get_world_size() == 1:
-            return x
-        return torch.cat(all_gather(x.contiguous()))
-
     def loss(self, inputs: Any, data_samples: Union[Tensor, List[DataSample]]) -> Dict[str, Tensor]:
         """``0.5·L_dis + 1.0·L_comp + λ·L_reg`` (module docstring). Under DDP the EMA runs over the gathered views
         of every process (the prototypes stay identical on all ranks) and the gradients are scaled so that the
@@ -234,18 +229,10 @@ class NPOSCIFARClassifier(CLIPOODClassifier):
         (all_z, all_labels), _ = gather_features(z, labels)
         losses = self.cider(all_z, all_labels)
         losses = {k: _surrogate_scale(v, world) for k, v in losses.items()}
-        self.synthesis.push(self._gather(h.detach()), self._gather(labels))
-        if int(self.iteration) >= self.start_iter:
-            outliers, _ = self.synthesis.sample()
-        else:
-            outliers = h.new_zeros(0, h.shape[1])
-        id_logits = self.outlier_mlp(h).reshape(-1)
-        out_logits = self.outlier_mlp(outliers.to(h).detach()).reshape(-1)
-        losses['loss_reg'] = self.loss_reg(id_logits, out_logits, world_size=world)
-        self.iteration += 1
+        losses['loss_reg'], num_outliers = synthesized_outlier_loss(self, h, labels, world)
         with torch.no_grad():
             acc = ((z.detach() @ self.cider.prototypes.T).argmax(dim=1) == labels).float().mean()
-        return dict(losses, proto_acc=acc, outliers=torch.tensor(float(out_logits.numel()), device=h.device),
+        return dict(losses, proto_acc=acc, outliers=torch.tensor(float(num_outliers), device=h.device),
                     full_classes=self.synthesis.ready().sum().float())
 
     def forward(self, inputs: Any, data_samples: Optional[List[DataSample]] = None, mode: str = 'tensor'):

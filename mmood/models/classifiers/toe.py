@@ -29,7 +29,7 @@ import hashlib
 import logging
 import math
 import os.path as osp
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -452,8 +452,9 @@ class TOEClassifier(LinearProbeClassifier):
         digest = hashlib.sha256(repr((self.seed, ) + parts).encode()).digest()
         return int.from_bytes(digest[:8], 'little') >> 1
 
-    def outlier_batch(self, step: int, rank: int = 0, world: int = 1) -> Tensor:
-        """Noisy unit embeddings of the outlier batch of training step ``step`` on ``rank`` (module docstring)."""
+    def outlier_rows(self, step: int, rank: int = 0, world: int = 1) -> Tuple[Tensor, int]:
+        """The outlier embeddings of training step ``step`` on ``rank``, as stored (seeded per-epoch permutations of
+        the rows, batch ``j`` of the epoch), and the global batch index."""
         if self.outlier_emb is None:
             raise RuntimeError('TOE has no outlier embeddings: train through tools/train.py (CachedFeatureTrainLoop)')
         num = int(self.outlier_emb.shape[0])
@@ -463,9 +464,13 @@ class TOEClassifier(LinearProbeClassifier):
             gen = torch.Generator().manual_seed(self._seed(0, epoch))
             self._perm_epoch = (epoch, torch.randperm(num, generator=gen))
         index = self._perm_epoch[1][j * self.outlier_batch_size:(j + 1) * self.outlier_batch_size]
+        return self.outlier_emb[index.to(self.outlier_emb.device)], batch
+
+    def outlier_batch(self, step: int, rank: int = 0, world: int = 1) -> Tensor:
+        """Noisy unit embeddings of the outlier batch of training step ``step`` on ``rank`` (module docstring)."""
+        rows, batch = self.outlier_rows(step, rank, world)
         gen = torch.Generator().manual_seed(self._seed(1, batch))
-        return add_text_noise(self.outlier_emb[index.to(self.outlier_emb.device)], self.noise_variance,
-                              generator=gen)
+        return add_text_noise(rows, self.noise_variance, generator=gen)
 
     def loss(self, inputs: Any, data_samples: Any) -> Dict[str, Tensor]:
         """CE of the ID batch + λ · CE-to-uniform of this step's noisy outlier batch; logs the ID accuracy."""

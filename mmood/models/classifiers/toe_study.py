@@ -139,14 +139,7 @@ class TOEStudyClassifier(TOEClassifier):
         (same seeded per-epoch permutations as TOE's outlier draws, no noise)."""
         if self.domain == 'text':
             return super().outlier_batch(step, rank, world)
-        num = int(self.outlier_emb.shape[0])
-        batch = step * world + rank
-        epoch, j = divmod(batch, self.num_outlier_batches)
-        if self._perm_epoch is None or self._perm_epoch[0] != epoch:
-            gen = torch.Generator().manual_seed(self._seed(0, epoch))
-            self._perm_epoch = (epoch, torch.randperm(num, generator=gen))
-        index = self._perm_epoch[1][j * self.outlier_batch_size:(j + 1) * self.outlier_batch_size]
-        return self.outlier_emb[index.to(self.outlier_emb.device)]
+        return self.outlier_rows(step, rank, world)[0]
 
     def _push(self, feats: Tensor, labels: Tensor) -> None:
         """FIFO per class: the newest ``queue_size`` features of each class."""
