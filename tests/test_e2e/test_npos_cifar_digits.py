@@ -42,3 +42,26 @@ def test_trains_from_scratch_detects_and_two_processes_agree(tmp_path):
     assert {'score_knn', 'score_outlier'} <= set(rows[0]) and len(rows) == 271 + 269 + 200
     assert_two_processes_agree(CONFIG, [checkpoint, '--cache-dir', cache], one, str(tmp_path / 'two'), 'knn',
                                abs_tol=1e-5)
+
+
+def test_the_cifar100_recipe_trains_and_tests_through_the_tools(tmp_path):
+    """configs/npos/npos_resnet34_cifar100.py (the authors' CIFAR-100 recipe: ResNet-34, prototype momentum 0.5) runs
+    through tools/train.py and tools/test.py with the digits data of the tiny config in place of CIFAR-100 (2 epochs
+    at base width 4): its own network and objective train, and the KNN scores of its checkpoint are reported."""
+    text = open(CONFIG).read()
+    assert "_base_ = ['./npos_resnet18_cifar10.py']" in text and 'epochs = 8\n' in text
+    config = tmp_path / 'npos_resnet34_cifar100_digits.py'
+    config.write_text(text.replace("_base_ = ['./npos_resnet18_cifar10.py']",
+                                   f"_base_ = ['{REPO}/configs/npos/npos_resnet34_cifar100.py']")
+                      .replace('epochs = 8\n', 'epochs = 2\n'))
+    work, cache = str(tmp_path / 'train'), str(tmp_path / 'cache')
+    run_tool('train', [str(config), '--work-dir', work, '--cache-dir', cache], threads=1)
+    checkpoint = osp.join(work, 'epoch_2.pth')
+    state = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']
+    assert sum(k.endswith('.conv1.weight') and k.startswith('backbone.resnet.layer3.') for k in state) == 6  # [3,4,6,3]
+    assert int(state['iteration']) == 2 * 9 and int(state['synthesis.step']) == 9
+    run_tool('test', [str(config), checkpoint, '--work-dir', str(tmp_path / 'test'), '--cache-dir', cache])
+    metrics, rows = run_results(str(tmp_path / 'test'))
+    assert all(0 <= metrics[f'knn/{name}/AUROC'] <= 100 for name in MIN_KNN_AUROC), metrics
+    assert metrics['knn/noise/AUROC'] > 60, metrics  # far above chance after 2 epochs already
+    assert len(rows) == 271 + 269 + 200
