@@ -40,6 +40,22 @@ def head_text_inputs(head) -> List[Tuple[str, Callable[[], Tuple[List[str], List
     return list(head.text_inputs())
 
 
+def _model_class(model_cfg: Mapping):
+    """The OOD model class a model config builds (None for anything else)."""
+    from mmpretrain.registry import MODELS
+
+    from ..models import OODModel
+    model_cls = MODELS.get(model_cfg['type']) if isinstance(model_cfg.get('type'), str) else model_cfg.get('type')
+    return model_cls if isinstance(model_cls, type) and issubclass(model_cls, OODModel) else None
+
+
+def image_inputs(model_cfg: Mapping) -> List[Tuple[str, dict]]:
+    """The image datasets a model config reads besides the data loaders (the model class's
+    :meth:`~mmood.models.OODModel.config_image_inputs`: TOE's auxiliary outlier images), as ``(where, config)``."""
+    model_cls = _model_class(model_cfg)
+    return list(model_cls.config_image_inputs(dict(model_cfg))) if model_cls is not None else []
+
+
 def text_input_checks(model_cfg: Mapping, catch_build_errors: bool = False) -> List[Tuple[str, List[str], List[str]]]:
     """The text inputs a model config reads, checked without encoding anything: the sources its model options name
     (the model class's :meth:`~mmood.models.OODModel.config_text_inputs`) and the inputs every head declares
@@ -54,11 +70,8 @@ def text_input_checks(model_cfg: Mapping, catch_build_errors: bool = False) -> L
     """
     from ..models.heads import build_head
     checks = []
-    from mmpretrain.registry import MODELS
-
-    from ..models import OODModel
-    model_cls = MODELS.get(model_cfg['type']) if isinstance(model_cfg.get('type'), str) else model_cfg.get('type')
-    if isinstance(model_cls, type) and issubclass(model_cls, OODModel):
+    model_cls = _model_class(model_cfg)
+    if model_cls is not None:
         for what, check in model_cls.config_text_inputs(dict(model_cfg)):
             lines, problems = check()
             checks.append((what, lines, problems))

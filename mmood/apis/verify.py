@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Mapping, Optional, Sequence, TextIO
 
-from .checks import read_test_sets, set_overlap_problems, text_input_checks
+from .checks import image_inputs, read_test_sets, set_overlap_problems, text_input_checks
 from .config import plain_dict, type_name
 
 __all__ = ['verify_data', 'verify', 'verify_other', 'check_weights', 'list_benchmarks', 'LOADERS']
@@ -168,6 +168,9 @@ def verify_data(config: Optional[str] = None, benchmark: Optional[str] = None, r
         else:
             ok = verify_other(loader.replace('_dataloader', ''), ds, max_problems, out=out, decode=decode,
                               workers=workers) and ok
+    for where, aux_cfg in image_inputs(cfg.get('model') or {}):
+        print(f'== {where} ({type_name(aux_cfg)})', file=out)
+        ok = verify_other(where, plain_dict(aux_cfg), max_problems, out=out, decode=decode, workers=workers) and ok
     for title, lines, problems in text_input_checks(cfg.get('model') or {}):
         print(f'== {title}', file=out)
         for line in lines:

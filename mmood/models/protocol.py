@@ -33,7 +33,7 @@ declaration                          meaning                                    
 Methods with a default: :meth:`note_checkpoint`, :meth:`feature_checkpoint`, :meth:`cached_input_checkpoint`,
 :meth:`check_dataset_classes`, :meth:`heads_to_fit`, :meth:`fit_heads`, :meth:`score_sets`,
 :meth:`prepare_cached_training`, :meth:`prepare_auxiliary_features`, :meth:`lent_to_heads`, :meth:`report_notes`,
-:meth:`config_text_inputs`.
+:meth:`config_text_inputs`, :meth:`config_image_inputs`.
 Abstract: :meth:`prepare`, :meth:`extract_feat`, :meth:`class_logits`, :meth:`scores_from_features`.
 ``docs/architecture.md`` shows a worked example.
 """
@@ -173,6 +173,13 @@ class OODModel(metaclass=ABCMeta):
         (``tools/verify_data.py``, the reproduce checks) without building the model (which would load its weights):
         ``(what, check)`` pairs, ``check()`` returning ``(lines, problems)``. The heads declare theirs
         (:meth:`BaseOODHead.text_inputs`). None by default."""
+        return []
+
+    @classmethod
+    def config_image_inputs(cls, model_cfg: Dict[str, Any]) -> List[Tuple[str, Dict[str, Any]]]:
+        """Image datasets a model of this class reads by its config options besides the config's data loaders (the
+        auxiliary outlier images of TOE's study), declared for ``tools/verify_data.py``: ``(where, dataset config)``
+        pairs. None by default."""
         return []
 
     # ------------------------------------------------------------------ report

@@ -109,3 +109,23 @@ def test_study_table_equals_the_runs(study):
     text = buffer.getvalue()
     assert '| ID | cell | Textures (DTD) | none (virtual) |' in text
     assert '| ImageNet-10 | virtual x text | ' in text
+
+
+def test_verify_data_checks_the_auxiliary_images(tmp_path):
+    """tools/verify_data.py checks the real/image cell's auxiliary images (the model's declared image inputs) besides
+    the loaders: a missing Textures folder is named; with its images present the auxiliary set is counted."""
+    from mmood.apis import verify_data
+    config = osp.join(REPO, 'configs', 'toe', 'toe_study_real_image_dtd_in10.py')
+    out = io.StringIO()
+    root = str(tmp_path / 'data')
+    opts = {'model.aux_images.benchmark_root': root}
+    assert verify_data(config, cfg_options=opts, decode=False, out=out) == 1
+    text = out.getvalue()
+    assert '== model.aux_images (BenchmarkSetImages)' in text
+    aux_line = text.split('== model.aux_images')[1].splitlines()[1]
+    assert 'cannot build BenchmarkSetImages' in aux_line and 'ood_data/Textures' in aux_line, aux_line
+    write_images(osp.join(root, 'ood_data', 'Textures', 'banded'), 3, seed=0, kind='noise')
+    out = io.StringIO()
+    verify_data(config, cfg_options=opts, decode=True, out=out)
+    aux_line = out.getvalue().split('== model.aux_images')[1].splitlines()[1]
+    assert aux_line.split()[:1] == ['model.aux_images'] and aux_line.split()[-2:] == ['3', 'ok'], aux_line

@@ -99,6 +99,14 @@ class TOEStudyClassifier(TOEClassifier):
             return []
         return super().config_text_inputs(model_cfg)
 
+    @classmethod
+    def config_image_inputs(cls, model_cfg: Dict[str, Any]) -> list:
+        """The real/image cell reads the auxiliary set's images (``aux_images``)."""
+        aux = model_cfg.get('aux_images')
+        if (model_cfg.get('mode'), model_cfg.get('domain')) != ('real', 'image') or not aux:
+            return []
+        return [('model.aux_images', dict(aux))]
+
     # ------------------------------------------------------------------ preparation
     def prepare_auxiliary_features(self, aux_set: Any) -> None:
         """real/image: the auxiliary images' raw projected features (the head's outlier inputs)."""
