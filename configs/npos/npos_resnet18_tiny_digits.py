@@ -38,4 +38,4 @@ default_hooks = dict(logger=dict(interval=9), checkpoint=dict(interval=epochs, m
 randomness = dict(seed=0)
 # one intra-op thread: the trained weights, and so the recorded numbers, do not depend on the core count
 custom_hooks = [dict(type='OODPrepareHook'), dict(type='SetLevelScoresHook'), dict(type='OODResultsHook'),
-                dict(type='CIDERPrototypeHook'), dict(type='IntraOpThreadsHook', threads=1)]
+                dict(type='IDTrainInitHook'), dict(type='IntraOpThreadsHook', threads=1)]

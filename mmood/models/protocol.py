@@ -28,12 +28,13 @@ declaration                          meaning                                    
 ``steps_per_epoch``                  iterations of one epoch, when the model sets it while preparing ``None``
 ``scores_need_images``               whether the scores need the images (ODIN), not cached features  ``False``
 ``auxiliary_dataset``                an image set whose cached features training also reads (TOE)    ``None``
+``needs_id_train_init``              training state to compute from the ID-train set first (CIDER)   ``False``
 ===================================  ==============================================================  ===============
 
 Methods with a default: :meth:`note_checkpoint`, :meth:`feature_checkpoint`, :meth:`cached_input_checkpoint`,
 :meth:`check_dataset_classes`, :meth:`heads_to_fit`, :meth:`fit_heads`, :meth:`score_sets`,
-:meth:`prepare_cached_training`, :meth:`prepare_auxiliary_features`, :meth:`lent_to_heads`, :meth:`report_notes`,
-:meth:`config_text_inputs`, :meth:`config_image_inputs`.
+:meth:`prepare_cached_training`, :meth:`prepare_auxiliary_features`, :meth:`init_from_id_train`,
+:meth:`lent_to_heads`, :meth:`report_notes`, :meth:`config_text_inputs`, :meth:`config_image_inputs`.
 Abstract: :meth:`prepare`, :meth:`extract_feat`, :meth:`class_logits`, :meth:`scores_from_features`.
 ``docs/architecture.md`` shows a worked example.
 """
@@ -138,6 +139,16 @@ class OODModel(metaclass=ABCMeta):
         """Before training on cached features: fit what the model needs on the cached ID-train set and return the
         training targets, or None to train on the set's own labels (default)."""
         return None
+
+    @property
+    def needs_id_train_init(self) -> bool:
+        """Whether training needs state computed from the ID-train set first (:meth:`init_from_id_train`, called by
+        :class:`~mmood.engine.hooks.IDTrainInitHook`); False by default and once the state is set (a resumed run)."""
+        return False
+
+    def init_from_id_train(self, batches: Any) -> None:
+        """Initialise that state from ``batches`` of the ID-train loader (NPOS from scratch: CIDER's prototypes)."""
+        raise NotImplementedError(f'{type(self).__name__} declares needs_id_train_init but does not initialise')
 
     def prepare_auxiliary_features(self, aux_set: Any) -> None:
         """Before :meth:`prepare_cached_training`: the cached features of :attr:`auxiliary_dataset` (a

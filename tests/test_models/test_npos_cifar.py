@@ -146,7 +146,7 @@ def test_heads_and_training_step(single_thread):
 
     model = tiny_model()
     model.train()
-    with pytest.raises(RuntimeError, match='CIDERPrototypeHook'):
+    with pytest.raises(RuntimeError, match='IDTrainInitHook'):
         model.loss([torch.randn(3, 3, 32, 32)] * 2, torch.tensor([0, 1, 2]))
     batches = [dict(inputs=torch.randint(0, 255, (6, 3, 32, 32), dtype=torch.uint8),
                     data_samples=[_sample(i % 3) for i in range(6)])]

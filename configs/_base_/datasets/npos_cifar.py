@@ -37,7 +37,7 @@ train_dataloader = dict(batch_size=train_batch_size, num_workers=4, drop_last=Tr
                         sampler=dict(type='DefaultSampler', shuffle=True), collate_fn=dict(type='default_collate'),
                         dataset=cifar10_train)
 # the ID-train set with the test transform: the KNN bank (tools/test.py, tools/score.py) and the CIDER prototypes'
-# initialisation (CIDERPrototypeHook; the reference initialises them on its test loader)
+# initialisation (IDTrainInitHook; the reference initialises them on its test loader)
 id_train_dataloader = dict(batch_size=256, num_workers=4, sampler=dict(type='DefaultSampler', shuffle=False),
                            dataset=cifar10_train_bank)
 test_dataloader = dict(batch_size=256, num_workers=4, sampler=dict(type='DefaultSampler', shuffle=False),

@@ -15,4 +15,4 @@ default_hooks = dict(logger=dict(type='LoggerHook', interval=50),
                                      save_last=True))
 randomness = dict(seed=20, deterministic=False)
 custom_hooks = [dict(type='OODPrepareHook'), dict(type='SetLevelScoresHook'), dict(type='OODResultsHook'),
-                dict(type='CIDERPrototypeHook')]
+                dict(type='IDTrainInitHook')]

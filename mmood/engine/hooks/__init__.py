@@ -10,7 +10,7 @@
 * :class:`SaveFeaturesHook` -- ``tools/test.py --save-features``: the run's image features into the feature cache;
 * :class:`DatasetEpochHook`, :class:`IntraOpThreadsHook` -- training helpers.
 """
-from .cider_prototype_hook import CIDERPrototypeHook
+from .id_train_init_hook import IDTrainInitHook
 from .dataset_epoch_hook import DatasetEpochHook
 from .prepare_hook import OODPrepareHook, fit_heads_from_cache
 from .results_hook import OODResultsHook
@@ -20,7 +20,7 @@ from .threads_hook import IntraOpThreadsHook
 from .utils import ood_metrics_of, unwrap
 
 __all__ = ['OODPrepareHook', 'OODResultsHook', 'SetLevelScoresHook', 'SaveFeaturesHook', 'DatasetEpochHook',
-           'IntraOpThreadsHook', 'CIDERPrototypeHook', 'fit_heads_from_cache', 'ood_metrics_of', 'unwrap']
+           'IntraOpThreadsHook', 'IDTrainInitHook', 'fit_heads_from_cache', 'ood_metrics_of', 'unwrap']
 
 #: the hooks every mmood test run needs, in order (``configs/_base_/default_runtime.py`` lists them)
 OOD_HOOKS = ('OODPrepareHook', 'SetLevelScoresHook', 'OODResultsHook')

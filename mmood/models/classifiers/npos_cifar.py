@@ -185,6 +185,14 @@ class NPOSCIFARClassifier(CLIPOODClassifier):
         return z @ self.cider.prototypes.to(z.device).T / self.cider.temperature
 
     # ------------------------------------------------------------------ prototypes
+    @property
+    def needs_id_train_init(self) -> bool:
+        """The CIDER prototypes are set from the ID-train set before training (once; they are checkpointed)."""
+        return not bool(self.cider.initialised)
+
+    def init_from_id_train(self, batches: Iterable[dict]) -> None:
+        self.init_prototypes(batches)
+
     @torch.no_grad()
     def init_prototypes(self, batches: Iterable[dict]) -> None:
         """CIDER's prototype initialisation: the normalised class means of ``z`` of the (randomly initialised)
@@ -222,7 +230,7 @@ class NPOSCIFARClassifier(CLIPOODClassifier):
         labels = batch_labels(data_samples, x.device).repeat(len(views))
         if not bool(self.cider.initialised):
             raise RuntimeError('NPOSCIFARClassifier: the CIDER prototypes are not initialised; the config needs '
-                               "custom_hooks=[..., dict(type='CIDERPrototypeHook')] and an id_train_dataloader")
+                               "custom_hooks=[..., dict(type='IDTrainInitHook')] and an id_train_dataloader")
         h = self.backbone.pooled(x)
         z = self.project(h)
         world = get_world_size()
