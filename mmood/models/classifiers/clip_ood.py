@@ -2,7 +2,7 @@
 import itertools
 import logging
 import os
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np  # noqa: F401  (type of score_sets)
 import torch
@@ -347,9 +347,13 @@ class CLIPOODClassifier(BaseModel, OODModel):
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'loss':
-            raise RuntimeError(f'{type(self).__name__} is a zero-shot model with nothing to train; use '
-                               f'tools/test.py (mode="loss" is unsupported).')
+            return self.loss(inputs, data_samples)
         raise RuntimeError(f'Invalid mode "{mode}".')
+
+    def loss(self, inputs: Any, data_samples: Any) -> Dict[str, torch.Tensor]:
+        """The training losses (``mode='loss'``); models that train something override it."""
+        raise RuntimeError(f'{type(self).__name__} is a zero-shot model with nothing to train; use '
+                           f'tools/test.py (mode="loss" is unsupported).')
 
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None) -> List[DataSample]:

@@ -261,11 +261,6 @@ class CLIPNClassifier(CLIPOODClassifier):
         self.prompt_step += 1
         return self.loss_module(image, yes, no, scale, labels)
 
-    def forward(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None, mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        return super().forward(inputs, data_samples, mode)
-
     def report_notes(self) -> List[str]:
         notes = super().report_notes()
         if self.no_tower_untrained:

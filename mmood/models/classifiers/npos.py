@@ -37,7 +37,7 @@ from ...utils.errors import ConfigError
 from .clip_ood import CLIPOODClassifier, clip_data_preprocessor
 from .plp import batch_labels, is_feature_batch
 
-__all__ = ['NPOSClassifier', 'gather_ranks', 'synthesized_outlier_loss']
+__all__ = ['NPOSClassifier', 'gather_ranks', 'synthesis_note', 'synthesized_outlier_loss']
 
 
 def gather_ranks(x: Tensor) -> Tensor:
@@ -45,6 +45,13 @@ def gather_ranks(x: Tensor) -> Tensor:
     if get_world_size() == 1:
         return x
     return torch.cat(all_gather(x.contiguous()))
+
+
+def synthesis_note(model, label: str) -> str:
+    """The report-header line of a model training with NPOS's synthesis: the state its checkpoint holds."""
+    full = int(model.synthesis.ready().sum())
+    return (f'{label}: {int(model.iteration)} training iterations, {full} of {model.num_classes} class queues full, '
+            f'{int(model.synthesis.step)} synthesis steps (start_iter {model.start_iter})')
 
 
 def synthesized_outlier_loss(model, features: Tensor, labels: Tensor, world: int):
@@ -222,14 +229,6 @@ class NPOSClassifier(CLIPOODClassifier):
                     outliers=torch.tensor(float(num_outliers), device=embed.device),
                     full_classes=self.synthesis.ready().sum().float())
 
-    def forward(self, inputs: Any, data_samples: Optional[List[DataSample]] = None, mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        return super().forward(inputs, data_samples, mode)
-
     def report_notes(self) -> List[str]:
         """Report header lines: the synthesis state the checkpoint holds."""
-        full = int(self.synthesis.ready().sum())
-        return super().report_notes() + [
-            f'NPOS: {int(self.iteration)} training iterations, {full} of {self.num_classes} class queues full, '
-            f'{int(self.synthesis.step)} synthesis steps (start_iter {self.start_iter})']
+        return super().report_notes() + [synthesis_note(self, 'NPOS')]

@@ -35,7 +35,7 @@ from torch import Tensor
 from ...utils.errors import ConfigError
 from ..losses import gather_features
 from .clip_ood import CLIPOODClassifier
-from .npos import synthesized_outlier_loss
+from .npos import synthesis_note, synthesized_outlier_loss
 from .plp import FeatureClsDataPreprocessor, batch_labels, is_feature_batch
 
 __all__ = ['NPOSCIFARClassifier', 'MultiViewDataPreprocessor', 'CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR10_EVAL_STD',
@@ -243,13 +243,5 @@ class NPOSCIFARClassifier(CLIPOODClassifier):
         return dict(losses, proto_acc=acc, outliers=torch.tensor(float(num_outliers), device=h.device),
                     full_classes=self.synthesis.ready().sum().float())
 
-    def forward(self, inputs: Any, data_samples: Optional[List[DataSample]] = None, mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        return super().forward(inputs, data_samples, mode)
-
     def report_notes(self) -> List[str]:
-        full = int(self.synthesis.ready().sum())
-        return super().report_notes() + [
-            f'NPOS (CIFAR, from scratch): {int(self.iteration)} training iterations, {full} of {self.num_classes} '
-            f'class queues full, {int(self.synthesis.step)} synthesis steps (start_iter {self.start_iter})']
+        return super().report_notes() + [synthesis_note(self, 'NPOS (CIFAR, from scratch)')]

@@ -298,8 +298,3 @@ class LinearProbeClassifier(CLIPOODClassifier):
         with torch.no_grad():
             acc = (logits.argmax(dim=1) == labels).float().mean()
         return dict(loss=self.loss_module(logits, labels), label_acc=acc)
-
-    def forward(self, inputs: Any, data_samples: Optional[Any] = None, mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        return super().forward(inputs, data_samples, mode)
