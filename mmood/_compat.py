@@ -223,10 +223,14 @@ def skip_epoch_sleep_without_workers() -> bool:
     def __next__(self):
         if getattr(self._dataloader, 'num_workers', 1):
             return original(self)
+        try:  # the common case costs one ``next``; only the restart goes through mmengine's code, without the sleep
+            return next(self._iterator)
+        except StopIteration:
+            pass
         import time
         loops.time = _NoSleep()
         try:
-            return original(self)
+            return original(self)  # its ``next`` on the exhausted single-process iterator stops again: restart
         finally:
             loops.time = time
 
